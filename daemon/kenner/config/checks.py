@@ -1,0 +1,266 @@
+"""Checks that need the whole structured config, and the normalisations that go with them.
+
+Problems are reported at kenner-layout key paths; the loader maps them back to the source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import attrs
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from kenner.config.model import (
+    Config,
+    NotaryV1ValidatorConfig,
+    Rule,
+    ValidatorConfig,
+)
+from kenner.config.source import KeyPath
+
+Report = Callable[[KeyPath, str], None]
+
+ANY_TRUST_ROOT = "*"
+DEFAULT_NAME = "default"
+_DELEGATION_PREFIX = "targets/"
+_PEM_KEY = re.compile(
+    r"-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----", re.ASCII
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_DELEGATION_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+
+
+def check_config(config: Config) -> tuple[Config, list[tuple[KeyPath, str]]]:
+    """Validate references and values across the config; return it normalised, or problems."""
+    problems: list[tuple[KeyPath, str]] = []
+
+    def report(path: KeyPath, message: str) -> None:
+        problems.append((path, message))
+
+    validators = tuple(
+        _check_validator(validator, ("validators", index), report)
+        for index, validator in enumerate(config.validators)
+    )
+    by_name = _unique_validators(validators, report)
+    rules = tuple(
+        _check_rule(rule, ("policy", index), by_name, report)
+        for index, rule in enumerate(config.policy)
+    )
+    _unique_patterns(rules, report)
+    _check_settings(config, report)
+    return attrs.evolve(config, validators=validators, policy=rules), problems
+
+
+def _unique_validators(
+    validators: tuple[ValidatorConfig, ...], report: Report
+) -> dict[str, ValidatorConfig]:
+    if not validators:
+        report(("validators",), "at least one validator is required")
+    by_name: dict[str, ValidatorConfig] = {}
+    first_index: dict[str, int] = {}
+    for index, validator in enumerate(validators):
+        if validator.name in by_name:
+            used_by = f"validators[{first_index[validator.name]}]"
+            message = f"validator name '{validator.name}' is already used by {used_by}"
+            report(("validators", index, "name"), message)
+            continue
+        by_name[validator.name] = validator
+        first_index[validator.name] = index
+    return by_name
+
+
+def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) -> ValidatorConfig:
+    if not validator.name:
+        report((*path, "name"), "must not be empty")
+    if not isinstance(validator, NotaryV1ValidatorConfig):
+        return validator
+    host = _normalise_host(validator.host, (*path, "host"), report)
+    if not validator.trust_roots:
+        report((*path, "trustRoots"), "a notaryv1 validator needs at least one trust root")
+    seen: set[str] = set()
+    for index, root in enumerate(validator.trust_roots):
+        root_path = (*path, "trustRoots", index)
+        if root.name in seen:
+            report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
+        seen.add(root.name)
+        problem = public_key_problem(root.key)
+        if problem:
+            report((*root_path, "key"), f"trust root '{root.name}': {problem}")
+    if validator.cert is not None:
+        problem = certificate_problem(validator.cert)
+        if problem:
+            report((*path, "cert"), f"validator '{validator.name}': {problem}")
+    if validator.auth is not None:
+        auth = validator.auth
+        has_login = auth.username is not None or auth.password is not None
+        if auth.secret_name is not None and has_login:
+            report((*path, "auth"), "give either secretName or username/password, not both")
+        elif auth.secret_name is None and (auth.username is None or auth.password is None):
+            report((*path, "auth"), "needs secretName, or both username and password")
+        elif auth.secret_name is not None and not _PLAIN_NAME.fullmatch(auth.secret_name):
+            message = "must be a plain name (letters, digits, '.', '_', '-'), not a path"
+            report((*path, "auth", "secretName"), message)
+    return attrs.evolve(validator, host=host)
+
+
+def _normalise_host(host: str, path: KeyPath, report: Report) -> str:
+    """``notary.example`` -> ``https://notary.example``; only https is accepted."""
+    if "://" not in host:
+        host = f"https://{host}"
+    try:
+        parts = urlsplit(host)
+        port = parts.port  # raises ValueError for a malformed port
+    except ValueError as error:
+        report(path, f"not a valid host: {error}")
+        return host
+    if parts.scheme == "http":
+        report(path, "http:// is refused: trust data must be fetched over https")
+    elif parts.scheme != "https":
+        report(path, f"scheme '{parts.scheme}' is not supported; use https://HOST[:PORT]")
+    elif not parts.hostname or parts.path.strip("/") or parts.query or parts.fragment:
+        report(path, "must be HOST[:PORT] or https://HOST[:PORT], without a path")
+    elif parts.username or parts.password:
+        report(path, "must not contain credentials; use 'auth'")
+    suffix = "" if port is None else f":{port}"
+    return f"https://{parts.hostname}{suffix}" if parts.hostname else host
+
+
+def public_key_problem(pem: str) -> str | None:
+    """Why ``pem`` is not a usable trust-root public key, or None if it is."""
+    text = pem.strip()
+    if not _PEM_KEY.fullmatch(text):
+        return (
+            "key must be exactly one PEM public key ('-----BEGIN PUBLIC KEY-----' ... "
+            "'-----END PUBLIC KEY-----') with nothing else around it"
+        )
+    try:
+        key = load_pem_public_key(text.encode("ascii"))
+    except (ValueError, UnsupportedAlgorithm) as error:
+        return f"key cannot be loaded as a public key ({error})"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            return f"ECDSA key on curve {key.curve.name} is not supported (only P-256)"
+        return None
+    if isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        return None
+    return f"{type(key).__name__} keys are not supported (ECDSA P-256, RSA or Ed25519 only)"
+
+
+def certificate_problem(pem: str) -> str | None:
+    """Why ``pem`` is not a PEM bundle of one or more certificates, or None if it is."""
+    try:
+        x509.load_pem_x509_certificates(pem.encode("ascii", errors="replace"))
+    except ValueError as error:
+        return f"cert is not a PEM certificate bundle ({error})"
+    return None
+
+
+def _check_rule(
+    rule: Rule, path: KeyPath, validators: dict[str, ValidatorConfig], report: Report
+) -> Rule:
+    if not rule.pattern.strip():
+        report((*path, "pattern"), "must not be empty")
+    validator = validators.get(rule.validator)
+    if validator is None:
+        implied = "" if rule.validator != DEFAULT_NAME else " (a rule without 'validator' uses it)"
+        message = f"validator '{rule.validator}' used by {_index_name(path)} is not defined"
+        report((*path, "validator"), message + implied)
+    options = rule.options
+    with_path = (*path, "with")
+    if options.threshold is not None and options.threshold < 1:
+        report(
+            (*with_path, "threshold"), f"must be a positive whole number, got {options.threshold}"
+        )
+    if options.delegations and options.required:
+        report(with_path, "'delegations' and 'required' cannot be used together")
+    delegations = tuple(
+        _normalise_delegation(name, (*with_path, "delegations", index), report)
+        for index, name in enumerate(options.delegations)
+    )
+    if isinstance(validator, NotaryV1ValidatorConfig):
+        _check_trust_root_names(rule, validator, with_path, report)
+    elif validator is not None and options.trust_root not in (None, ANY_TRUST_ROOT):
+        message = f"validator '{validator.name}' is static and has no trust roots"
+        report((*with_path, "trustRoot"), message)
+    return attrs.evolve(rule, options=attrs.evolve(options, delegations=delegations))
+
+
+def _index_name(path: KeyPath) -> str:
+    return f"{path[0]}[{path[1]}]"
+
+
+def _check_trust_root_names(
+    rule: Rule, validator: NotaryV1ValidatorConfig, with_path: KeyPath, report: Report
+) -> None:
+    names = {root.name for root in validator.trust_roots}
+    trust_root = rule.options.trust_root
+    if trust_root is None and DEFAULT_NAME not in names and validator.trust_roots:
+        # Connaisseur falls back to the root named "default" at admission time and denies
+        # every image if it is missing; kenner says so when the config is loaded.
+        message = (
+            f"validator '{validator.name}' has no trust root named 'default', which is used "
+            "when with.trustRoot is not set"
+        )
+        report((*with_path, "trustRoot"), message)
+    elif trust_root not in (None, ANY_TRUST_ROOT) and trust_root not in names:
+        message = f"trust root '{trust_root}' is not defined by validator '{validator.name}'"
+        report((*with_path, "trustRoot"), message)
+    for index, name in enumerate(rule.options.required):
+        if name not in names:
+            message = f"trust root '{name}' is not defined by validator '{validator.name}'"
+            report((*with_path, "required", index), message)
+
+
+def _normalise_delegation(name: str, path: KeyPath, report: Report) -> str:
+    role = name if name.startswith(_DELEGATION_PREFIX) else _DELEGATION_PREFIX + name
+    if not _DELEGATION_NAME.fullmatch(role.removeprefix(_DELEGATION_PREFIX)):
+        report(path, f"'{name}' is not a delegation role name (letters, digits, . _ - and /)")
+    return role
+
+
+def _unique_patterns(rules: tuple[Rule, ...], report: Report) -> None:
+    if not rules:
+        report(("policy",), "at least one policy rule is required")
+    first: dict[str, int] = {}
+    for index, rule in enumerate(rules):
+        if rule.pattern in first:
+            # Two rules with one pattern are equally specific: which one wins is arbitrary.
+            message = f"pattern '{rule.pattern}' is already used by policy[{first[rule.pattern]}]"
+            report(("policy", index, "pattern"), message)
+        first.setdefault(rule.pattern, index)
+
+
+def _check_settings(config: Config, report: Report) -> None:
+    _check_listen(config.server.listen, report)
+    if config.server.max_body_bytes <= 0:
+        report(("server", "maxBodyBytes"), "must be greater than 0")
+    tls = config.server.tls
+    if (tls.cert_file is None) != (tls.key_file is None):
+        report(("server", "tls"), "give both certFile and keyFile, or neither")
+    deadlines = config.deadlines
+    if deadlines.request_s <= 0:
+        report(("deadlines", "requestSeconds"), "must be greater than 0")
+    if deadlines.fetch_s <= 0:
+        report(("deadlines", "fetchSeconds"), "must be greater than 0")
+    elif deadlines.fetch_s > deadlines.request_s:
+        message = f"must not exceed deadlines.requestSeconds ({deadlines.request_s:g})"
+        report(("deadlines", "fetchSeconds"), message)
+    if config.cache.ttl_s < 0:
+        report(("cache", "ttlSeconds"), "must not be negative")
+    if config.cache.failure_ttl_s < 0:
+        report(("cache", "failureTtlSeconds"), "must not be negative")
+    if not config.secrets_dir:
+        report(("secretsDir",), "must not be empty")
+
+
+def _check_listen(listen: str, report: Report) -> None:
+    host, _, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address such as [::1]
+    if not host or not port.isdigit() or int(port) > 65535:
+        report(("server", "listen"), f"must be HOST:PORT (port 0-65535), got {listen!r}")
