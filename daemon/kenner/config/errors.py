@@ -27,13 +27,22 @@ class Problem:
 
 
 class ConfigError(ValueError):
-    """A configuration could not be loaded; ``problems`` lists every reason found.
+    """A configuration cannot be used.
 
-    The message holds one line per problem, each naming the source, the line, the key path
-    and the problem.
+    The loader raises it through ``from_problems``: ``problems`` then lists every reason found
+    and the message holds one line per problem (source, line, key path, reason). Code that
+    checks settings later (a TLS file that does not load) raises it with a plain message.
     """
 
-    def __init__(self, source: str, problems: tuple[Problem, ...]) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, problems: tuple[Problem, ...] = ()
+    ) -> None:
         self.source = source
         self.problems = problems
-        super().__init__("\n".join(problem.describe(source) for problem in problems))
+        super().__init__(message)
+
+    @classmethod
+    def from_problems(cls, source: str, problems: tuple[Problem, ...]) -> ConfigError:
+        """The error for ``problems`` found in ``source``."""
+        message = "\n".join(problem.describe(source) for problem in problems)
+        return cls(message, source=source, problems=problems)

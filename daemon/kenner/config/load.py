@@ -33,28 +33,28 @@ def load_config(text: str, source: str = "<config>") -> Config:
     try:
         parsed = parse_yaml(text)
     except SourceSyntaxError as error:
-        raise ConfigError(
-            source, (Problem(path="", line=error.line, message=str(error)),)
-        ) from None
-    duplicates = [
-        _problem(parsed, path, f"duplicate key (first given at line {first})")
-        for path, first in parsed.duplicates
-    ]
-    if duplicates:
-        raise ConfigError(source, tuple(duplicates))
+        raise _error(source, [Problem("", error.line, str(error))]) from None
+    if parsed.duplicates:
+        raise _error(
+            source,
+            [
+                _problem(parsed, path, f"duplicate key (first given at line {first})")
+                for path, first in parsed.duplicates
+            ],
+        )
     if parsed.data is None:
-        raise ConfigError(source, (Problem("", 1, "the configuration is empty"),))
+        raise _error(source, [Problem("", 1, "the configuration is empty")])
     if not isinstance(parsed.data, Mapping):
-        raise ConfigError(source, (Problem("", 1, "the top level must be a mapping"),))
+        raise _error(source, [Problem("", 1, "the top level must be a mapping")])
     translation = translate(parsed.data)
     if translation.problems:
-        raise ConfigError(source, _located(parsed, translation.problems))
+        raise _error(source, _located(parsed, translation.problems))
     config, problems = structure_config(translation.doc)
     if config is None:
-        raise ConfigError(source, _located(parsed, _to_source(translation, problems)))
+        raise _error(source, _located(parsed, _to_source(translation, problems)))
     config, problems = check_config(config)
     if problems:
-        raise ConfigError(source, _located(parsed, _to_source(translation, problems)))
+        raise _error(source, _located(parsed, _to_source(translation, problems)))
     return config
 
 
@@ -69,7 +69,9 @@ def load_config_file(path: str | os.PathLike[str]) -> Config:
         with open(path, encoding="utf-8") as file:
             text = file.read()
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(source, (Problem("", None, f"cannot be read: {error}"),)) from error
+        raise ConfigError.from_problems(
+            source, (Problem("", None, f"cannot be read: {error}"),)
+        ) from error
     return load_config(text, source)
 
 
@@ -79,15 +81,19 @@ def default_config() -> Config:
     return load_config(text, f"<built-in {DEFAULT_CONFIG_RESOURCE}>")
 
 
+def _error(source: str, problems: Iterable[Problem]) -> ConfigError:
+    ordered = sorted(problems, key=lambda problem: (problem.line or 0, problem.path))
+    return ConfigError.from_problems(source, tuple(ordered))
+
+
 def _to_source(
     translation: Translation, problems: Iterable[tuple[KeyPath, str]]
 ) -> list[tuple[KeyPath, str]]:
     return [(translation.source_path(path), message) for path, message in problems]
 
 
-def _located(parsed: ParsedSource, problems: Iterable[tuple[KeyPath, str]]) -> tuple[Problem, ...]:
-    located = [_problem(parsed, path, message) for path, message in problems]
-    return tuple(sorted(located, key=lambda problem: (problem.line or 0, problem.path)))
+def _located(parsed: ParsedSource, problems: Iterable[tuple[KeyPath, str]]) -> list[Problem]:
+    return [_problem(parsed, path, message) for path, message in problems]
 
 
 def _problem(parsed: ParsedSource, path: KeyPath, message: str) -> Problem:
