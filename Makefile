@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/kenner serve --dev
+	$(BIN)/kenner serve --listen 127.0.0.1:8443
 
 test: lint pytest
 

@@ -1,2 +1,121 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""The ``kenner`` command: serve, review, check-config, --version.
+
+Exit codes: ``review`` exits 0 when the request is allowed, 1 when denied, 2 on any error
+(an unreadable file, a bad configuration, a body that is not an AdmissionReview).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import resources
+
+import trio
+
+from kenner import __version__
+from kenner.admission.review import ReviewError
+from kenner.admit import answer_review
+from kenner.config.errors import ConfigError
+from kenner.config.load import default_config, load_config_file
+from kenner.logs import configure_logging
+from kenner.server.serve import ServeOptions, load_settings, run_daemon
+from kenner.server.state import Snapshot
+from kenner.validators.build import build_validators
+
+EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script and ``python -m kenner``."""
+    args = _parser().parse_args(argv)
+    raise SystemExit(args.run(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kenner", description="Kubernetes admission controller for signed images."
+    )
+    parser.add_argument("--version", action="version", version=f"kenner {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the admission webhook over HTTPS")
+    serve.add_argument("--config", metavar="FILE", help="configuration file (default: embedded)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="override server.listen")
+    serve.add_argument("--tls-cert", metavar="FILE", help="override server.tls.certFile")
+    serve.add_argument("--tls-key", metavar="FILE", help="override server.tls.keyFile")
+    serve.set_defaults(run=_serve)
+
+    review = commands.add_parser(
+        "review", help="print the response kenner would send for an AdmissionReview"
+    )
+    review.add_argument("--config", metavar="FILE", help="configuration file (default: embedded)")
+    review.add_argument("review", nargs="?", default="-", metavar="REVIEW.json|-")
+    review.set_defaults(run=_review)
+
+    check = commands.add_parser("check-config", help="load a configuration file and report errors")
+    check.add_argument("config", metavar="FILE")
+    check.set_defaults(run=_check_config)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    options = ServeOptions(args.config, args.listen, args.tls_cert, args.tls_key)
+    try:
+        config = load_settings(options)
+    except ConfigError as error:
+        print(f"kenner: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    configure_logging(config.log.level, config.log.format)
+    if args.config is None:
+        _print_try_it(config.server.listen)
+    try:
+        trio.run(run_daemon, options)
+    except ConfigError as error:
+        print(f"kenner: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def _print_try_it(listen: str) -> None:
+    default = resources.files("kenner.config").joinpath("default.yaml")
+    host, _, port = listen.rpartition(":")
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "[::]") else host  # noqa: S104 (a comparison)
+    print(
+        f"kenner: no --config given, using the embedded default config: {default}\n"
+        "        (registry.k8s.io/* is allowed, every other image is denied)\n"
+        f"        Try it:  curl -sk -H 'Content-Type: application/json' "
+        f"--data @examples/admission-review-pod.json https://{host}:{port}/mutate\n"
+        f"        Health:  curl -sk https://{host}:{port}/ready",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _review(args: argparse.Namespace) -> int:
+    try:
+        config = load_config_file(args.config) if args.config else default_config()
+        body = sys.stdin.buffer.read() if args.review == "-" else _read(args.review)
+        snapshot = Snapshot(config, build_validators(config))
+        configure_logging("warning", config.log.format)
+        answer, decision = trio.run(answer_review, body, snapshot)
+    except (ConfigError, ReviewError, OSError) as error:
+        print(f"kenner: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(answer.decode() + "\n")
+    return EXIT_ALLOWED if decision.response.allowed else EXIT_DENIED
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config_file(args.config)
+    except (ConfigError, OSError) as error:
+        print(f"kenner: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{args.config}: ok ({len(config.validators)} validators, {len(config.policy)} rules)")
+    return 0
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()

@@ -1,0 +1,5 @@
+"""``python -m kenner``."""
+
+from kenner.cli import main
+
+main()

@@ -1,0 +1,127 @@
+"""The webhook as a raw ASGI application: ``POST /mutate``, ``GET /health``, ``GET /ready``.
+
+Protocol errors are answered with a plain-text 4xx that says what is wrong; a request that
+can be answered is always answered with an AdmissionReview (allowed or denied), and no
+exception reaches hypercorn (which would answer 500).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from kenner.admission.review import ReviewError
+from kenner.admit import answer_review
+from kenner.server.state import DaemonState
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than ``server.max_body_bytes``."""
+
+
+class WebhookApp:
+    """Routes requests; reads the current snapshot from ``state`` once per request."""
+
+    def __init__(self, state: DaemonState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        if path == "/mutate":
+            if method != "POST":
+                await _respond(send, 405, b"use POST for /mutate\n", allow=b"POST")
+                return
+            await self._mutate(scope, receive, send)
+        elif path in ("/health", "/ready"):
+            if method not in ("GET", "HEAD"):
+                await _respond(send, 405, b"use GET\n", allow=b"GET, HEAD")
+                return
+            if path == "/health":
+                await _respond_json(send, 200, {"status": "ok"})
+            else:
+                status = 200 if self.state.ready else 503
+                await _respond_json(send, status, self.state.readiness_report())
+        else:
+            await _respond(send, 404, b"not found\n")
+
+    async def _mutate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        snapshot = self.state.snapshot  # this request keeps this snapshot, even across a reload
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            await _respond(send, 415, b"Content-Type must be application/json\n")
+            return
+        limit = snapshot.config.server.max_body_bytes
+        try:
+            body = await _read_body(receive, headers.get(b"content-length"), limit)
+        except BodyTooLarge:
+            await _respond(send, 413, f"request body exceeds {limit} bytes\n".encode())
+            return
+        try:
+            answer, _decision = await answer_review(body, snapshot)
+        except ReviewError as error:
+            await _respond(send, 400, f"{error}\n".encode())
+            return
+        await _respond(send, 200, answer, content_type=b"application/json")
+
+
+async def _read_body(receive: Receive, content_length: bytes | None, limit: int) -> bytes:
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _respond_json(send: Send, status: int, body: object) -> None:
+    await _respond(send, status, json.dumps(body).encode(), content_type=b"application/json")
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"text/plain; charset=utf-8",
+    allow: bytes | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if allow is not None:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

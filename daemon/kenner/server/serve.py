@@ -1,0 +1,207 @@
+"""The daemon: one trio.run, a root nursery with the HTTPS server and the signal handler.
+
+- hypercorn's trio worker serves the ASGI app over TLS 1.2+.
+- SIGHUP reloads the configuration and the certificate together: both are loaded and checked
+  first, then swapped at once. A bad new configuration or certificate is refused with a log
+  line and the old one keeps serving. Requests in flight keep the snapshot they started with.
+- SIGTERM / SIGINT stop accepting connections and let requests in flight finish (hypercorn's
+  graceful timeout is the request deadline plus a second).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+import tempfile
+from pathlib import Path
+
+import attrs
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from kenner.certs import self_signed_certificate
+from kenner.config.errors import ConfigError
+from kenner.config.load import default_config, load_config_file
+from kenner.config.model import Config
+from kenner.server.app import WebhookApp
+from kenner.server.state import DaemonState, Snapshot
+from kenner.validators.build import build_validators
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class ServeOptions:
+    """Command-line choices; the flags override the configuration file, also on reload."""
+
+    config_path: str | None = None
+    listen: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+@attrs.frozen
+class TlsFiles:
+    cert: str
+    key: str
+
+
+class ReloadableTlsConfig(HypercornConfig):
+    """A hypercorn config that keeps the SSL context it creates, so SIGHUP can reload it.
+
+    hypercorn builds its context once; loading a new chain into that same context makes every
+    later handshake use the new certificate.
+    """
+
+    ssl_context: ssl.SSLContext | None = None
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        self.ssl_context = super().create_ssl_context()
+        return self.ssl_context
+
+
+def load_settings(options: ServeOptions) -> Config:
+    """The configuration file (or the embedded default) with the flags applied."""
+    config = load_config_file(options.config_path) if options.config_path else default_config()
+    server = config.server
+    if options.listen:
+        server = attrs.evolve(server, listen=options.listen)
+    if options.tls_cert or options.tls_key:
+        tls = attrs.evolve(
+            server.tls,
+            cert_file=options.tls_cert or server.tls.cert_file,
+            key_file=options.tls_key or server.tls.key_file,
+        )
+        server = attrs.evolve(server, tls=tls)
+    return attrs.evolve(config, server=server)
+
+
+def tls_files(config: Config, scratch: Path) -> TlsFiles:
+    """The certificate to serve; a fresh self-signed one when none is configured."""
+    tls = config.server.tls
+    if tls.cert_file and tls.key_file:
+        return TlsFiles(tls.cert_file, tls.key_file)
+    if tls.cert_file or tls.key_file:
+        raise ConfigError("server.tls: certFile and keyFile must be given together")
+    cert, key = scratch / "self-signed.crt", scratch / "self-signed.key"
+    if cert.exists():  # a reload keeps the certificate made at start
+        return TlsFiles(str(cert), str(key))
+    cert_pem, key_pem = self_signed_certificate(["localhost", "127.0.0.1"])
+    cert.write_bytes(cert_pem)
+    key.touch(mode=0o600)
+    key.write_bytes(key_pem)
+    log.warning(
+        "no TLS certificate configured: serving a self-signed certificate",
+        extra={"fields": {"certificate": str(cert)}},
+    )
+    return TlsFiles(str(cert), str(key))
+
+
+def check_tls_files(files: TlsFiles) -> None:
+    """Load the pair into a scratch context so a bad file is refused before it is used."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(files.cert, files.key)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"server.tls: cannot load {files.cert} / {files.key}: {error}") from None
+
+
+async def run_daemon(
+    options: ServeOptions,
+    shutdown: trio.Event | None = None,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or ``shutdown`` is set); then drain and return.
+
+    ``task_status.started`` receives the bound URLs, so ``nursery.start`` learns the port
+    when listening on port 0.
+    """
+    shutdown = shutdown or trio.Event()
+    config = load_settings(options)
+    with tempfile.TemporaryDirectory(prefix="kenner-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        files = tls_files(config, scratch)
+        check_tls_files(files)
+        state = DaemonState(Snapshot(config, build_validators(config)))
+        hypercorn_config = _hypercorn_config(config, files)
+        app = WebhookApp(state)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_handle_signals, options, state, hypercorn_config, scratch, shutdown)
+            async with trio.open_nursery() as server_nursery:
+                binds = await server_nursery.start(_serve_until, app, hypercorn_config, shutdown)
+                state.set_condition("serving", True, "webhook is serving", trio.current_time())
+                log.info("kenner is serving", extra={"fields": {"binds": binds}})
+                task_status.started(binds)
+                await shutdown.wait()
+                state.set_condition("serving", False, "shutting down", trio.current_time())
+            # hypercorn has drained the requests in flight: nothing is left to wait for.
+            nursery.cancel_scope.cancel()
+
+
+async def _serve_until(
+    app: WebhookApp,
+    config: HypercornConfig,
+    shutdown: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    # WebhookApp is a plain ASGI 3 callable; hypercorn's type names its TypedDict scopes.
+    await hypercorn_serve(
+        app,  # type: ignore[arg-type]
+        config,
+        shutdown_trigger=shutdown.wait,
+        task_status=task_status,
+    )
+
+
+def _hypercorn_config(config: Config, files: TlsFiles) -> ReloadableTlsConfig:
+    hypercorn_config = ReloadableTlsConfig()
+    hypercorn_config.bind = [config.server.listen]
+    hypercorn_config.certfile = files.cert
+    hypercorn_config.keyfile = files.key
+    hypercorn_config.graceful_timeout = config.deadlines.request_s + 1.0
+    hypercorn_config.accesslog = None
+    hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
+    return hypercorn_config
+
+
+async def _handle_signals(
+    options: ServeOptions,
+    state: DaemonState,
+    hypercorn_config: ReloadableTlsConfig,
+    scratch: Path,
+    shutdown: trio.Event,
+) -> None:
+    with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                reload(options, state, hypercorn_config, scratch)
+            else:
+                log.info(
+                    "stopping: draining requests in flight", extra={"fields": {"signal": signum}}
+                )
+                shutdown.set()
+                return
+
+
+def reload(
+    options: ServeOptions, state: DaemonState, hypercorn_config: ReloadableTlsConfig, scratch: Path
+) -> bool:
+    """Load configuration and certificate anew; swap both or neither. True when swapped."""
+    try:
+        config = load_settings(options)
+        if config.server.listen != state.snapshot.config.server.listen:
+            raise ConfigError("server.listen cannot change on reload; restart kenner instead")
+        files = tls_files(config, scratch)
+        check_tls_files(files)
+        snapshot = Snapshot(config, build_validators(config))
+    except (ConfigError, OSError) as error:
+        log.error("reload refused; the previous configuration keeps serving: %s", error)
+        return False
+    if hypercorn_config.ssl_context is not None:
+        hypercorn_config.ssl_context.load_cert_chain(files.cert, files.key)
+    state.snapshot = snapshot
+    log.info("configuration and certificate reloaded")
+    return True

@@ -1,0 +1,63 @@
+"""What the running daemon knows: the current configuration snapshot and its readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from kenner.config.model import Config
+from kenner.validators.base import Validator
+
+
+@attrs.frozen
+class Snapshot:
+    """A configuration with the validators built from it.
+
+    A reload builds a new snapshot and swaps one reference; requests in flight keep the
+    snapshot they started with.
+    """
+
+    config: Config
+    validators: Mapping[str, Validator]
+
+
+@attrs.define
+class Condition:
+    """One readiness condition: whether it holds, why, and since when (trio time)."""
+
+    ok: bool
+    detail: str
+    since: float
+
+
+@attrs.define
+class DaemonState:
+    """Mutable, shared by the web app, the signal handler and (later) the watchdog."""
+
+    snapshot: Snapshot
+    conditions: dict[str, Condition] = attrs.Factory(dict)
+
+    @property
+    def ready(self) -> bool:
+        """Ready when every readiness condition holds."""
+        return all(condition.ok for condition in self.conditions.values())
+
+    def set_condition(self, name: str, ok: bool, detail: str, now: float) -> bool:
+        """Record a condition; returns True when its state changed (callers log changes)."""
+        current = self.conditions.get(name)
+        if current is not None and current.ok == ok:
+            current.detail = detail
+            return False
+        self.conditions[name] = Condition(ok, detail, now)
+        return True
+
+    def readiness_report(self) -> Mapping[str, object]:
+        """The JSON body of ``/ready``."""
+        return {
+            "ready": self.ready,
+            "conditions": {
+                name: {"ok": c.ok, "detail": c.detail, "since": c.since}
+                for name, c in sorted(self.conditions.items())
+            },
+        }

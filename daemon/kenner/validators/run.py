@@ -1,0 +1,43 @@
+"""Validate all images of one request concurrently, under the request's deadline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import trio
+
+from kenner.admission.decision import ImageCheck
+from kenner.admission.verdict import Untrusted, Verdict
+from kenner.validators.base import Validator
+
+log = logging.getLogger(__name__)
+
+
+async def validate_checks(
+    checks: Sequence[ImageCheck], validators: Mapping[str, Validator], deadline: float
+) -> dict[str, Verdict]:
+    """Run each check's validator in one nursery; stop at ``deadline`` (trio time).
+
+    Returns the verdicts that were reached, keyed by ``ImageCheck.key``. Images missing from
+    the result did not finish in time; the decision core denies them. A validator that raises
+    (a bug, not an expected failure) denies its image instead of failing the whole request.
+    """
+    verdicts: dict[str, Verdict] = {}
+
+    async def validate_one(check: ImageCheck) -> None:
+        validator = validators.get(check.rule.validator)
+        if validator is None:
+            verdicts[check.key] = Untrusted(f"validator {check.rule.validator!r} is not defined")
+            return
+        try:
+            verdicts[check.key] = await validator.validate(check.ref, check.rule.options)
+        except Exception:
+            log.exception("validator %r failed on %s", validator.name, check.key)
+            verdicts[check.key] = Untrusted(f"internal error in validator {validator.name!r}")
+
+    with trio.move_on_at(deadline):
+        async with trio.open_nursery() as nursery:
+            for check in checks:
+                nursery.start_soon(validate_one, check)
+    return verdicts

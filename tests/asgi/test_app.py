@@ -1,0 +1,121 @@
+"""The webhook ASGI app in-process (httpx's ASGI transport): routes, status codes, bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from kenner.config.model import Config, Rule, ServerConfig, StaticValidatorConfig
+from kenner.server.app import WebhookApp
+from kenner.server.state import DaemonState, Snapshot
+from kenner.validators.static import StaticValidator
+
+ALLOW = StaticValidatorConfig("allow", True)
+CONFIG = Config(
+    validators=(ALLOW,),
+    policy=(Rule("registry.k8s.io/*:*", "allow"),),
+    server=ServerConfig(max_body_bytes=4096),
+)
+
+
+def _review(image: str) -> dict[str, object]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "u-1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
+    }
+
+
+@pytest.fixture
+def state() -> DaemonState:
+    state = DaemonState(Snapshot(CONFIG, {"allow": StaticValidator(ALLOW)}))
+    state.set_condition("serving", True, "test", 0.0)
+    return state
+
+
+@pytest.fixture
+async def client(state: DaemonState) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=WebhookApp(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
+        yield client
+
+
+async def test_allowed_review(client: httpx.AsyncClient) -> None:
+    response = await client.post("/mutate", json=_review("registry.k8s.io/pause:3.9"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["response"] == {"uid": "u-1", "allowed": True, "status": {"code": 202}}
+
+
+async def test_denied_review_names_image_and_reason(client: httpx.AsyncClient) -> None:
+    response = await client.post("/mutate", json=_review("nginx"))
+    assert response.status_code == 200
+    body = response.json()["response"]
+    assert body["allowed"] is False
+    assert body["status"]["message"] == (
+        "kenner denied the request: image 'docker.io/library/nginx:latest': "
+        "no rule of the image policy matches it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{", "body is not valid JSON"),
+        (b"null", "expected an AdmissionReview JSON object, got null"),
+        (b"{}", "expected kind 'AdmissionReview'"),
+        (b"", "empty body"),
+    ],
+)
+async def test_malformed_bodies_get_400_with_the_reason(
+    client: httpx.AsyncClient, content: bytes, message: str
+) -> None:
+    response = await client.post(
+        "/mutate", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert message in response.text
+
+
+async def test_body_over_the_cap_gets_413(client: httpx.AsyncClient) -> None:
+    review = _review("registry.k8s.io/pause:3.9")
+    review["padding"] = "x" * 5000
+    response = await client.post("/mutate", json=review)
+    assert response.status_code == 413
+    assert "exceeds 4096 bytes" in response.text
+
+
+async def test_wrong_content_type_and_method(client: httpx.AsyncClient) -> None:
+    response = await client.post("/mutate", content=json.dumps(_review("x")))
+    assert response.status_code == 415
+    response = await client.get("/mutate")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert (await client.get("/nope")).status_code == 404
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient, state: DaemonState) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["conditions"]["serving"]["ok"] is True
+    state.set_condition("serving", False, "shutting down", 1.0)
+    not_ready = await client.get("/ready")
+    assert not_ready.status_code == 503
+    assert not_ready.json() == {
+        "ready": False,
+        "conditions": {"serving": {"ok": False, "detail": "shutting down", "since": 1.0}},
+    }

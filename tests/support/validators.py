@@ -1,0 +1,56 @@
+"""Scripted validators for tests of the admission pipeline (the real ones have their own tests).
+
+``ScriptedValidator`` answers from a table, the way Connaisseur's Go handler tests use a
+validator that returns fixed digests; ``SlowValidator`` sleeps first, for deadline tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import trio
+
+from kenner.admission.image import ImageRef
+from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.config.model import RuleOptions
+
+
+@attrs.define
+class ScriptedValidator:
+    """Trusted with the digest listed for an image (by normalised reference), else Untrusted."""
+
+    name: str
+    digests: Mapping[str, str]
+    calls: list[str] = attrs.Factory(list)
+
+    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+        self.calls.append(str(image))
+        await trio.lowlevel.checkpoint()
+        digest = self.digests.get(str(image))
+        if digest is None:
+            return Untrusted(f"no signed digest for {image}")
+        return Trusted(digest)
+
+
+@attrs.define
+class SlowValidator:
+    """Trusted after ``delay_s`` seconds (of trio time)."""
+
+    name: str
+    delay_s: float
+    digest: str | None = None
+
+    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+        await trio.sleep(self.delay_s)
+        return Trusted(self.digest)
+
+
+@attrs.define
+class BrokenValidator:
+    """Raises, as a validator with a bug would."""
+
+    name: str
+
+    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+        raise RuntimeError("bug")

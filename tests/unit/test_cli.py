@@ -1,0 +1,81 @@
+"""The ``kenner`` command: review exit codes and output, check-config, --version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kenner import __version__
+from kenner.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    assert isinstance(code, int)
+    return code, out, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--version")
+    assert (code, out.strip()) == (0, f"kenner {__version__}")
+
+
+def test_review_of_the_sample_is_denied_with_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "review", str(EXAMPLES / "admission-review-pod.json"))
+    assert code == 1
+    response = json.loads(out)["response"]
+    assert response["uid"] == "7f0b2c4e-1a1d-4c53-9a49-2d7c1e0f3b11"
+    assert response["allowed"] is False
+    assert "docker.io/library/nginx:1.27" in response["status"]["message"]
+    assert "registry.k8s.io" not in response["status"]["message"]
+
+
+def test_review_allowed_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    review = json.loads((EXAMPLES / "admission-review-pod.json").read_text())
+    review["request"]["object"]["spec"]["containers"].pop()  # drop nginx
+    path = tmp_path / "review.json"
+    path.write_text(json.dumps(review))
+    code, out, _ = _run(capsys, "review", str(path))
+    assert code == 0
+    assert json.loads(out)["response"]["allowed"] is True
+
+
+def test_review_of_garbage_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{")
+    code, out, err = _run(capsys, "review", str(path))
+    assert (code, out) == (2, "")
+    assert "body is not valid JSON" in err
+
+
+def test_review_of_a_missing_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "review", str(tmp_path / "nope.json"))
+    assert code == 2
+    assert "nope.json" in err
+
+
+def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "validators:\n  - {name: allow, type: static, approve: true}\n"
+        "policy:\n  - {pattern: '*:*', validator: allow}\n"
+    )
+    code, out, _ = _run(capsys, "check-config", str(good))
+    assert code == 0
+    assert "ok (1 validators, 1 rules)" in out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("approve: true", "approve: true, colour: red"))
+    code, _, err = _run(capsys, "check-config", str(bad))
+    assert code == 2
+    assert "bad.yaml:2" in err
+    assert "colour" in err

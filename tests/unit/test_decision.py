@@ -1,0 +1,256 @@
+"""The decision core on the captured reviews, with Connaisseur's Go handler expectations.
+
+The Go handler tests use a validator that returns fixed digests; ``ScriptedValidator`` plays
+that part here, with the same table, so the expected answers are Connaisseur's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+from kenner.admission.review import parse_review
+from kenner.admit import answer_review, decide_request
+from kenner.config.model import (
+    Config,
+    Features,
+    Rule,
+    RuleOptions,
+    StaticValidatorConfig,
+)
+from kenner.server.state import Snapshot
+from kenner.validators.base import Validator
+from kenner.validators.static import StaticValidator
+from tests.shared import connaisseur_fixtures
+from tests.support.validators import BrokenValidator, ScriptedValidator
+
+DIGEST = "sha256:1234567890123456123456789012345612345678901234561234567890123456"
+ALICE = "docker.io/securesystemsengineering/alice-image"
+ALLOW, DENY = StaticValidatorConfig("allow", True), StaticValidatorConfig("deny", False)
+
+CONFIG = Config(
+    validators=(ALLOW, DENY),
+    policy=(
+        Rule("*:*", "mock"),
+        Rule("my.reg/allow-me", "allow"),
+        Rule("my.reg/deny-me", "deny"),
+        Rule("test-image", "allow"),
+    ),
+)
+
+
+def _snapshot(config: Config = CONFIG) -> Snapshot:
+    mock = ScriptedValidator(
+        "mock",
+        {f"{ALICE}:test": DIGEST, f"{ALICE}@{DIGEST}": DIGEST, f"{ALICE}:test@{DIGEST}": DIGEST},
+    )
+    validators: dict[str, Validator] = {
+        "allow": StaticValidator(ALLOW),
+        "deny": StaticValidator(DENY),
+        "mock": mock,
+    }
+    return Snapshot(config, validators)
+
+
+async def _answer(path: Path, config: Config = CONFIG) -> dict[str, Any]:
+    body, _ = await answer_review(path.read_bytes(), _snapshot(config))
+    response = json.loads(body)["response"]
+    assert isinstance(response, dict)
+    return response
+
+
+def _patch(response: dict[str, Any]) -> list[dict[str, str]] | None:
+    patch = response.get("patch")
+    return None if patch is None else json.loads(base64.b64decode(str(patch)))
+
+
+@pytest.fixture
+def reviews() -> Path:
+    return connaisseur_fixtures() / "admission_reviews"
+
+
+async def test_signed_tag_is_pinned_to_the_signed_digest(reviews: Path) -> None:
+    response = await _answer(reviews / "01_deployment.json")
+    assert response["allowed"] is True
+    assert _patch(response) == [
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/image",
+            "value": f"{ALICE}:test@{DIGEST}",
+        }
+    ]
+
+
+async def test_static_deny_names_the_image_and_the_validator(reviews: Path) -> None:
+    response = await _answer(reviews / "14_deny_me_job.json")
+    assert response["allowed"] is False
+    message = response["status"]["message"]
+    assert "my.reg/deny-me@sha256:91ac9b26" in message
+    assert "denied by static validator 'deny'" in message
+    assert "patch" not in response
+
+
+async def test_static_allow_has_no_patch(reviews: Path) -> None:
+    for name in ("15_allow_me_job.json", "22_allow_me_with_index_docker_io.json"):
+        response = await _answer(reviews / name)
+        assert response["allowed"] is True, name
+        assert "patch" not in response, name
+
+
+async def test_unsigned_image_is_denied(reviews: Path) -> None:
+    response = await _answer(reviews / "04_cronjob.json")
+    assert response["allowed"] is False
+    assert "docker.io/library/busybox:latest" in response["status"]["message"]
+
+
+async def test_reference_already_pinned_is_not_patched(reviews: Path) -> None:
+    response = await _answer(reviews / "23_alice_digest_dpl.json")
+    assert response["allowed"] is True
+    assert "patch" not in response
+
+
+async def test_objects_being_deleted_are_admitted_unchanged(reviews: Path) -> None:
+    for name in ("27_deleted_deployment.json", "29_deleted_deployment_update_for_delete.json"):
+        response = await _answer(reviews / name)
+        assert response["allowed"] is True, name
+        assert "patch" not in response, name
+
+
+async def test_pods_only_mode_admits_other_kinds_with_a_warning(reviews: Path) -> None:
+    config = attrs.evolve(CONFIG, features=Features(resource_validation_mode="podsOnly"))
+    response = await _answer(reviews / "14_deny_me_job.json", config)
+    assert response["allowed"] is True
+    assert any("pod-only validation active" in w for w in response["warnings"])
+
+
+async def test_detection_mode_admits_and_warns_with_the_reason(reviews: Path) -> None:
+    config = attrs.evolve(CONFIG, features=Features(detection_mode=True))
+    response = await _answer(reviews / "14_deny_me_job.json", config)
+    assert response["allowed"] is True
+    (warning,) = response["warnings"]
+    assert warning.startswith("detection mode active: image 'my.reg/deny-me@sha256:91ac")
+    assert "static validator 'deny'" in warning
+
+
+async def test_unparseable_image_is_denied_by_name(reviews: Path) -> None:
+    response = await _answer(reviews / "ad_request_invalid_image.json")
+    assert response["allowed"] is False
+    assert "/itswrong" in response["status"]["message"]
+
+
+async def test_unsupported_object_api_version_is_denied(reviews: Path) -> None:
+    response = await _answer(reviews / "ad_request_wrong_version.json")
+    assert response["allowed"] is False
+    assert "apiVersion 'v3'" in response["status"]["message"]
+
+
+def _pod_review(*images: str, operation: str = "CREATE", old: list[str] | None = None) -> bytes:
+    def pod(names: list[str]) -> dict[str, object]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": f"c{i}", "image": n} for i, n in enumerate(names)]},
+        }
+
+    request: dict[str, object] = {
+        "uid": "u",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "operation": operation,
+        "namespace": "default",
+        "object": pod(list(images)),
+    }
+    if old is not None:
+        request["oldObject"] = pod(old)
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    return json.dumps(review).encode()
+
+
+async def _decide(body: bytes, config: Config = CONFIG, deadline: float = 10.0):
+    return await decide_request(
+        parse_review(body), _snapshot(config), deadline=trio.current_time() + deadline
+    )
+
+
+async def test_no_matching_rule_denies() -> None:
+    config = attrs.evolve(CONFIG, policy=(Rule("my.reg/allow-me", "allow"),))
+    decision = await _decide(_pod_review("nginx"), config)
+    assert not decision.response.allowed
+    assert "image 'docker.io/library/nginx:latest': no rule of the image policy matches it" in (
+        decision.response.message
+    )
+
+
+async def test_each_failing_image_is_named() -> None:
+    decision = await _decide(_pod_review("my.reg/deny-me:1", "busybox", "my.reg/allow-me:1"))
+    assert not decision.response.allowed
+    message = decision.response.message
+    assert "my.reg/deny-me:1" in message
+    assert "docker.io/library/busybox:latest" in message
+    assert "allow-me" not in message
+
+
+async def test_duplicate_images_are_validated_once_and_patched_everywhere() -> None:
+    snapshot = _snapshot()
+    body = _pod_review(f"{ALICE}:test", "securesystemsengineering/alice-image:test")
+    decision = await decide_request(parse_review(body), snapshot, deadline=trio.current_time() + 5)
+    mock = snapshot.validators["mock"]
+    assert isinstance(mock, ScriptedValidator)
+    assert mock.calls == [f"{ALICE}:test"]
+    assert [p["path"] for p in decision.response.patch] == [
+        "/spec/containers/0/image",
+        "/spec/containers/1/image",
+    ]
+
+
+async def test_insecure_validate_only_mode_does_not_patch() -> None:
+    config = attrs.evolve(
+        CONFIG, policy=(Rule("*:*", "mock", RuleOptions(mode="insecureValidateOnly")),)
+    )
+    decision = await _decide(_pod_review(f"{ALICE}:test"), config)
+    assert decision.response.allowed
+    assert decision.response.patch == ()
+
+
+async def test_warn_rule_admits_with_a_warning() -> None:
+    config = attrs.evolve(CONFIG, policy=(Rule("*:*", "deny", RuleOptions(enforce="warn")),))
+    decision = await _decide(_pod_review("nginx"), config)
+    assert decision.response.allowed
+    assert decision.response.warnings == (
+        "image 'docker.io/library/nginx:latest': denied by static validator 'deny'",
+    )
+
+
+async def test_unchanged_approval_skips_images_of_the_old_object() -> None:
+    config = attrs.evolve(CONFIG, features=Features(automatic_unchanged_approval=True))
+    body = _pod_review("busybox", operation="UPDATE", old=["docker.io/library/busybox:latest"])
+    decision = await _decide(body, config)
+    assert decision.response.allowed
+    assert [o.verdict for o in decision.outcomes] == ["skip"]
+    # without the feature the same update is validated (and busybox is unsigned)
+    assert not (await _decide(body)).response.allowed
+
+
+async def test_other_operations_are_not_validated() -> None:
+    decision = await _decide(_pod_review("busybox", operation="DELETE"))
+    assert decision.response.allowed
+    assert decision.outcomes == ()
+
+
+async def test_a_validator_bug_denies_its_image_only() -> None:
+    snapshot = _snapshot()
+    validators: dict[str, Validator] = dict(snapshot.validators)
+    validators["mock"] = BrokenValidator("mock")
+    decision = await decide_request(
+        parse_review(_pod_review("busybox")),
+        Snapshot(CONFIG, validators),
+        deadline=trio.current_time() + 5,
+    )
+    assert not decision.response.allowed
+    assert "internal error in validator 'mock'" in decision.response.message
