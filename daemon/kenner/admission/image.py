@@ -15,8 +15,8 @@ import re
 import attrs
 
 DEFAULT_REGISTRY = "docker.io"
-_LEGACY_DEFAULT_REGISTRY = "index.docker.io"
-_OFFICIAL_NAMESPACE = "library/"
+LEGACY_DEFAULT_REGISTRY = "index.docker.io"
+OFFICIAL_NAMESPACE = "library/"
 
 NAME_MAX_LENGTH = 255
 TAG_MAX_LENGTH = 128
@@ -126,7 +126,7 @@ def parse_image(text: str) -> ImageRef:
     registry = _check_registry(text, registry)
 
     if registry == DEFAULT_REGISTRY and "/" not in repository:
-        repository = _OFFICIAL_NAMESPACE + repository
+        repository = OFFICIAL_NAMESPACE + repository
     name_length = len(registry) + 1 + len(repository)
     if name_length > NAME_MAX_LENGTH:
         raise ImageRefError(
@@ -149,7 +149,7 @@ def _check_registry(reference: str, registry: str) -> str:
     if not _REGISTRY.fullmatch(registry):
         raise ImageRefError(reference, f"invalid registry host {registry!r}")
     folded = registry.lower()
-    return DEFAULT_REGISTRY if folded == _LEGACY_DEFAULT_REGISTRY else folded
+    return DEFAULT_REGISTRY if folded == LEGACY_DEFAULT_REGISTRY else folded
 
 
 def _check_repository(reference: str, path: str) -> str:
