@@ -17,6 +17,8 @@ from kenner.config.model import Config
 from kenner.config.source import KeyPath, ParsedSource, SourceSyntaxError, format_path, parse_yaml
 from kenner.config.structure import structure_config
 
+__all__ = ["ConfigError", "Problem", "default_config", "load_config", "load_config_file"]
+
 DEFAULT_CONFIG_RESOURCE = "default.yaml"
 
 
@@ -38,8 +40,8 @@ def load_config(text: str, source: str = "<config>") -> Config:
         raise _error(
             source,
             [
-                _problem(parsed, path, f"duplicate key (first given at line {first})")
-                for path, first in parsed.duplicates
+                Problem(format_path(path), line, f"duplicate key (first given at line {first})")
+                for path, line, first in parsed.duplicates
             ],
         )
     if parsed.data is None:

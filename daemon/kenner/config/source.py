@@ -36,7 +36,7 @@ class ParsedSource:
 
     data: Any
     lines: dict[KeyPath, int]
-    duplicates: tuple[tuple[KeyPath, int], ...]  # repeated keys and their first line
+    duplicates: tuple[tuple[KeyPath, int, int], ...]  # repeated key, its line, first line
 
     def line_of(self, path: KeyPath) -> int | None:
         """The line of ``path``, or of its closest ancestor present in the document."""
@@ -57,7 +57,7 @@ def parse_yaml(text: str) -> ParsedSource:
     try:
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
-        duplicates: list[tuple[KeyPath, int]] = []
+        duplicates: list[tuple[KeyPath, int, int]] = []
         if node is not None:
             _walk(node, (), lines, duplicates)
         data = loader.construct_document(node) if node is not None else None
@@ -76,7 +76,7 @@ def _walk(
     node: yaml.Node,
     path: KeyPath,
     lines: dict[KeyPath, int],
-    duplicates: list[tuple[KeyPath, int]],
+    duplicates: list[tuple[KeyPath, int, int]],
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -89,7 +89,7 @@ def _walk(
             if key in seen:
                 # PyYAML keeps the last value silently; a repeated key is almost always an
                 # editing mistake that would make part of the policy vanish unnoticed.
-                duplicates.append(((*path, key), seen[key]))
+                duplicates.append(((*path, key), key_line, seen[key]))
                 continue
             seen[key] = key_line
             lines[(*path, key)] = key_line
