@@ -762,3 +762,11 @@ def test_default_config_allows_only_kubernetes_images() -> None:
         ("*:*", "deny"),
         ("registry.k8s.io/*:*", "allow"),
     ]
+
+
+def test_anchors_and_aliases_are_read_once() -> None:
+    nested = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 30))
+    text = "l0: &l0 [x]\n" + nested + STATIC
+    found = problems(text)
+    assert [(path, line) for path, line, _ in found] == [(f"l{i}", i + 1) for i in range(30)]
+    assert found[0][2].startswith("unknown key 'l0'")

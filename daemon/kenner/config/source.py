@@ -59,7 +59,7 @@ def parse_yaml(text: str) -> ParsedSource:
         lines: dict[KeyPath, int] = {}
         duplicates: list[tuple[KeyPath, int, int]] = []
         if node is not None:
-            _walk(node, (), lines, duplicates)
+            _walk(node, (), lines, duplicates, set())
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -77,8 +77,14 @@ def _walk(
     path: KeyPath,
     lines: dict[KeyPath, int],
     duplicates: list[tuple[KeyPath, int, int]],
+    visited: set[int],
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    # An alias reuses its anchor's node: walking it again would add no line of its own and,
+    # for nested aliases ("billion laughs"), take exponential time.
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -93,7 +99,7 @@ def _walk(
                 continue
             seen[key] = key_line
             lines[(*path, key)] = key_line
-            _walk(value_node, (*path, key), lines, duplicates)
+            _walk(value_node, (*path, key), lines, duplicates, visited)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, duplicates)
+            _walk(item, (*path, index), lines, duplicates, visited)
