@@ -35,7 +35,7 @@ METHODS = {"ecdsa": "ecdsa", "rsa": "rsapss", "ed25519": "eddsa"}
 
 
 @attrs.frozen
-class TestKey:
+class SigningKey:
     """A private key plus its TUF key object (``keytype``, base64 ``public``)."""
 
     keytype: str
@@ -61,9 +61,10 @@ class TestKey:
             public: Any = ed25519.Ed25519PublicKey.from_public_bytes(raw)
         else:
             public = self.private.public_key()
-        return public.public_bytes(
+        pem: bytes = public.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        )
+        return pem.decode()
 
     def sign(self, message: bytes) -> bytes:
         family = self.keytype.removesuffix("-x509")
@@ -80,12 +81,12 @@ class TestKey:
         return {"keyid": self.key_id, "method": self.method, "sig": value}
 
 
-def generate_key(keytype: str = "ecdsa", common_name: str = "kenner.test/repo") -> TestKey:
+def generate_key(keytype: str = "ecdsa", common_name: str = "kenner.test/repo") -> SigningKey:
     """A fresh key of a notary key type (``ecdsa``, ``ecdsa-x509``, ``rsa``, ``rsa-x509``,
     ``ed25519``)."""
     if keytype == "ed25519":
         signing = nacl.signing.SigningKey.generate()
-        return TestKey(keytype, signing, base64.b64encode(bytes(signing.verify_key)).decode())
+        return SigningKey(keytype, signing, base64.b64encode(bytes(signing.verify_key)).decode())
     private: Any = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if keytype.startswith("rsa")
@@ -109,10 +110,10 @@ def generate_key(keytype: str = "ecdsa", common_name: str = "kenner.test/repo") 
         material = private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-    return TestKey(keytype, private, base64.b64encode(material).decode())
+    return SigningKey(keytype, private, base64.b64encode(material).decode())
 
 
-def sign_document(signed: dict[str, Any], signers: Sequence[TestKey]) -> bytes:
+def sign_document(signed: dict[str, Any], signers: Sequence[SigningKey]) -> bytes:
     """Serve ``signed`` compactly with one signature per signer (``signed`` first, like notary)."""
     message = canonical_json(signed)
     document = {"signed": signed, "signatures": [key.signature_entry(message) for key in signers]}
@@ -120,8 +121,10 @@ def sign_document(signed: dict[str, Any], signers: Sequence[TestKey]) -> bytes:
 
 
 def file_meta(raw: bytes) -> dict[str, Any]:
-    return {"hashes": {"sha256": base64.b64encode(hashlib.sha256(raw).digest()).decode()},
-            "length": len(raw)}
+    return {
+        "hashes": {"sha256": base64.b64encode(hashlib.sha256(raw).digest()).decode()},
+        "length": len(raw),
+    }
 
 
 def expiry_text(instant: datetime) -> str:
@@ -139,9 +142,9 @@ class BuiltRepository:
 
 @attrs.define
 class RootVersion:
-    keys: list[TestKey]
+    keys: list[SigningKey]
     threshold: int
-    signers: list[TestKey]
+    signers: list[SigningKey]
 
 
 @attrs.define
@@ -150,14 +153,14 @@ class RepositoryBuilder:
 
     gun: str = "kenner.test/team/app"
     roots: list[RootVersion] = attrs.Factory(list)
-    role_keys: dict[str, list[TestKey]] = attrs.Factory(dict)
+    role_keys: dict[str, list[SigningKey]] = attrs.Factory(dict)
     thresholds: dict[str, int] = attrs.Factory(dict)
-    signers: dict[str, list[TestKey]] = attrs.Factory(dict)
+    signers: dict[str, list[SigningKey]] = attrs.Factory(dict)
     expires: dict[str, datetime] = attrs.Factory(dict)
     versions: dict[str, int] = attrs.Factory(dict)
     targets: dict[str, dict[str, Any]] = attrs.Factory(lambda: {"targets": {}})
     delegations: list[dict[str, Any]] = attrs.Factory(list)
-    delegation_keys: dict[str, TestKey] = attrs.Factory(dict)
+    delegation_keys: dict[str, SigningKey] = attrs.Factory(dict)
     unpublished: set[str] = attrs.Factory(set)
 
     def __attrs_post_init__(self) -> None:
@@ -167,12 +170,21 @@ class RepositoryBuilder:
         for role in ("timestamp", "snapshot", "targets"):
             self.role_keys.setdefault(role, [generate_key("ecdsa")])
 
+    @classmethod
+    def create(
+        cls, root_key: SigningKey | None = None, role_keytype: str = "ecdsa"
+    ) -> RepositoryBuilder:
+        """A builder whose root is ``root_key`` and whose other roles use ``role_keytype``."""
+        roots = [RootVersion([root_key], 1, [root_key])] if root_key is not None else []
+        role_keys = {r: [generate_key(role_keytype)] for r in ("timestamp", "snapshot", "targets")}
+        return cls(roots=roots, role_keys=role_keys)
+
     @property
-    def root_key(self) -> TestKey:
+    def root_key(self) -> SigningKey:
         """The first key of the current root (what a test pins by default)."""
         return self.roots[-1].keys[0]
 
-    def keys_of(self, role: str) -> list[TestKey]:
+    def keys_of(self, role: str) -> list[SigningKey]:
         return self.roots[-1].keys if role == "root" else self.role_keys[role]
 
     def add_target(self, name: str, manifest: bytes, role: str = "targets") -> str:
@@ -183,13 +195,20 @@ class RepositoryBuilder:
         return f"sha256:{digest.hex()}"
 
     def delegate(
-        self, name: str, keys: Sequence[TestKey], threshold: int = 1,
-        paths: Sequence[str] | None = ("",), publish: bool = True,
+        self,
+        name: str,
+        keys: Sequence[SigningKey],
+        threshold: int = 1,
+        paths: Sequence[str] | None = ("",),
+        publish: bool = True,
         path_hash_prefixes: Sequence[str] | None = None,
     ) -> None:
         """Declare ``targets/<name>`` in targets.json (and publish its metadata)."""
-        role: dict[str, Any] = {"name": name, "keyids": [k.key_id for k in keys],
-                                "threshold": threshold}
+        role: dict[str, Any] = {
+            "name": name,
+            "keyids": [k.key_id for k in keys],
+            "threshold": threshold,
+        }
         if paths is not None:
             role["paths"] = list(paths)
         if path_hash_prefixes is not None:
@@ -200,61 +219,87 @@ class RepositoryBuilder:
         if not publish:
             self.unpublished.add(name)
 
-    def rotate_root(self, new_keys: Sequence[TestKey], threshold: int = 1,
-                    signed_by_previous: bool = True) -> None:
+    def rotate_root(
+        self, new_keys: Sequence[SigningKey], threshold: int = 1, signed_by_previous: bool = True
+    ) -> None:
         """Publish a new root version listing ``new_keys`` (signed by old and new keys)."""
         previous = self.roots[-1]
         signers = list(new_keys) + (previous.keys if signed_by_previous else [])
         self.roots.append(RootVersion(list(new_keys), threshold, signers))
 
     def _document(self, role: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        return {"_type": kind, "expires": expiry_text(self.expires.get(role, FAR_FUTURE)),
-                "version": self.versions.get(role, 1), **body}
+        return {
+            "_type": kind,
+            "expires": expiry_text(self.expires.get(role, FAR_FUTURE)),
+            "version": self.versions.get(role, 1),
+            **body,
+        }
 
     def _root(self, index: int) -> bytes:
         root = self.roots[index]
-        keys = {k.key_id: {"keytype": k.keytype, "keyval": {"private": None,
-                                                             "public": k.public_b64}}
-                for k in root.keys + [k for ks in self.role_keys.values() for k in ks]}
+        keys = {
+            k.key_id: {"keytype": k.keytype, "keyval": {"private": None, "public": k.public_b64}}
+            for k in root.keys + [k for ks in self.role_keys.values() for k in ks]
+        }
         roles = {"root": {"keyids": [k.key_id for k in root.keys], "threshold": root.threshold}}
         for role, role_keys in self.role_keys.items():
-            roles[role] = {"keyids": [k.key_id for k in role_keys],
-                           "threshold": self.thresholds.get(role, 1)}
-        signed = self._document("root", "Root", {"consistent_snapshot": False, "keys": keys,
-                                                 "roles": roles})
+            roles[role] = {
+                "keyids": [k.key_id for k in role_keys],
+                "threshold": self.thresholds.get(role, 1),
+            }
+        signed = self._document(
+            "root", "Root", {"consistent_snapshot": False, "keys": keys, "roles": roles}
+        )
         signed["version"] = index + 1
         current = index == len(self.roots) - 1
         signers = self.signers["root"] if current and "root" in self.signers else root.signers
         return sign_document(signed, signers)
 
-    def _sign(self, role: str, signed: dict[str, Any], default: Sequence[TestKey]) -> bytes:
+    def _sign(self, role: str, signed: dict[str, Any], default: Sequence[SigningKey]) -> bytes:
         return sign_document(signed, self.signers.get(role, list(default)))
 
     def build(self) -> BuiltRepository:
         delegated: dict[str, bytes | None] = {}
         for role in self.delegations:
             name = role["name"]
-            signed = self._document(name, "Targets", {
-                "delegations": {"keys": {}, "roles": []}, "targets": self.targets[name]})
+            signed = self._document(
+                name,
+                "Targets",
+                {"delegations": {"keys": {}, "roles": []}, "targets": self.targets[name]},
+            )
             keys = [self.delegation_keys[k] for k in role["keyids"]]
             delegated[name] = None if name in self.unpublished else self._sign(name, signed, keys)
-        declared_keys = {k.key_id: {"keytype": k.keytype, "keyval": {"private": None,
-                                                                     "public": k.public_b64}}
-                         for k in self.delegation_keys.values()}
-        targets = self._sign("targets", self._document("targets", "Targets", {
-            "delegations": {"keys": declared_keys, "roles": self.delegations},
-            "targets": self.targets["targets"]}), self.role_keys["targets"])
+        declared_keys = {
+            k.key_id: {"keytype": k.keytype, "keyval": {"private": None, "public": k.public_b64}}
+            for k in self.delegation_keys.values()
+        }
+        targets = self._sign(
+            "targets",
+            self._document(
+                "targets",
+                "Targets",
+                {
+                    "delegations": {"keys": declared_keys, "roles": self.delegations},
+                    "targets": self.targets["targets"],
+                },
+            ),
+            self.role_keys["targets"],
+        )
         root = self._root(len(self.roots) - 1)
         meta = {"root": file_meta(root), "targets": file_meta(targets)}
         meta.update({name: file_meta(raw) for name, raw in delegated.items() if raw is not None})
-        snapshot = self._sign("snapshot", self._document("snapshot", "Snapshot", {"meta": meta}),
-                              self.role_keys["snapshot"])
-        timestamp = self._sign("timestamp", self._document(
-            "timestamp", "Timestamp", {"meta": {"snapshot": file_meta(snapshot)}}),
-            self.role_keys["timestamp"])
+        snapshot = self._sign(
+            "snapshot",
+            self._document("snapshot", "Snapshot", {"meta": meta}),
+            self.role_keys["snapshot"],
+        )
+        timestamp = self._sign(
+            "timestamp",
+            self._document("timestamp", "Timestamp", {"meta": {"snapshot": file_meta(snapshot)}}),
+            self.role_keys["timestamp"],
+        )
         return BuiltRepository(
-            files={"root": root, "timestamp": timestamp, "snapshot": snapshot,
-                   "targets": targets},
+            files={"root": root, "timestamp": timestamp, "snapshot": snapshot, "targets": targets},
             delegations=delegated,
             rotation_roots={i + 1: self._root(i) for i in range(len(self.roots) - 1)},
         )

@@ -75,8 +75,9 @@ def test_parse_refuses_what_notary_never_serves(raw: bytes) -> None:
 json_text = st.text(st.characters(exclude_categories=("Cs", "Cc")))
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53) | json_text,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(json_text, children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(json_text, children, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -25,10 +25,18 @@ def test_notary_expiry_strings_parse_to_the_right_instant(text: str, instant: da
     assert parse_expiry(text, "targets") == instant
 
 
-@pytest.mark.parametrize("text", [
-    "2019-10-24 09:43:18Z", "2019-10-24T09:43:18", "2019-10-24T09:43:18.1234567890Z",
-    "2019-02-30T00:00:00Z", "2019-10-24T09:43:18+24:00", "2019-10-24T09:43:18z", "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2019-10-24 09:43:18Z",
+        "2019-10-24T09:43:18",
+        "2019-10-24T09:43:18.1234567890Z",
+        "2019-02-30T00:00:00Z",
+        "2019-10-24T09:43:18+24:00",
+        "2019-10-24T09:43:18z",
+        "",
+    ],
+)
 def test_anything_else_is_malformed(text: str) -> None:
     with pytest.raises(TrustError) as caught:
         parse_expiry(text, "snapshot")

@@ -111,23 +111,64 @@ DENIED = [
     ("alice-image", "missingtag", None, (), Reason.TAG_NOT_SIGNED, "targets/releases"),
     ("alice-image", "test", OTHER, (), Reason.DIGEST_NOT_SIGNED, "targets/releases"),
     ("alice-image", "test", "sha256:1333337", (), Reason.MALFORMED, "targets"),
-    ("alice-image", "test", None, ("targets/del2",), Reason.DELEGATION_NOT_SIGNED,
-     "targets/del2"),
+    ("alice-image", "test", None, ("targets/del2",), Reason.DELEGATION_NOT_SIGNED, "targets/del2"),
     ("sample-image", "no_tag", None, (), Reason.TAG_NOT_SIGNED, "targets"),
-    ("sample-image", None, "sha256:aaaaaaab8300165956ee1f16d98f3a1426301c1168f0462c73ce9bc03361cabf",
-     (), Reason.DIGEST_NOT_SIGNED, "targets"),
-    ("charlie-image", "test2", None, ("targets/del1",), Reason.DELEGATION_NOT_SIGNED,
-     "targets/del1"),
-    ("never-expire-with-delegations-image", "sign", None, ("targets/del1", "targets/del2"),
-     Reason.DELEGATION_NOT_SIGNED, "targets/del2"),
-    ("never-expire-with-delegations-image", "v1", SIGN, ("targets/del2",),
-     Reason.DIGEST_NOT_SIGNED, "targets/del2"),
-    ("never-expire-with-delegations-image", "sign", None, ("targets/delll",),
-     Reason.DELEGATION_NOT_SIGNED, "targets/delll"),
-    ("never-expire-with-conflicting-delegations-image", "sign", None,
-     ("targets/del1", "targets/del2"), Reason.AMBIGUOUS_DIGEST, "targets/del1, targets/del2"),
-    ("edge-case-image", "sign", None, ("targets/del1",), Reason.DELEGATION_NOT_SIGNED,
-     "targets/del1"),
+    (
+        "sample-image",
+        None,
+        "sha256:aaaaaaab8300165956ee1f16d98f3a1426301c1168f0462c73ce9bc03361cabf",
+        (),
+        Reason.DIGEST_NOT_SIGNED,
+        "targets",
+    ),
+    (
+        "charlie-image",
+        "test2",
+        None,
+        ("targets/del1",),
+        Reason.DELEGATION_NOT_SIGNED,
+        "targets/del1",
+    ),
+    (
+        "never-expire-with-delegations-image",
+        "sign",
+        None,
+        ("targets/del1", "targets/del2"),
+        Reason.DELEGATION_NOT_SIGNED,
+        "targets/del2",
+    ),
+    (
+        "never-expire-with-delegations-image",
+        "v1",
+        SIGN,
+        ("targets/del2",),
+        Reason.DIGEST_NOT_SIGNED,
+        "targets/del2",
+    ),
+    (
+        "never-expire-with-delegations-image",
+        "sign",
+        None,
+        ("targets/delll",),
+        Reason.DELEGATION_NOT_SIGNED,
+        "targets/delll",
+    ),
+    (
+        "never-expire-with-conflicting-delegations-image",
+        "sign",
+        None,
+        ("targets/del1", "targets/del2"),
+        Reason.AMBIGUOUS_DIGEST,
+        "targets/del1, targets/del2",
+    ),
+    (
+        "edge-case-image",
+        "sign",
+        None,
+        ("targets/del1",),
+        Reason.DELEGATION_NOT_SIGNED,
+        "targets/del1",
+    ),
 ]
 
 
@@ -149,25 +190,34 @@ def go_negative(name: str) -> bytes:
 
 
 def test_expired_root_is_denied_even_when_validly_signed() -> None:
-    error = denial("never-expire-image", "sign", replace={"root": go_negative(
-        "01_expired_root.json")})
+    error = denial(
+        "never-expire-image", "sign", replace={"root": go_negative("01_expired_root.json")}
+    )
     assert (error.reason, error.role) == (Reason.EXPIRED, "root")
     assert "1990-01-01T14:12:13.219265+02:00" in error.message
 
 
 def test_root_without_signatures_is_not_trusted() -> None:
-    error = denial("never-expire-image", "sign", replace={"root": go_negative(
-        "06_no_signature_root.json")})
+    error = denial(
+        "never-expire-image", "sign", replace={"root": go_negative("06_no_signature_root.json")}
+    )
     assert (error.reason, error.role) == (Reason.ROOT_KEY_MISMATCH, "root")
 
 
 def test_substituted_targets_and_delegation_files_break_the_snapshot_binding() -> None:
     # Connaisseur's Go tests substitute these forged files; snapshot pins their hashes first.
-    error = denial("never-expire-image", "sign", replace={"targets": go_negative(
-        "02_invalid_signature_targets.json")})
+    error = denial(
+        "never-expire-image",
+        "sign",
+        replace={"targets": go_negative("02_invalid_signature_targets.json")},
+    )
     assert (error.reason, error.role) == (Reason.HASH_MISMATCH, "targets")
-    error = denial("never-expire-with-delegations-image", "sign", required=("targets/del1",),
-                   replace={"targets/del1": go_negative("04_invalid_signature_delegation.json")})
+    error = denial(
+        "never-expire-with-delegations-image",
+        "sign",
+        required=("targets/del1",),
+        replace={"targets/del1": go_negative("04_invalid_signature_delegation.json")},
+    )
     assert (error.reason, error.role) == (Reason.HASH_MISMATCH, "targets/del1")
 
 
@@ -186,28 +236,39 @@ def test_synthetic_sets_have_stale_lengths_that_strict_mode_refuses() -> None:
 
 def test_real_data_is_expired_at_the_real_clock() -> None:
     with pytest.raises(TrustError) as caught:
-        verify_repository("alice", top_level("alice-image"), [pinned(DEFAULT_KEY)],
-                          datetime(2025, 1, 1, tzinfo=UTC))
+        verify_repository(
+            "alice",
+            top_level("alice-image"),
+            [pinned(DEFAULT_KEY)],
+            datetime(2025, 1, 1, tzinfo=UTC),
+        )
     assert (caught.value.reason, caught.value.role) == (Reason.EXPIRED, "timestamp")
 
 
 def test_verified_repository_reports_versions_expiry_and_round_two_roles() -> None:
-    repo = verify_repository("alice", top_level("alice-image"), [pinned(DEFAULT_KEY)],
-                             ALICE_TIME)
+    repo = verify_repository("alice", top_level("alice-image"), [pinned(DEFAULT_KEY)], ALICE_TIME)
     assert repo.versions == {"root": 1, "timestamp": 4, "snapshot": 3, "targets": 3}
     assert repo.expires == datetime(2019, 10, 24, 9, 43, 18, 580935, tzinfo=UTC)
     assert [d.name for d in repo.declared_delegations] == [
-        "targets/phbelitz", "targets/releases", "targets/chamsen"]
+        "targets/phbelitz",
+        "targets/releases",
+        "targets/chamsen",
+    ]
     assert repo.roles_needed(()) == ("targets/releases",)
     assert repo.roles_needed(("targets/chamsen", "targets/nobody")) == ("targets/chamsen",)
-    trusted = verify_delegations(repo, delegation_files("alice-image", ("targets/releases",)),
-                                 ALICE_TIME)
+    trusted = verify_delegations(
+        repo, delegation_files("alice-image", ("targets/releases",)), ALICE_TIME
+    )
     assert trusted.versions["targets/releases"] == 1
     assert set(trusted.delegated) == {"targets/releases"}
 
 
-PHBELITZ = {"root": "sample_root", "timestamp": "sample_timestamp",
-            "snapshot": "sample_snapshot", "targets": "sample_targets"}
+PHBELITZ = {
+    "root": "sample_root",
+    "timestamp": "sample_timestamp",
+    "snapshot": "sample_snapshot",
+    "targets": "sample_targets",
+}
 
 
 def phbelitz_files() -> dict[str, bytes]:
@@ -216,14 +277,17 @@ def phbelitz_files() -> dict[str, bytes]:
 
 
 def test_flat_phbelitz_sample_with_releases() -> None:
-    repo = verify_repository("phbelitz/sample", phbelitz_files(), [pinned(DEFAULT_KEY)],
-                             PHBELITZ_TIME)
+    repo = verify_repository(
+        "phbelitz/sample", phbelitz_files(), [pinned(DEFAULT_KEY)], PHBELITZ_TIME
+    )
     releases = served(notary_dir() / "phbelitz-sample" / "sample_releases.json")
     trusted = verify_delegations(repo, {"targets/releases": releases}, PHBELITZ_TIME)
     assert choose_digest(trusted, "v1", None, ()) == (
-        "sha256:1388abc7a12532836c3a81bdb0087409b15208f5aeba7a87aedcfd56d637c145")
+        "sha256:1388abc7a12532836c3a81bdb0087409b15208f5aeba7a87aedcfd56d637c145"
+    )
     assert choose_digest(trusted, "v2", None, ()) == (
-        "sha256:b8a38522876a9e2550d582ce51a1d87ebdc6c570e5e585d08560bfd646f7f804")
+        "sha256:b8a38522876a9e2550d582ce51a1d87ebdc6c570e5e585d08560bfd646f7f804"
+    )
     with pytest.raises(TrustError) as caught:
         choose_digest(trusted, "v3", None, ())
     assert caught.value.reason is Reason.TAG_NOT_SIGNED
@@ -233,10 +297,13 @@ def test_flat_phbelitz_sample_with_releases() -> None:
     assert (caught.value.reason, caught.value.role) == (Reason.NO_TRUST_DATA, "targets/phbelitz")
 
 
-@pytest.mark.parametrize(("root_file", "reason"), [
-    ("wrong-signature/wrong_signature.json", Reason.BAD_SIGNATURE),
-    ("malformed/missing_keys_root.json", Reason.MALFORMED),
-])
+@pytest.mark.parametrize(
+    ("root_file", "reason"),
+    [
+        ("wrong-signature/wrong_signature.json", Reason.BAD_SIGNATURE),
+        ("malformed/missing_keys_root.json", Reason.MALFORMED),
+    ],
+)
 def test_broken_roots_of_phbelitz_sample(root_file: str, reason: Reason) -> None:
     files = {**phbelitz_files(), "root": served(notary_dir() / root_file)}
     with pytest.raises(TrustError) as caught:
@@ -253,8 +320,12 @@ def test_role_files_under_the_wrong_names_are_malformed() -> None:
     assert "_type is 'Snapshot'" in caught.value.message
     invalid = (folder / "invalid.json").read_bytes()
     with pytest.raises(TrustError) as caught:
-        verify_repository("err-image", {**top_level("alice-image"), "timestamp": invalid},
-                          [pinned(DEFAULT_KEY)], ALICE_TIME)
+        verify_repository(
+            "err-image",
+            {**top_level("alice-image"), "timestamp": invalid},
+            [pinned(DEFAULT_KEY)],
+            ALICE_TIME,
+        )
     assert (caught.value.reason, caught.value.role) == (Reason.MALFORMED, "timestamp")
 
 

@@ -82,12 +82,16 @@ def test_each_key_type_signs_and_verifies_with_its_method(keytype: str) -> None:
     assert parse_public_key_pem(key.pem()) == key.public_key
 
 
-@pytest.mark.parametrize(("keytype", "wrong_method"), [
-    ("ecdsa", "eddsa"), ("rsa", "ecdsa"), ("ed25519", "rsapss"), ("ecdsa", "rsapkcs1v15"),
-])
-def test_a_method_that_does_not_fit_the_key_never_verifies(
-    keytype: str, wrong_method: str
-) -> None:
+@pytest.mark.parametrize(
+    ("keytype", "wrong_method"),
+    [
+        ("ecdsa", "eddsa"),
+        ("rsa", "ecdsa"),
+        ("ed25519", "rsapss"),
+        ("ecdsa", "rsapkcs1v15"),
+    ],
+)
+def test_a_method_that_does_not_fit_the_key_never_verifies(keytype: str, wrong_method: str) -> None:
     key = generate_key(keytype)
     assert not verify_signature(key.public_key, wrong_method, key.sign(b"m"), b"m")
 
@@ -100,13 +104,16 @@ def test_ecdsa_signature_must_be_raw_r_s_of_curve_size() -> None:
     assert not verify_signature(key.public_key, "ecdsa", b"\x00" + signature, b"m")
 
 
-@pytest.mark.parametrize(("keytype", "public", "problem"), [
-    ("ecdsa", "bm90IGEga2V5", "not a public key"),
-    ("ecdsa", "***", "not base64"),
-    ("ed25519", base64.b64encode(b"short").decode(), "5 bytes"),
-    ("ecdsa-x509", base64.b64encode(b"-----BEGIN CERTIFICATE-----").decode(), "certificate"),
-    ("dilithium", "AAAA", "not supported"),
-])
+@pytest.mark.parametrize(
+    ("keytype", "public", "problem"),
+    [
+        ("ecdsa", "bm90IGEga2V5", "not a public key"),
+        ("ecdsa", "***", "not base64"),
+        ("ed25519", base64.b64encode(b"short").decode(), "5 bytes"),
+        ("ecdsa-x509", base64.b64encode(b"-----BEGIN CERTIFICATE-----").decode(), "certificate"),
+        ("dilithium", "AAAA", "not supported"),
+    ],
+)
 def test_unreadable_metadata_keys_are_refused(keytype: str, public: str, problem: str) -> None:
     with pytest.raises(KeyFormatError, match=problem):
         key_from_metadata(keytype, public)

@@ -1,0 +1,71 @@
+"""The rollback guard refuses versions older than already verified, per host and GUN."""
+
+from __future__ import annotations
+
+import pytest
+
+from kenner.tuf import Reason, RollbackGuard, TrustError
+
+HOST, GUN = "notary.test:4443", "registry.test/team/app"
+
+
+def test_newer_and_equal_versions_pass_and_are_recorded() -> None:
+    guard = RollbackGuard()
+    guard.observe(HOST, GUN, {"root": 1, "timestamp": 4, "snapshot": 3, "targets": 3})
+    guard.observe(HOST, GUN, {"root": 1, "timestamp": 5, "snapshot": 3, "targets": 3})
+    guard.observe(HOST, GUN, {"targets/releases": 2})
+    assert guard.highest(HOST, GUN) == {
+        "root": 1,
+        "timestamp": 5,
+        "snapshot": 3,
+        "targets": 3,
+        "targets/releases": 2,
+    }
+
+
+@pytest.mark.parametrize("role", ["root", "timestamp", "snapshot", "targets", "targets/releases"])
+def test_an_older_version_of_any_role_is_a_rollback(role: str) -> None:
+    guard = RollbackGuard()
+    newest = {"root": 2, "timestamp": 9, "snapshot": 7, "targets": 5, "targets/releases": 3}
+    guard.observe(HOST, GUN, newest)
+    older = {**newest, role: newest[role] - 1}
+    with pytest.raises(TrustError) as caught:
+        guard.observe(HOST, GUN, older)
+    assert (caught.value.reason, caught.value.role) == (Reason.ROLLBACK, role)
+    assert f"version {newest[role]} was verified before" in caught.value.message
+
+
+def test_a_refused_observation_records_nothing() -> None:
+    guard = RollbackGuard()
+    guard.observe(HOST, GUN, {"snapshot": 5, "timestamp": 5})
+    with pytest.raises(TrustError):
+        guard.observe(HOST, GUN, {"timestamp": 9, "snapshot": 4})
+    assert guard.highest(HOST, GUN) == {"snapshot": 5, "timestamp": 5}
+
+
+def test_hosts_and_guns_are_independent() -> None:
+    guard = RollbackGuard()
+    guard.observe(HOST, GUN, {"snapshot": 5})
+    guard.observe("other.test", GUN, {"snapshot": 1})
+    guard.observe(HOST, "registry.test/other", {"snapshot": 1})
+    assert guard.highest("nowhere.test", GUN) == {}
+
+
+def test_older_snapshot_served_after_a_newer_one_is_refused() -> None:
+    from datetime import UTC, datetime
+
+    from kenner.tuf import verify_repository
+    from tests.unit.tuf.builder import RepositoryBuilder
+
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    builder = RepositoryBuilder()
+    old = builder.build()
+    builder.versions.update(snapshot=2, timestamp=2)
+    new = builder.build()
+    pins = [builder.root_key.public_key]
+    guard = RollbackGuard()
+    guard.observe(HOST, GUN, verify_repository(GUN, new.files, pins, now).versions)
+    replayed = verify_repository(GUN, old.files, pins, now)  # validly signed, still unexpired
+    with pytest.raises(TrustError) as caught:
+        guard.observe(HOST, GUN, replayed.versions)
+    assert caught.value.reason is Reason.ROLLBACK
