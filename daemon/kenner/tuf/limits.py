@@ -19,8 +19,9 @@ MAX_DELEGATION_BYTES = 8 * MIB
 
 
 def max_bytes(role: str) -> int:
-    """The cap for a role name (``root``, ``3.root``-style versioned roots, ``targets/x``)."""
-    if role == "root" or role.endswith(".root"):
+    """The cap for a role: ``root`` (also every ``<N>.root.json``), ``timestamp``,
+    ``snapshot``, ``targets`` or a delegated ``targets/<name>``."""
+    if role == "root":
         return MAX_ROOT_BYTES
     if role == "timestamp":
         return MAX_TIMESTAMP_BYTES
