@@ -140,7 +140,8 @@ def load_testbed(state_dir: Path) -> Testbed | None:
 
 
 def start_testbed(state_dir: Path, with_scenarios: bool = True) -> Testbed:
-    """Start a test bed in ``state_dir`` (created if needed), or return the one running there.
+    """Start a test bed in ``state_dir`` (created if needed), or return the one running there
+    (as it is, whatever ``with_scenarios`` says).
 
     With ``with_scenarios=False`` only the services start (about a second): for tests that
     stop notary-server or otherwise disturb it. A stale state dir of ours is wiped and rebuilt;

@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -239,3 +241,32 @@ def test_start_refuses_a_foreign_directory(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="not a test bed state dir"):
         start_testbed(tmp_path)
     assert os.listdir(tmp_path) == ["precious.txt"]
+
+
+def run_cli(*args: str) -> dict[str, Any]:
+    repo_root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.harness", *args],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def test_cli_up_and_down_print_json(tmp_path: Path) -> None:
+    state = tmp_path / "cli-testbed"
+    up = run_cli("up", str(state), "--services-only")
+    pids = up["pids"]
+    try:
+        assert up["state_dir"] == str(state)
+        assert up["cases"] == []
+        assert web.get(up["notary_health_url"], Path(up["ca_cert_path"])).body == b"{}"
+        assert all(processes.is_alive(pid) for pid in pids.values())
+    finally:
+        down = run_cli("down", str(state))
+    assert down["stopped"] == pids
+    assert not any(processes.is_alive(pid) for pid in pids.values())
