@@ -1,0 +1,199 @@
+"""Registry / Notary authentication: answering ``WWW-Authenticate`` challenges.
+
+The Docker token flow: a request is answered 401 with ``Bearer realm=...,service=...``; the
+client asks the realm (with basic credentials, if it has any) for a token scoped to
+``repository:<repo>:pull`` and repeats the request with ``Authorization: Bearer <token>``.
+A ``Basic`` challenge is answered with the configured credentials directly.
+
+Safety rules: credentials and tokens never appear in errors or reprs; a token realm must be
+https (credentials would otherwise travel in clear text); the original request is retried
+once. Tokens are cached per (realm, service, scope) until ``expires_in`` runs out, and the
+challenge of each origin is remembered so later requests send a cached token right away.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+import trio
+
+from kenner.net.cache import Cached, Clock, TtlCache
+from kenner.net.challenge import Challenge, ChallengeError, parse_challenges
+from kenner.net.errors import AuthError, FetchError, display_url
+from kenner.net.http import Fetcher, FetchResult, raise_for_status
+
+DEFAULT_TOKEN_LIFETIME_S = 60.0  # the Docker token spec's default when expires_in is absent
+TOKEN_RESPONSE_MAX_BYTES = 64 * 1024
+# Origins whose challenge is remembered; the realm rarely changes, a stale one costs one 401.
+_CHALLENGE_MEMORY_S = 3600.0
+
+_TokenKey = tuple[str, str, str]  # (realm, service, scope)
+
+
+@attrs.frozen
+class Credentials:
+    """A username and password for a registry or Notary server (password not in repr)."""
+
+    username: str
+    password: str = attrs.field(repr=False)
+
+    def basic_authorization(self) -> str:
+        """The ``Authorization`` header value for HTTP basic authentication."""
+        pair = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+class AuthSession:
+    """GETs through a ``Fetcher`` that answer auth challenges with ``credentials``.
+
+    Without credentials, bearer tokens are requested anonymously (public repositories).
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        credentials: Credentials | None = None,
+        *,
+        max_cached_tokens: int = 256,
+        clock: Clock = trio.current_time,
+    ) -> None:
+        self._fetcher = fetcher
+        self._credentials = credentials
+        self._tokens: TtlCache[_TokenKey, str] = TtlCache(
+            ttl_s=math.inf, max_entries=max_cached_tokens, clock=clock
+        )
+        self._challenges: TtlCache[str, Challenge] = TtlCache(
+            ttl_s=_CHALLENGE_MEMORY_S, max_entries=max_cached_tokens, clock=clock
+        )
+
+    async def get(
+        self,
+        url: str,
+        *,
+        repository: str,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> FetchResult:
+        """GET ``url`` (a resource of ``repository``) and return its 2xx response.
+
+        Raises:
+            AuthError: the challenge cannot be answered safely, the token request failed,
+                or the server refused the answer.
+            FetchError: any other failure, as ``Fetcher.get`` raises it.
+        """
+        origin = _origin(url)
+        authorization: str | None = None
+        known = self._challenges.lookup(origin)
+        if isinstance(known, Cached):
+            authorization = await self._answer(known.value, repository, url)
+        result = await self._send(url, authorization, max_bytes, headers)
+        if result.status == 401:
+            challenge = _supported_challenge(result)
+            self._challenges.put(origin, challenge)
+            if authorization is not None:
+                # What we sent was refused: a revoked token must not be sent again.
+                self._tokens.invalidate(_token_key(challenge, repository, url))
+            authorization = await self._answer(challenge, repository, url)
+            result = await self._send(url, authorization, max_bytes, headers)
+            if result.status == 401:
+                raise AuthError(url, f"the server refused our {challenge.scheme} authorization")
+        return raise_for_status(result)
+
+    async def _send(
+        self,
+        url: str,
+        authorization: str | None,
+        max_bytes: int,
+        headers: Mapping[str, str] | None,
+    ) -> FetchResult:
+        merged = dict(headers or {})
+        if authorization is not None:
+            merged["Authorization"] = authorization
+        return await self._fetcher.get_any_status(url, max_bytes=max_bytes, headers=merged)
+
+    async def _answer(self, challenge: Challenge, repository: str, url: str) -> str:
+        if challenge.scheme == "basic":
+            if self._credentials is None:
+                raise AuthError(url, "the server asks for basic credentials; none are configured")
+            return self._credentials.basic_authorization()
+        key = _token_key(challenge, repository, url)
+        cached = self._tokens.lookup(key)
+        if isinstance(cached, Cached):
+            return f"Bearer {cached.value}"
+        token, lifetime_s = await self._request_token(key, url)
+        self._tokens.put(key, token, ttl_s=lifetime_s)
+        return f"Bearer {token}"
+
+    async def _request_token(self, key: _TokenKey, url: str) -> tuple[str, float]:
+        realm, service, scope = key
+        params = {"scope": scope, **({"service": service} if service else {})}
+        token_url = str(httpx.URL(realm).copy_merge_params(params))
+        headers = {}
+        if self._credentials is not None:
+            headers["Authorization"] = self._credentials.basic_authorization()
+        try:
+            result = await self._fetcher.get(
+                token_url, max_bytes=TOKEN_RESPONSE_MAX_BYTES, headers=headers
+            )
+        except FetchError as exc:
+            # Any failure here is an auth failure: a 404 from the token endpoint must never
+            # read as "the trust data does not exist".
+            raise AuthError(url, f"token request to {exc.url} failed: {exc.reason}") from exc
+        return _parse_token(result, url)
+
+
+def _supported_challenge(result: FetchResult) -> Challenge:
+    header = result.header("www-authenticate")
+    if header is None:
+        raise AuthError(result.url, "HTTP 401 without a WWW-Authenticate challenge")
+    try:
+        challenges = parse_challenges(header)
+    except ChallengeError as exc:
+        raise AuthError(result.url, f"malformed WWW-Authenticate header: {exc}") from None
+    for scheme in ("bearer", "basic"):
+        for challenge in challenges:
+            if challenge.scheme == scheme:
+                return challenge
+    offered = ", ".join(sorted({challenge.scheme for challenge in challenges})) or "none"
+    raise AuthError(result.url, f"no supported authentication scheme offered ({offered})")
+
+
+def _token_key(challenge: Challenge, repository: str, url: str) -> _TokenKey:
+    realm = challenge.param("realm")
+    if not realm:
+        raise AuthError(url, "the bearer challenge names no realm")
+    try:
+        scheme = httpx.URL(realm).scheme
+    except httpx.InvalidURL:
+        raise AuthError(url, "the bearer challenge's realm is not a URL") from None
+    if scheme != "https":
+        raise AuthError(url, f"refusing the non-https token realm {display_url(realm)}")
+    return (realm, challenge.param("service") or "", f"repository:{repository}:pull")
+
+
+def _parse_token(result: FetchResult, url: str) -> tuple[str, float]:
+    try:
+        document = json.loads(result.body)
+    except ValueError:
+        raise AuthError(url, f"the token response from {result.url} is not JSON") from None
+    token = None
+    if isinstance(document, dict):
+        token = document.get("token") or document.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise AuthError(url, f"the token response from {result.url} holds no token")
+    expires_in = document.get("expires_in")
+    valid = isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
+    if valid and expires_in > 0:
+        return token, float(expires_in)
+    return token, DEFAULT_TOKEN_LIFETIME_S
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

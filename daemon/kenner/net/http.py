@@ -1,0 +1,285 @@
+"""HTTPS GETs with a body cap, TLS verification always on, and errors translated once.
+
+A ``Fetcher`` owns one ``httpx.AsyncClient`` (one connection pool) for one TLS trust
+configuration: the system CAs, or a PEM CA bundle from the configuration. httpx picks its trio
+backend on its own (via sniffio). Deadlines belong to the caller (``trio.fail_after`` around a
+call); the httpx per-operation timeouts are only a backstop against a peer that stalls forever.
+
+Every failure leaves this module as a ``kenner.net.errors.FetchError`` subclass; nothing from
+httpx, ssl or the socket layer leaks past it.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+
+import attrs
+import httpx
+
+from kenner import __version__
+from kenner.net.errors import (
+    AuthError,
+    FetchError,
+    HttpStatusError,
+    NotFound,
+    TooLarge,
+    TransportError,
+)
+
+
+class CaBundleError(ValueError):
+    """A configured CA bundle cannot be used to verify servers."""
+
+
+@attrs.frozen
+class HttpSettings:
+    """Connection-pool knobs shared by every request of one ``Fetcher``."""
+
+    stall_timeout_s: float = 30.0  # per connect/read/write/pool wait; callers own real deadlines
+    max_connections: int = 32
+    max_redirects: int = 5
+
+
+@attrs.frozen
+class FetchResult:
+    """One HTTP response, read completely.
+
+    ``url`` is the final URL (after redirects); ``headers`` are (lower-cased name, value) pairs
+    in the order received.
+    """
+
+    url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case); repeated headers joined with ", "."""
+        wanted = name.lower()
+        values = [value for key, value in self.headers if key == wanted]
+        return ", ".join(values) if values else None
+
+
+def tls_context(ca_pem: str | None) -> ssl.SSLContext:
+    """A verifying client context: system CAs, or only the CAs in ``ca_pem``.
+
+    Raises:
+        CaBundleError: ``ca_pem`` holds no PEM certificate.
+    """
+    if ca_pem is None:
+        return ssl.create_default_context()
+    # Not create_default_context(cadata=...): it quietly falls back to the system CAs when
+    # the bundle is empty. This context trusts exactly the bundle, and verifies host names.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cadata=ca_pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise CaBundleError(f"the CA bundle is not usable PEM: {exc}") from exc
+    return context
+
+
+def raise_for_status(result: FetchResult) -> FetchResult:
+    """``result`` if its status is 2xx, else the matching ``FetchError``."""
+    if 200 <= result.status < 300:
+        return result
+    if result.status == 404:
+        raise NotFound(result.url, "not found (HTTP 404)")
+    if result.status in (401, 403):
+        raise AuthError(result.url, f"not authorised (HTTP {result.status})")
+    raise HttpStatusError(result.url, result.status)
+
+
+class Fetcher:
+    """GETs over one verifying connection pool. Close it with ``aclose`` (or ``async with``)."""
+
+    def __init__(self, *, ca_pem: str | None = None, settings: HttpSettings | None = None) -> None:
+        settings = settings or HttpSettings()
+        self._client = httpx.AsyncClient(
+            verify=tls_context(ca_pem),
+            timeout=httpx.Timeout(settings.stall_timeout_s),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+            headers={"User-Agent": f"kenner/{__version__}"},
+            follow_redirects=True,
+            max_redirects=settings.max_redirects,
+            # Proxy and CA settings come from kenner's configuration, not from the environment.
+            trust_env=False,
+            event_hooks={"request": [_refuse_plain_http]},
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._client.aclose()
+
+    async def get(
+        self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
+        """GET ``url`` and return its 2xx response.
+
+        Raises:
+            NotFound: HTTP 404.
+            AuthError: HTTP 401 or 403.
+            HttpStatusError: any other non-2xx status.
+            TooLarge: the body exceeds ``max_bytes``.
+            TransportError: no usable exchange (connection, TLS verification, protocol, stall).
+        """
+        return raise_for_status(
+            await self.get_any_status(url, max_bytes=max_bytes, headers=headers)
+        )
+
+    async def get_any_status(
+        self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
+        """GET ``url`` and return the response whatever its status (for auth challenges).
+
+        Raises:
+            TooLarge: the body exceeds ``max_bytes``.
+            TransportError: no usable exchange (connection, TLS verification, protocol, stall).
+        """
+        _check_url(url)
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                body = await _read_capped(response, url, max_bytes)
+                return FetchResult(
+                    url=str(response.url),
+                    status=response.status_code,
+                    headers=tuple(
+                        (name.lower(), value) for name, value in response.headers.multi_items()
+                    ),
+                    body=body,
+                )
+        except FetchError:
+            raise
+        except httpx.LocalProtocolError:
+            # h11 quotes the offending header value, which may be a credential: drop it.
+            raise TransportError(url, "the request could not be sent (invalid header)") from None
+        except Exception as exc:
+            raise TransportError(url, _describe(exc)) from exc
+
+
+class Fetchers:
+    """One ``Fetcher`` per distinct CA bundle, shared by everything that trusts the same CAs."""
+
+    def __init__(self, settings: HttpSettings | None = None) -> None:
+        self._settings = settings
+        self._by_ca_pem: dict[str | None, Fetcher] = {}
+
+    def for_ca_bundle(self, ca_pem: str | None) -> Fetcher:
+        """The fetcher trusting ``ca_pem`` (None: the system CAs), created on first use."""
+        fetcher = self._by_ca_pem.get(ca_pem)
+        if fetcher is None:
+            fetcher = Fetcher(ca_pem=ca_pem, settings=self._settings)
+            self._by_ca_pem[ca_pem] = fetcher
+        return fetcher
+
+    async def __aenter__(self) -> Fetchers:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every fetcher created so far."""
+        fetchers, self._by_ca_pem = list(self._by_ca_pem.values()), {}
+        for fetcher in fetchers:
+            await fetcher.aclose()
+
+
+def _check_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise TransportError(url, f"not a valid URL ({exc})") from None
+    if parsed.scheme != "https":
+        raise TransportError(url, "only https URLs are fetched (TLS verification is always on)")
+    if parsed.userinfo:
+        raise TransportError(url, "credentials inside URLs are refused; configure them instead")
+
+
+async def _refuse_plain_http(request: httpx.Request) -> None:
+    # Runs for every request including redirects, so a redirect cannot downgrade to plain HTTP.
+    if request.url.scheme != "https":
+        raise TransportError(str(request.url), "refusing to follow a redirect to plain http")
+
+
+async def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise TooLarge(url, f"the body ({declared} bytes) exceeds the {max_bytes}-byte cap")
+    body = bytearray()
+    chunks = response.aiter_bytes()
+    # Decoded bytes are counted, so a small compressed body cannot inflate past the cap.
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > max_bytes:
+            await _abandon(response, chunks)
+            raise TooLarge(url, f"the body exceeds the {max_bytes}-byte cap")
+    return bytes(body)
+
+
+async def _abandon(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
+    # httpx 0.28 streams through a chain of async generators; leaving them suspended makes
+    # trio warn when they are garbage collected (encode/httpx#3686). Closing the response
+    # drops the connection, so the next read fails and that failure unwinds (and so
+    # finishes) every generator in the chain. Only what is already buffered can still come.
+    await response.aclose()
+    try:
+        async for _ in chunks:
+            pass
+    except Exception:  # noqa: S110 - the expected read-after-close failure; nothing to report
+        pass
+
+
+_STALLS: dict[type[Exception], str] = {
+    httpx.ConnectTimeout: "connecting stalled",
+    httpx.ReadTimeout: "reading stalled",
+    httpx.WriteTimeout: "writing stalled",
+    httpx.PoolTimeout: "waiting for a pooled connection stalled",
+}
+
+
+def _describe(exc: Exception) -> str:
+    for kind, words in _STALLS.items():
+        if isinstance(exc, kind):
+            return f"{words} past the backstop timeout"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    root = _root_cause(exc)
+    if isinstance(root, ssl.SSLCertVerificationError):
+        return f"TLS verification failed: {root.verify_message}"
+    detail = str(exc) or str(root) or type(root).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect: {detail}"
+    return f"{type(exc).__name__}: {detail}"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    # httpx wraps httpcore wraps trio wraps ssl, often with empty messages on the way down.
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
