@@ -166,3 +166,15 @@ async def test_fetchers_share_one_fetcher_per_ca_bundle() -> None:
         assert fetchers.for_ca_bundle(server.ca_pem) is fetcher
         assert fetchers.for_ca_bundle(None) is not fetcher
         assert (await fetcher.get(server.url("/x"), max_bytes=10)).body == b"ok"
+
+
+async def test_an_invalid_header_value_is_not_quoted_in_the_error() -> None:
+    app = RoutedApp({"/x": respond(200, b"ok")})
+    async with serve_https(app) as server, Fetcher(ca_pem=server.ca_pem) as fetcher:
+        with pytest.raises(TransportError, match="invalid header") as caught:
+            await fetcher.get(
+                server.url("/x"), max_bytes=10, headers={"Authorization": "Bearer top\nsecret"}
+            )
+    assert "secret" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert app.requests == []
