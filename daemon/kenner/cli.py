@@ -14,14 +14,16 @@ from importlib import resources
 import trio
 
 from kenner import __version__
+from kenner.admission.decision import Decision
 from kenner.admission.review import ReviewError
 from kenner.admit import answer_review
 from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
+from kenner.config.model import Config
 from kenner.logs import configure_logging
 from kenner.server.serve import ServeOptions, load_settings, run_daemon
 from kenner.server.state import Snapshot
-from kenner.validators.build import build_validators
+from kenner.validators.build import build_validators, open_runtime
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
@@ -96,14 +98,18 @@ def _review(args: argparse.Namespace) -> int:
     try:
         config = load_config_file(args.config) if args.config else default_config()
         body = sys.stdin.buffer.read() if args.review == "-" else _read(args.review)
-        snapshot = Snapshot(config, build_validators(config))
         configure_logging("warning", config.log.format)
-        answer, decision = trio.run(answer_review, body, snapshot)
+        answer, decision = trio.run(_review_once, body, config)
     except (ConfigError, ReviewError, OSError) as error:
         print(f"kenner: {error}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(answer.decode() + "\n")
     return EXIT_ALLOWED if decision.response.allowed else EXIT_DENIED
+
+
+async def _review_once(body: bytes, config: Config) -> tuple[bytes, Decision]:
+    async with open_runtime() as runtime:
+        return await answer_review(body, Snapshot(config, build_validators(config, runtime)))
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
-from kenner.validators.build import build_validators
+from kenner.validators.build import Runtime, build_validators, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,12 @@ async def run_daemon(
         scratch = Path(scratch_dir)
         files = tls_files(config, scratch)
         check_tls_files(files)
-        state = DaemonState(Snapshot(config, build_validators(config)))
         hypercorn_config = _hypercorn_config(config, files)
-        app = WebhookApp(state)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_handle_signals, options, state, hypercorn_config, scratch, shutdown)
+        async with open_runtime() as runtime, trio.open_nursery() as nursery:
+            state = DaemonState(Snapshot(config, build_validators(config, runtime)))
+            app = WebhookApp(state)
+            reloader = Reloader(options, state, hypercorn_config, scratch, runtime)
+            nursery.start_soon(_handle_signals, reloader, shutdown)
             async with trio.open_nursery() as server_nursery:
                 binds = await server_nursery.start(_serve_until, app, hypercorn_config, shutdown)
                 state.set_condition("serving", True, "webhook is serving", trio.current_time())
@@ -167,17 +168,11 @@ def _hypercorn_config(config: Config, files: TlsFiles) -> ReloadableTlsConfig:
     return hypercorn_config
 
 
-async def _handle_signals(
-    options: ServeOptions,
-    state: DaemonState,
-    hypercorn_config: ReloadableTlsConfig,
-    scratch: Path,
-    shutdown: trio.Event,
-) -> None:
+async def _handle_signals(reloader: Reloader, shutdown: trio.Event) -> None:
     with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                reload(options, state, hypercorn_config, scratch)
+                reloader.reload()
             else:
                 log.info(
                     "stopping: draining requests in flight", extra={"fields": {"signal": signum}}
@@ -186,22 +181,30 @@ async def _handle_signals(
                 return
 
 
-def reload(
-    options: ServeOptions, state: DaemonState, hypercorn_config: ReloadableTlsConfig, scratch: Path
-) -> bool:
-    """Load configuration and certificate anew; swap both or neither. True when swapped."""
-    try:
-        config = load_settings(options)
-        if config.server.listen != state.snapshot.config.server.listen:
-            raise ConfigError("server.listen cannot change on reload; restart kenner instead")
-        files = tls_files(config, scratch)
-        check_tls_files(files)
-        snapshot = Snapshot(config, build_validators(config))
-    except (ConfigError, OSError) as error:
-        log.error("reload refused; the previous configuration keeps serving: %s", error)
-        return False
-    if hypercorn_config.ssl_context is not None:
-        hypercorn_config.ssl_context.load_cert_chain(files.cert, files.key)
-    state.snapshot = snapshot
-    log.info("configuration and certificate reloaded")
-    return True
+@attrs.frozen
+class Reloader:
+    """Loads configuration and certificate anew on SIGHUP; swaps both or neither."""
+
+    options: ServeOptions
+    state: DaemonState
+    hypercorn_config: ReloadableTlsConfig
+    scratch: Path
+    runtime: Runtime
+
+    def reload(self) -> bool:
+        """True when the new configuration and certificate were taken."""
+        try:
+            config = load_settings(self.options)
+            if config.server.listen != self.state.snapshot.config.server.listen:
+                raise ConfigError("server.listen cannot change on reload; restart kenner instead")
+            files = tls_files(config, self.scratch)
+            check_tls_files(files)
+            snapshot = Snapshot(config, build_validators(config, self.runtime))
+        except (ConfigError, OSError) as error:
+            log.error("reload refused; the previous configuration keeps serving: %s", error)
+            return False
+        if self.hypercorn_config.ssl_context is not None:
+            self.hypercorn_config.ssl_context.load_cert_chain(files.cert, files.key)
+        self.state.snapshot = snapshot
+        log.info("configuration and certificate reloaded")
+        return True

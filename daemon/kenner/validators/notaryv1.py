@@ -1,0 +1,172 @@
+"""``type: notaryv1``: Docker Content Trust data from a Notary v1 server.
+
+The I/O shell around the pure verifier in ``kenner.tuf``. For one image it:
+
+1. picks the pinned root keys the rule names (``with.trustRoot``: a name, ``"*"`` for any
+   configured root, absent for the root named ``default``);
+2. gets the verified trust data of the image's repository (GUN) from the cache, or loads it
+   once for all concurrent requests (single-flight): round 1 fetches root, timestamp,
+   snapshot and targets concurrently; only when the pinned key does not sign the current
+   root are the versioned roots fetched to walk the rotation; round 2 fetches the
+   delegations the rule needs. A failing fetch cancels its siblings; every fetch has its
+   own deadline inside the request's;
+3. refuses trust data older than what this process verified before (rollback);
+4. chooses the signed digest for the reference (``kenner.tuf.choose_digest``).
+
+If a publish races the concurrent fetch, the hash chain breaks; the load is then repeated
+once before the image is denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import attrs
+import trio
+
+from kenner.admission.image import ImageRef
+from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.config.model import NotaryV1ValidatorConfig, RuleOptions
+from kenner.net.auth import AuthSession
+from kenner.net.errors import FetchError, NotFound
+from kenner.net.loader import CachedLoader, Loaded
+from kenner.tuf import (
+    TOP_LEVEL_ROLES,
+    PublicKey,
+    Reason,
+    RollbackGuard,
+    RootRotationNeeded,
+    TrustedTargets,
+    TrustError,
+    choose_digest,
+    parse_public_key_pem,
+    verify_delegations,
+    verify_repository,
+)
+from kenner.tuf.limits import max_bytes
+
+# A broken hash chain right after a publish is a race, not an attack: one more try.
+_RACE_REASONS = frozenset({Reason.HASH_MISMATCH, Reason.LENGTH_MISMATCH})
+
+
+@attrs.frozen
+class TrustKey:
+    """What a verified trust view depends on: repository, pinned roots, required roles."""
+
+    gun: str
+    roots: tuple[str, ...]
+    delegations: tuple[str, ...]
+
+
+@attrs.frozen
+class NotaryFetchSettings:
+    """Per-fetch deadline (inside the request's) and the clock for expiry checks."""
+
+    fetch_s: float
+    now: Callable[[], datetime] = attrs.field(default=lambda: datetime.now(UTC))
+
+
+class NotaryV1Validator:
+    """Validates images against one Notary server with a set of pinned root keys."""
+
+    def __init__(
+        self,
+        config: NotaryV1ValidatorConfig,
+        *,
+        session: AuthSession,
+        loader: CachedLoader[TrustKey, TrustedTargets],
+        rollback: RollbackGuard,
+        settings: NotaryFetchSettings,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._loader = loader
+        self._rollback = rollback
+        self._settings = settings
+        self._keys: dict[str, PublicKey] = {
+            root.name: parse_public_key_pem(root.key) for root in config.trust_roots
+        }
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+        roots = self._root_names(options)
+        missing = [name for name in roots if name not in self._keys]
+        if missing:
+            return Untrusted(f"notaryv1 validator {self.name!r} has no trust root {missing[0]!r}")
+        key = TrustKey(image.name, roots, options.delegations)
+        try:
+            targets = await self._loader.get(key, lambda: self._load(key))
+            digest = choose_digest(targets, image.tag, image.digest, options.delegations)
+        except TrustError as error:
+            return Untrusted(f"{error.reason}: {error}")
+        except FetchError as error:
+            return Untrusted(f"trust data unavailable: {error}")
+        except trio.TooSlowError:
+            return Untrusted(f"trust data unavailable: no answer from {self._config.host} in time")
+        return Trusted(digest)
+
+    def _root_names(self, options: RuleOptions) -> tuple[str, ...]:
+        if options.trust_root == "*":
+            return tuple(sorted(self._keys))
+        return (options.trust_root or "default",)
+
+    async def _load(self, key: TrustKey) -> Loaded[TrustedTargets]:
+        try:
+            return await self._load_once(key)
+        except TrustError as error:
+            if error.reason not in _RACE_REASONS:
+                raise
+            return await self._load_once(key)
+
+    async def _load_once(self, key: TrustKey) -> Loaded[TrustedTargets]:
+        now = self._settings.now()  # one reference time for the whole verification
+        pinned = [self._keys[name] for name in key.roots]
+        files = await self._fetch_roles(key.gun, TOP_LEVEL_ROLES)
+        try:
+            repository = verify_repository(key.gun, _present(files), pinned, now)
+        except RootRotationNeeded as need:
+            versions = [f"{n}.root" for n in range(1, need.current_version)]
+            history = await self._fetch_roles(key.gun, versions)
+            rotation = {int(name.split(".")[0]): raw for name, raw in _present(history).items()}
+            repository = verify_repository(
+                key.gun, _present(files), pinned, now, rotation_roots=rotation
+            )
+        delegations = await self._fetch_roles(key.gun, repository.roles_needed(key.delegations))
+        targets = verify_delegations(repository, delegations, now)
+        self._rollback.observe(self._config.host, key.gun, targets.versions)
+        return Loaded(targets, ttl_s=(targets.expires - now).total_seconds())
+
+    async def _fetch_roles(self, gun: str, roles: Sequence[str]) -> dict[str, bytes | None]:
+        """Fetch ``roles`` concurrently; None for a 404. The first failure cancels the rest."""
+        fetched: dict[str, bytes | None] = {}
+        failure: list[Exception] = []
+
+        async def fetch(role: str, cancel_scope: trio.CancelScope) -> None:
+            url = f"{self._config.host}/v2/{gun}/_trust/tuf/{role}.json"
+            cap = max_bytes("root" if role.endswith(".root") else role)
+            try:
+                with trio.fail_after(self._settings.fetch_s):
+                    result = await self._session.get(url, repository=gun, max_bytes=cap)
+                fetched[role] = result.body
+            except NotFound:
+                fetched[role] = None
+            except (FetchError, trio.TooSlowError) as error:
+                if isinstance(error, trio.TooSlowError):
+                    error = FetchError(url, f"no answer within {self._settings.fetch_s:g} s")
+                failure.append(error)
+                cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            for role in roles:
+                nursery.start_soon(fetch, role, nursery.cancel_scope)
+        if failure:
+            raise failure[0]
+        return fetched
+
+
+def _present(files: dict[str, bytes | None]) -> dict[str, bytes]:
+    return {role: raw for role, raw in files.items() if raw is not None}
