@@ -1,0 +1,129 @@
+"""``python -m bench``: start the scenarios' servers, load them with wrk, print the table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import trustme
+
+from bench.errors import BenchError
+from bench.measure import Measurement, Plan, measure
+from bench.report import rounds_line, table, verdict
+from bench.scenarios import BASELINE, KENNER_LOG_LEVEL, SCENARIOS, BenchRun
+from bench.servers import TlsFiles
+from bench.wrk import WRK_THREADS, Load, find_wrk, wrk_command
+
+
+def main() -> int:
+    """Run the benchmark; 0 when it produced a valid table, 2 when it could not."""
+    args = _parser().parse_args()
+    plan = Plan(Load(args.connections, args.duration, args.max_requests), args.warmup, args.rounds)
+    try:
+        find_wrk()
+        with tempfile.TemporaryDirectory(prefix="kenner-bench-") as scratch_dir:
+            run = BenchRun(Path(scratch_dir), _tls_files(Path(scratch_dir)))
+            print(_header(args, plan, run), flush=True)
+            measurements = _run_scenarios(run, plan)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    baseline = next(m for m in measurements if m.name == BASELINE)
+    print()
+    print(table(measurements, baseline))
+    print()
+    print(rounds_line(measurements))
+    print(verdict(measurements, baseline))
+    print(f"load average after the run: {_load_average()}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--connections", type=_positive, default=16, metavar="N")
+    parser.add_argument("--duration", type=_positive, default=10, metavar="SECONDS")
+    parser.add_argument("--warmup", type=_positive, default=3, metavar="SECONDS")
+    parser.add_argument("--rounds", type=_positive, default=3, metavar="N")
+    parser.add_argument(
+        "--max-requests",
+        type=_positive,
+        default=1_000_000,
+        metavar="N",
+        help="cap per round; a round that reaches it is reported as invalid",
+    )
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
+    return value
+
+
+def _run_scenarios(run: BenchRun, plan: Plan) -> list[Measurement]:
+    with ExitStack() as servers:
+        targets = [servers.enter_context(scenario(run)) for scenario in SCENARIOS]
+        for target in targets:
+            print(f"  {target.name}: {target.server.url}{target.path}  {target.description}")
+        example = wrk_command(
+            f"{targets[0].server.url}{targets[0].path}", Path("post.lua"), plan.load
+        )
+        print(f"wrk command (per round, per scenario): {shlex.join(example)}", flush=True)
+        return measure(targets, plan, run)
+
+
+def _tls_files(scratch: Path) -> TlsFiles:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    files = TlsFiles(scratch / "tls.crt", scratch / "tls.key", scratch / "ca.pem")
+    files.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(files.key))
+    ca.cert_pem.write_to_path(str(files.ca))
+    return files
+
+
+def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
+    command = [sys.executable, "-m", "bench"] + [
+        f"--{name.replace('_', '-')}={value}" for name, value in sorted(vars(args).items())
+    ]
+    load = plan.load
+    return "\n".join(
+        [
+            "kenner admission benchmark",
+            f"command: {shlex.join(command)}",
+            f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}, {_wrk_version()}, "
+            f"load average before the run: {_load_average()}",
+            f"load: wrk, {WRK_THREADS} thread, {load.connections} keep-alive HTTPS "
+            f"connections, {plan.warmup_s} s warm-up per scenario (not counted), "
+            f"{plan.rounds} interleaved rounds of {load.duration_s} s (median shown), "
+            f"at most {load.max_requests} requests per round",
+            f"kenner log level: {KENNER_LOG_LEVEL} (the per-request decision log is off)",
+            "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
+            "echoed; echo: same body) and wrk compares every later answer to it byte for byte",
+            f"TLS: one trustme certificate for 127.0.0.1 in {run.scratch}, served by both",
+            "scenarios:",
+        ]
+    )
+
+
+def _wrk_version() -> str:
+    # `wrk -v` prints its version and exits with status 1.
+    shown = subprocess.run([find_wrk(), "-v"], capture_output=True, text=True, check=False)  # noqa: S603
+    return (shown.stdout or shown.stderr).split("\n", 1)[0].split(" Copyright")[0].strip()
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The driver: probe and check every target, warm it up, then measure in interleaved rounds.
+
+Interleaving (echo, kenner, echo, kenner, ...) spreads any slow-down of the machine over all
+targets instead of penalising whichever ran during it; the reported round is the median.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from bench.probe import probe
+from bench.scenarios import BenchRun, Target
+from bench.wrk import Load, LoadResult, run_wrk
+
+
+@attrs.frozen
+class Round:
+    """One wrk run against one target, with the server's CPU use during it."""
+
+    load: LoadResult
+    server_cpu_percent: float | None
+
+
+@attrs.frozen
+class Measurement:
+    """Everything measured for one target."""
+
+    name: str
+    description: str
+    first_request_ms: float
+    rounds: tuple[Round, ...]
+
+    @property
+    def median(self) -> Round:
+        """The round with the median rate (the lower middle one for an even count)."""
+        ordered = sorted(self.rounds, key=lambda one: one.load.requests_per_s)
+        return ordered[(len(ordered) - 1) // 2]
+
+
+@attrs.frozen
+class Plan:
+    """How to measure: the load of each round, the warm-up length and the round count."""
+
+    load: Load
+    warmup_s: int
+    rounds: int
+
+
+def measure(targets: Sequence[Target], plan: Plan, run: BenchRun) -> list[Measurement]:
+    """Measure every target; the first answer of each must pass its check.
+
+    Raises:
+        BenchError: a check failed, or wrk reported an invalid run (see ``run_wrk``).
+    """
+    expected: dict[str, bytes] = {}
+    first_ms: dict[str, float] = {}
+    for target in targets:
+        answer = probe(target.server.url, target.path, target.body, str(run.tls.ca))
+        target.check(answer.status, answer.body)
+        # Every later answer must equal this checked one, byte for byte (the Lua script
+        # compares them), so a run cannot measure error answers.
+        expected[target.name] = answer.body
+        first_ms[target.name] = answer.latency_ms
+    warmup = attrs.evolve(plan.load, duration_s=plan.warmup_s)
+    for target in targets:
+        _run_once(target, expected[target.name], warmup, run.scratch)
+    rounds: dict[str, list[Round]] = {target.name: [] for target in targets}
+    for _ in range(plan.rounds):
+        for target in targets:
+            rounds[target.name].append(
+                _run_once(target, expected[target.name], plan.load, run.scratch)
+            )
+    return [
+        Measurement(t.name, t.description, first_ms[t.name], tuple(rounds[t.name])) for t in targets
+    ]
+
+
+def _run_once(target: Target, expected_answer: bytes, load: Load, scratch: Path) -> Round:
+    cpu_before = target.server.cpu_seconds()
+    started = time.perf_counter()
+    result = run_wrk(target.server.url + target.path, target.body, expected_answer, load, scratch)
+    elapsed = time.perf_counter() - started
+    cpu_after = target.server.cpu_seconds()
+    if cpu_before is None or cpu_after is None:
+        return Round(result, None)
+    return Round(result, 100 * (cpu_after - cpu_before) / elapsed)

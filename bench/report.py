@@ -1,0 +1,64 @@
+"""The benchmark's output: a small fixed-width table and the verdict on the target ratio."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.measure import Measurement
+
+# The issue's target: kenner answers at least this share of the echo server's rate.
+TARGET_RATIO = 0.8
+
+_COLUMNS = ("scenario", "req/s", "p50 ms", "p99 ms", "vs echo", "server CPU", "first ms")
+
+
+def ratio(measurement: Measurement, baseline: Measurement) -> float:
+    """``measurement``'s median rate as a multiple of the baseline's."""
+    return measurement.median.load.requests_per_s / baseline.median.load.requests_per_s
+
+
+def table(measurements: Sequence[Measurement], baseline: Measurement) -> str:
+    """One row per target (its median round), right-aligned numbers."""
+    rows = [_COLUMNS]
+    for m in measurements:
+        load, cpu = m.median.load, m.median.server_cpu_percent
+        rows.append(
+            (
+                m.name,
+                f"{load.requests_per_s:.0f}",
+                f"{load.p50_ms:.2f}",
+                f"{load.p99_ms:.2f}",
+                f"{ratio(m, baseline):.2f}x",
+                "-" if cpu is None else f"{cpu:.0f}%",
+                f"{m.first_request_ms:.2f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = [
+        "  ".join(
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        )
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def rounds_line(measurements: Sequence[Measurement]) -> str:
+    """Every round's rate, so the spread behind each median is visible."""
+    parts = [
+        f"{m.name}: " + ", ".join(f"{r.load.requests_per_s:.0f}" for r in m.rounds)
+        for m in measurements
+    ]
+    return "req/s per round: " + "; ".join(parts)
+
+
+def verdict(measurements: Sequence[Measurement], baseline: Measurement) -> str:
+    """Whether each kenner target meets ``TARGET_RATIO`` of the baseline's rate."""
+    lines = []
+    for m in measurements:
+        if m is baseline:
+            continue
+        got = ratio(m, baseline)
+        state = "met" if got >= TARGET_RATIO else "NOT met"
+        lines.append(f"target {m.name} >= {TARGET_RATIO:.2f}x echo: {state} ({got:.2f}x)")
+    return "\n".join(lines)

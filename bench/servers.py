@@ -1,0 +1,137 @@
+"""Start the servers under test as their own processes on a loopback port and wait for them.
+
+kenner logs the URL it bound only at info level, and the benchmark runs it at warning, so the
+port is chosen here (a free loopback port) and readiness is a successful HTTPS ``GET`` of the
+target's ready path. stdout and stderr go to a file in the scratch folder so a failed start can
+show them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+
+from bench.errors import BenchError
+
+_START_TIMEOUT_S = 20.0
+_STOP_TIMEOUT_S = 15.0
+
+
+@attrs.frozen
+class TlsFiles:
+    """The serving certificate chain and key both servers use, and the CA that signed them."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+@attrs.frozen
+class RunningServer:
+    """A server process and the HTTPS URL it serves on."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def cpu_seconds(self) -> float | None:
+        """User plus system CPU time of the process so far; None where /proc is missing."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return None
+        # After the ")" that ends the command name come fields 3.. of proc(5);
+        # utime and stime are fields 14 and 15.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(
+    name: str, module_argv: list[str], port: int, ready_path: str, tls: TlsFiles, log_path: Path
+) -> Iterator[RunningServer]:
+    """Run ``python -m <module_argv>`` (which must listen on ``port``) until the block ends.
+
+    Yields once ``GET ready_path`` answers 200 over TLS checked against ``tls.ca``.
+
+    Raises:
+        BenchError: the process exited or was not ready in time.
+    """
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [sys.executable, "-m", *module_argv],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        _wait_until_ready(name, process, port, ready_path, tls, log_path)
+        yield RunningServer(name, process, f"https://127.0.0.1:{port}", log_path)
+    finally:
+        _stop(process)
+
+
+def _wait_until_ready(
+    name: str,
+    process: subprocess.Popen[bytes],
+    port: int,
+    ready_path: str,
+    tls: TlsFiles,
+    log_path: Path,
+) -> None:
+    context = ssl.create_default_context(cafile=str(tls.ca))
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(
+                f"{name} exited with {process.returncode} before it was ready:\n"
+                f"{log_path.read_text(errors='replace')}"
+            )
+        if _answers_200(port, ready_path, context):
+            return
+        time.sleep(0.05)
+    raise BenchError(
+        f"{name} did not answer GET {ready_path} on port {port} within "
+        f"{_START_TIMEOUT_S:.0f} s:\n{log_path.read_text(errors='replace')}"
+    )
+
+
+def _answers_200(port: int, path: str, context: ssl.SSLContext) -> bool:
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False  # not listening yet
+    finally:
+        connection.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
