@@ -20,7 +20,13 @@ async def answer_review(body: bytes, snapshot: Snapshot) -> tuple[bytes, Decisio
         ReviewError: the body is not an answerable AdmissionReview (HTTP 400).
     """
     started = trio.current_time()
-    request = parse_review(body)
+    return await answer_request(parse_review(body), snapshot, started=started)
+
+
+async def answer_request(
+    request: AdmissionRequest, snapshot: Snapshot, *, started: float
+) -> tuple[bytes, Decision]:
+    """Like ``answer_review`` for a request already parsed (``started``: trio time)."""
     decision = await decide_request(
         request, snapshot, deadline=started + snapshot.config.deadlines.request_s
     )

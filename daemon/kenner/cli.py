@@ -15,8 +15,8 @@ import trio
 
 from kenner import __version__
 from kenner.admission.decision import Decision
-from kenner.admission.review import ReviewError
-from kenner.admit import answer_review
+from kenner.admission.review import AdmissionRequest, ReviewError, parse_review
+from kenner.admit import answer_request
 from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
@@ -71,12 +71,14 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config.log.level, config.log.format)
     if args.config is None:
         _print_try_it(config.server.listen)
+    failures: list[str] = []
     try:
         trio.run(run_daemon, options)
-    except ConfigError as error:
-        print(f"kenner: {error}", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+    except* ConfigError as group:  # raised inside the daemon's nurseries, hence grouped
+        failures += [str(error) for error in _leaves(group)]
+    for failure in failures:
+        print(f"kenner: {failure}", file=sys.stderr)
+    return EXIT_ERROR if failures else 0
 
 
 def _print_try_it(listen: str) -> None:
@@ -95,11 +97,23 @@ def _print_try_it(listen: str) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
+    failures: list[str] = []
+    try:
+        return _review_file(args)
+    except* ConfigError as group:  # a secret that cannot be read, found inside the runtime
+        failures += [str(error) for error in _leaves(group)]
+    for failure in failures:
+        print(f"kenner: {failure}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _review_file(args: argparse.Namespace) -> int:
     try:
         config = load_config_file(args.config) if args.config else default_config()
         body = sys.stdin.buffer.read() if args.review == "-" else _read(args.review)
+        request = parse_review(body)
         configure_logging("warning", config.log.format)
-        answer, decision = trio.run(_review_once, body, config)
+        answer, decision = trio.run(_review_once, request, config)
     except (ConfigError, ReviewError, OSError) as error:
         print(f"kenner: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -107,9 +121,10 @@ def _review(args: argparse.Namespace) -> int:
     return EXIT_ALLOWED if decision.response.allowed else EXIT_DENIED
 
 
-async def _review_once(body: bytes, config: Config) -> tuple[bytes, Decision]:
+async def _review_once(request: AdmissionRequest, config: Config) -> tuple[bytes, Decision]:
     async with open_runtime() as runtime:
-        return await answer_review(body, Snapshot(config, build_validators(config, runtime)))
+        snapshot = Snapshot(config, build_validators(config, runtime))
+        return await answer_request(request, snapshot, started=trio.current_time())
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -120,6 +135,16 @@ def _check_config(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(f"{args.config}: ok ({len(config.validators)} validators, {len(config.policy)} rules)")
     return 0
+
+
+def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:
+    leaves: list[ConfigError] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            leaves += _leaves(error)
+        else:
+            leaves.append(error)
+    return leaves
 
 
 def _read(path: str) -> bytes:

@@ -117,19 +117,21 @@ async def test_sigterm_lets_the_request_in_flight_finish(
     with trio.fail_after(20):
         tcp = await trio.open_tcp_stream(host, int(port))
         stream = trio.SSLStream(tcp, client_context(ca), server_hostname=host)
-        head = (
-            f"POST /mutate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        await stream.send_all(head + body[:10])
-        daemon.process.send_signal(signal.SIGTERM)
-        await trio.sleep(0.5)
-        await stream.send_all(body[10:])
-        received = b""
-        while b'"allowed":true' not in received:
-            chunk = await stream.receive_some()
-            assert chunk, received
-            received += chunk
-        assert received.startswith(b"HTTP/1.1 200")
-        await stream.aclose()
+        try:
+            head = (
+                f"POST /mutate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            await stream.send_all(head + body[:10])
+            daemon.process.send_signal(signal.SIGTERM)
+            await trio.sleep(0.5)
+            await stream.send_all(body[10:])
+            received = b""
+            while b'"allowed":true' not in received:
+                chunk = await stream.receive_some()
+                assert chunk, received
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200")
+        finally:
+            await trio.aclose_forcefully(stream)
     assert daemon.process.wait(15) == 0

@@ -79,3 +79,19 @@ def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2
     assert "bad.yaml:2" in err
     assert "colour" in err
+
+
+def test_review_with_an_unreadable_secret_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = (EXAMPLES / "notaryv1.yaml").read_text()
+    with_auth = example.replace(
+        "    host: notary.docker.io", "    auth: {secretName: missing}\n    host: notary.docker.io"
+    )
+    assert with_auth != example
+    config = tmp_path / "kenner.yaml"
+    config.write_text(with_auth + f"secretsDir: {tmp_path}\n")
+    review = str(EXAMPLES / "admission-review-pod.json")
+    code, out, err = _run(capsys, "review", "--config", str(config), review)
+    assert (code, out) == (2, "")
+    assert "secret 'missing'" in err

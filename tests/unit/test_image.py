@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kenner.admission.image import ImageRef, ImageRefError, parse_image
@@ -193,6 +193,10 @@ def test_docker_hub_short_forms_normalise_to_the_full_form(ref):
     if ref.registry != "docker.io":
         return
     short = str(ref).removeprefix("docker.io/").removeprefix("library/")
+    first = short.split("/")[0]
+    # Docker reads a first component with "." or ":" (or "localhost") as a registry host, so
+    # such a name has no short form on Docker Hub.
+    assume("/" not in short or not ("." in first or ":" in first or first == "localhost"))
     assert parse_image(short) == ref
     assert parse_image("index.docker.io/" + short) == ref
 
