@@ -95,10 +95,19 @@ def raise_for_status(result: FetchResult) -> FetchResult:
 class Fetcher:
     """GETs over one verifying connection pool. Close it with ``aclose`` (or ``async with``)."""
 
-    def __init__(self, *, ca_pem: str | None = None, settings: HttpSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ca_pem: str | None = None,
+        settings: HttpSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """A verifying client; ``transport`` replaces the network (tests with a virtual clock
+        serve from ``httpx.MockTransport``)."""
         settings = settings or HttpSettings()
         self._client = httpx.AsyncClient(
             verify=tls_context(ca_pem),
+            transport=transport,
             timeout=httpx.Timeout(settings.stall_timeout_s),
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
@@ -176,15 +185,20 @@ class Fetcher:
 class Fetchers:
     """One ``Fetcher`` per distinct CA bundle, shared by everything that trusts the same CAs."""
 
-    def __init__(self, settings: HttpSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._settings = settings
+        self._transport = transport
         self._by_ca_pem: dict[str | None, Fetcher] = {}
 
     def for_ca_bundle(self, ca_pem: str | None) -> Fetcher:
         """The fetcher trusting ``ca_pem`` (None: the system CAs), created on first use."""
         fetcher = self._by_ca_pem.get(ca_pem)
         if fetcher is None:
-            fetcher = Fetcher(ca_pem=ca_pem, settings=self._settings)
+            fetcher = Fetcher(ca_pem=ca_pem, settings=self._settings, transport=self._transport)
             self._by_ca_pem[ca_pem] = fetcher
         return fetcher
 

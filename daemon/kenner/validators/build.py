@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
+import httpx
 import trio
 
 from kenner.config.model import Config, NotaryV1ValidatorConfig, StaticValidatorConfig
@@ -33,9 +34,14 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime() -> AsyncIterator[Runtime]:
-    """A runtime for the duration of the block; shared fetches are cancelled at its end."""
-    async with Fetchers() as fetchers, trio.open_nursery() as nursery:
+async def open_runtime(
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Runtime]:
+    """A runtime for the duration of the block; shared fetches are cancelled at its end.
+
+    ``transport`` replaces the network for every fetch (tests on a virtual clock).
+    """
+    async with Fetchers(transport=transport) as fetchers, trio.open_nursery() as nursery:
         yield Runtime(nursery, fetchers, RollbackGuard())
         nursery.cancel_scope.cancel()
 
