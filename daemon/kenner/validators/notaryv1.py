@@ -102,7 +102,7 @@ class NotaryV1Validator:
             targets = await self._loader.get(key, lambda: self._load(key))
             digest = choose_digest(targets, image.tag, image.digest, options.delegations)
         except TrustError as error:
-            return Untrusted(f"{error.reason}: {error}")
+            return Untrusted(str(error))  # "<reason>: <message naming the role>"
         except FetchError as error:
             return Untrusted(f"trust data unavailable: {error}")
         except trio.TooSlowError:
