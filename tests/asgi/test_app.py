@@ -117,5 +117,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient, state: DaemonStat
     assert not_ready.status_code == 503
     assert not_ready.json() == {
         "ready": False,
-        "conditions": {"serving": {"ok": False, "detail": "shutting down", "since": 1.0}},
+        "conditions": {
+            "serving": {"ok": False, "detail": "shutting down", "since": "1970-01-01T00:00:01Z"}
+        },
     }

@@ -14,6 +14,7 @@ import logging
 import signal
 import ssl
 import tempfile
+import time
 from pathlib import Path
 
 import attrs
@@ -132,11 +133,11 @@ async def run_daemon(
             nursery.start_soon(_handle_signals, reloader, shutdown)
             async with trio.open_nursery() as server_nursery:
                 binds = await server_nursery.start(_serve_until, app, hypercorn_config, shutdown)
-                state.set_condition("serving", True, "webhook is serving", trio.current_time())
+                state.set_condition("serving", True, "webhook is serving", time.time())
                 log.info("kenner is serving", extra={"fields": {"binds": binds}})
                 task_status.started(binds)
                 await shutdown.wait()
-                state.set_condition("serving", False, "shutting down", trio.current_time())
+                state.set_condition("serving", False, "shutting down", time.time())
             # hypercorn has drained the requests in flight: nothing is left to wait for.
             nursery.cancel_scope.cancel()
 

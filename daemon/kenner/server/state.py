@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 
 import attrs
@@ -24,7 +25,7 @@ class Snapshot:
 
 @attrs.define
 class Condition:
-    """One readiness condition: whether it holds, why, and since when (trio time)."""
+    """One readiness condition: whether it holds, why, and since when (Unix time)."""
 
     ok: bool
     detail: str
@@ -57,7 +58,12 @@ class DaemonState:
         return {
             "ready": self.ready,
             "conditions": {
-                name: {"ok": c.ok, "detail": c.detail, "since": c.since}
+                name: {"ok": c.ok, "detail": c.detail, "since": _iso(c.since)}
                 for name, c in sorted(self.conditions.items())
             },
         }
+
+
+def _iso(unix_time: float) -> str:
+    moment = datetime.datetime.fromtimestamp(unix_time, datetime.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
