@@ -256,6 +256,30 @@ def _check_settings(config: Config, report: Report) -> None:
         report(("cache", "failureTtlSeconds"), "must not be negative")
     if not config.secrets_dir:
         report(("secretsDir",), "must not be empty")
+    _check_kubernetes(config, report)
+
+
+def _check_kubernetes(config: Config, report: Report) -> None:
+    kubernetes, path = config.kubernetes, ("kubernetes",)
+    if kubernetes.api_s <= 0:
+        report((*path, "apiSeconds"), "must be greater than 0")
+    if not kubernetes.namespace:
+        report((*path, "namespace"), "must not be empty")
+    webhook = kubernetes.webhook
+    if not webhook.name:
+        report((*path, "webhook", "name"), "must not be empty")
+    if webhook.service is None and webhook.url is None:
+        report((*path, "webhook"), "needs service (in-cluster) or url (off-cluster)")
+    elif webhook.url is not None and not webhook.url.startswith("https://"):
+        report((*path, "webhook", "url"), "must be an https:// URL")
+    sentinel = kubernetes.sentinel
+    key, equals, _ = sentinel.label.partition("=")
+    if not key or not equals:
+        report((*path, "sentinel", "label"), f"must be KEY=VALUE, got {sentinel.label!r}")
+    if sentinel.window_s < 0:
+        report((*path, "sentinel", "windowSeconds"), "must not be negative")
+    if config.watchdog.interval_s <= 0:
+        report(("watchdog", "intervalSeconds"), "must be greater than 0")
 
 
 def _check_listen(listen: str, report: Report) -> None:

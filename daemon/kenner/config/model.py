@@ -133,6 +133,53 @@ class LogConfig:
 
 
 @attrs.frozen
+class WebhookConfig:
+    """The MutatingWebhookConfiguration that must point at this kenner.
+
+    ``service`` names kenner's Service in ``kubernetes.namespace``; an off-cluster kenner is
+    reached by ``url`` instead (when ``url`` is given, it is what the webhook must name).
+    """
+
+    name: str = "kenner"
+    service: str | None = "kenner"
+    url: str | None = None
+
+
+@attrs.frozen
+class SentinelConfig:
+    """The bootstrap sentinel pod, honoured only while installing (see docs/watchdog.md)."""
+
+    name: str = "kenner-bootstrap-sentinel"
+    label: str = "kenner.dev/bootstrap-sentinel=true"  # key=value the pod must carry
+    window_s: float = 300.0  # after kenner starts; never honoured later
+
+
+@attrs.frozen
+class KubernetesConfig:
+    """Access to the Kubernetes API (watchdog checks, automatic child approval).
+
+    Off (``enabled: false``) kenner never calls the API: no webhook or sentinel checks, and
+    child objects are validated in full. Access: ``kubeconfig`` (or ``KUBECONFIG``), else the
+    in-cluster service account.
+    """
+
+    enabled: bool = False
+    kubeconfig: str | None = None
+    namespace: str = "kenner"  # kenner's own namespace: its Service and the sentinel pod
+    api_s: float = 2.0  # deadline of one API call
+    webhook: WebhookConfig = WebhookConfig()
+    sentinel: SentinelConfig = SentinelConfig()
+
+
+@attrs.frozen
+class WatchdogConfig:
+    """How often readiness is checked, and whether Notary health counts."""
+
+    interval_s: float = 5.0
+    notary_health: bool = True
+
+
+@attrs.frozen
 class Config:
     """The whole configuration of one kenner process."""
 
@@ -143,4 +190,6 @@ class Config:
     deadlines: Deadlines = Deadlines()
     cache: CacheConfig = CacheConfig()
     log: LogConfig = LogConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
     secrets_dir: str = "/etc/kenner/secrets"
