@@ -7,7 +7,7 @@ Field names are Python names; the YAML keys are Connaisseur's camelCase spelling
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -106,6 +106,9 @@ class ServerConfig:
     listen: str = "0.0.0.0:5000"
     tls: TlsConfig = TlsConfig()
     max_body_bytes: int = 4 * MIB
+    # A second, plain-HTTP listener serving only GET /metrics (e.g. "0.0.0.0:9090"); None: none.
+    # /metrics is always served on the webhook's own port as well.
+    metrics_listen: str | None = None
 
 
 @attrs.frozen
@@ -130,6 +133,7 @@ class LogConfig:
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
+    access_log: bool = False  # one line per HTTP request; probes and /metrics only at debug
 
 
 @attrs.frozen
@@ -180,6 +184,43 @@ class WatchdogConfig:
 
 
 @attrs.frozen
+class AlertReceiver:
+    """One endpoint that gets a JSON POST per admission decision (Connaisseur's ``receivers``).
+
+    ``template`` names ``<template>.json`` in ``AlertingConfig.template_dir`` or among the
+    shipped templates; ``custom_headers`` are ``"Name: value"`` lines (they may hold tokens and
+    are never logged); ``payload_fields`` are merged into the rendered JSON's top level. With
+    ``fail_if_alert_sending_fails`` the alert is sent before the answer, within the request
+    deadline, and a failure denies the request, also in detection mode.
+    """
+
+    template: str
+    receiver_url: str = attrs.field(repr=False)  # webhook URLs often embed a token
+    priority: int = 3
+    custom_headers: tuple[str, ...] = attrs.field(default=(), repr=False)
+    payload_fields: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    fail_if_alert_sending_fails: bool = False
+
+
+@attrs.frozen
+class AlertEvent:
+    """The receivers of one kind of decision (``admitRequest`` or ``rejectRequest``)."""
+
+    receivers: tuple[AlertReceiver, ...] = ()
+
+
+@attrs.frozen
+class AlertingConfig:
+    """Alerts on admission decisions (Connaisseur's ``alerting:``); no receivers, no alerts."""
+
+    cluster_identifier: str = "not specified"
+    admit_request: AlertEvent = AlertEvent()
+    reject_request: AlertEvent = AlertEvent()
+    template_dir: str | None = None  # own templates, looked up before the shipped ones
+    send_timeout_s: float = 5.0  # deadline of one queued send (awaited ones: the request's)
+
+
+@attrs.frozen
 class Config:
     """The whole configuration of one kenner process."""
 
@@ -192,4 +233,5 @@ class Config:
     log: LogConfig = LogConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
+    alerting: AlertingConfig = AlertingConfig()
     secrets_dir: str = "/etc/kenner/secrets"
