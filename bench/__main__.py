@@ -74,7 +74,7 @@ def _run_scenarios(run: BenchRun, plan: Plan) -> list[Measurement]:
         for target in targets:
             print(f"  {target.name}: {target.server.url}{target.path}  {target.description}")
         example = wrk_command(
-            f"{targets[0].server.url}{targets[0].path}", Path("post.lua"), plan.load
+            f"{targets[0].server.url}{targets[0].path}", run.scratch / "post.lua", plan.load
         )
         print(f"wrk command (per round, per scenario): {shlex.join(example)}", flush=True)
         return measure(targets, plan, run)

@@ -8,6 +8,7 @@ and key file), so the only difference the benchmark measures is kenner's own wor
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -53,11 +54,18 @@ async def _serve(listen: str, cert: str, key: str) -> None:
     config.keyfile = key
     config.accesslog = None
     # hypercorn types the app with its own TypedDict events; this raw app reads plain mappings.
-    await serve(echo_app, config)  # type: ignore[arg-type]
+    await serve(echo_app, config, shutdown_trigger=_terminated)  # type: ignore[arg-type]
+
+
+async def _terminated() -> None:
+    # Like kenner, stop on SIGTERM/SIGINT by draining rather than dying mid-request.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            return
 
 
 def main() -> None:
-    """Serve until SIGINT/SIGTERM ends the process."""
+    """Serve until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__)
     parser.add_argument("--listen", required=True, metavar="HOST:PORT")
     parser.add_argument("--tls-cert", required=True, metavar="FILE")
