@@ -580,8 +580,8 @@ def test_connaisseur_v3_errors_name_the_application_path() -> None:
             " logFormat)",
         )
     ]
-    assert problems(CONNAISSEUR_V3 + "alerting: {}\n") == [
-        ("alerting", 20, "Connaisseur's alerting is not supported by kenner; remove this section")
+    assert problems(CONNAISSEUR_V3 + "alerting: {clusterIdentifier: ''}\n") == [
+        ("alerting.clusterIdentifier", 20, "must not be empty")
     ]
     assert problems(CONNAISSEUR_V3.replace("cacheErrors: false", "cacheError: false")) == [
         (

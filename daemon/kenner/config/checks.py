@@ -15,6 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from kenner.config.alert_checks import check_alerting
 from kenner.config.model import (
     Config,
     NotaryV1ValidatorConfig,
@@ -237,6 +238,8 @@ def _unique_patterns(rules: tuple[Rule, ...], report: Report) -> None:
 
 def _check_settings(config: Config, report: Report) -> None:
     _check_listen(config.server.listen, report)
+    if config.server.metrics_listen is not None:
+        _check_listen(config.server.metrics_listen, report, ("server", "metricsListen"))
     if config.server.max_body_bytes <= 0:
         report(("server", "maxBodyBytes"), "must be greater than 0")
     tls = config.server.tls
@@ -257,6 +260,7 @@ def _check_settings(config: Config, report: Report) -> None:
     if not config.secrets_dir:
         report(("secretsDir",), "must not be empty")
     _check_kubernetes(config, report)
+    check_alerting(config.alerting, report)
 
 
 def _check_kubernetes(config: Config, report: Report) -> None:
@@ -282,9 +286,9 @@ def _check_kubernetes(config: Config, report: Report) -> None:
         report(("watchdog", "intervalSeconds"), "must be greater than 0")
 
 
-def _check_listen(listen: str, report: Report) -> None:
+def _check_listen(listen: str, report: Report, path: KeyPath = ("server", "listen")) -> None:
     host, _, port = listen.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # an IPv6 address such as [::1]
     if not host or not port.isdigit() or int(port) > 65535:
-        report(("server", "listen"), f"must be HOST:PORT (port 0-65535), got {listen!r}")
+        report(path, f"must be HOST:PORT (port 0-65535), got {listen!r}")

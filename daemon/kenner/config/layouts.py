@@ -32,9 +32,17 @@ _V2_APP_KEYS = (
 )
 _V2_CHART_KEYS = ("deployment", "service", "namespacedValidation")
 _V2_KEYS = ("validators", "policy", *_V2_APP_KEYS, *_V2_CHART_KEYS, "alerting")
+# Connaisseur v2's snake_case alerting keys; accepted in every layout, as kenner's spelling.
+_ALERTING_ALIASES = {"cluster_identifier": "clusterIdentifier"}
+_ALERT_EVENT_ALIASES = {"admit_request": "admitRequest", "reject_request": "rejectRequest"}
+_ALERT_RECEIVER_ALIASES = {
+    "receiver_url": "receiverUrl",
+    "custom_headers": "customHeaders",
+    "payload_fields": "payloadFields",
+    "fail_if_alert_sending_fails": "failIfAlertSendingFails",
+}
 # Connaisseur's level names that kenner spells differently.
 _LOG_LEVEL_SPELLINGS = {"warn": "warning", "critical": "error", "fatal": "error", "panic": "error"}
-_ALERTING_UNSUPPORTED = "Connaisseur's alerting is not supported by kenner; remove this section"
 
 
 def unknown_key_message(key: object, allowed: Iterable[str]) -> str:
@@ -77,7 +85,7 @@ def translate(data: Mapping[str, Any]) -> Translation:
     """Rewrite a top-level mapping of any accepted layout into kenner's layout."""
     if "application" in data:
         translation = _from_connaisseur_v3(data)
-    elif any(key in data for key in (*_V2_APP_KEYS, *_V2_CHART_KEYS, "alerting")):
+    elif any(key in data for key in (*_V2_APP_KEYS, *_V2_CHART_KEYS)):
         translation = _from_connaisseur_v2(data)
     else:
         translation = Translation(layout="kenner", doc=dict(data), origins={(): ()})
@@ -89,7 +97,7 @@ def _from_connaisseur_v3(data: Mapping[str, Any]) -> Translation:
     translation = Translation(layout="connaisseur-v3", origins={(): ("application",)})
     for key in data:
         if key == "alerting":
-            translation.problems.append(((key,), _ALERTING_UNSUPPORTED))
+            translation.place((key,), data[key], (key,))
         elif key not in _V3_TOP_KEYS:
             translation.problems.append(((key,), unknown_key_message(key, _V3_TOP_KEYS)))
     application = data["application"]
@@ -163,7 +171,7 @@ def _from_connaisseur_v2(data: Mapping[str, Any]) -> Translation:
             elif value and "logLevel" not in data:
                 translation.place(("log", "level"), "debug", (key,))
         elif key == "alerting":
-            translation.problems.append(((key,), _ALERTING_UNSUPPORTED))
+            translation.place((key,), value, (key,))
         elif key not in _V2_CHART_KEYS:
             translation.problems.append(((key,), unknown_key_message(key, _V2_KEYS)))
     return translation
@@ -213,6 +221,33 @@ def _rename_aliases(translation: Translation) -> None:
                 }
             rules.append(rule)
         doc["policy"] = rules
+    _rename_alerting_aliases(translation)
+
+
+def _rename_alerting_aliases(translation: Translation) -> None:
+    """Connaisseur v2 wrote ``admit_request: {templates: [{receiver_url: ...}]}``."""
+    alerting = translation.doc.get("alerting")
+    if not isinstance(alerting, dict):
+        return
+    for old, new in _ALERTING_ALIASES.items():
+        alerting = _renamed(translation, alerting, ("alerting",), old, new)
+    for old, new in _ALERT_EVENT_ALIASES.items():
+        alerting = _renamed(translation, alerting, ("alerting",), old, new)
+    for event in _ALERT_EVENT_ALIASES.values():
+        path: KeyPath = ("alerting", event)
+        receivers = alerting.get(event)
+        if isinstance(receivers, dict):
+            receivers = _renamed(translation, receivers, path, "templates", "receivers")
+            if isinstance(receivers.get("receivers"), list):
+                renamed = []
+                for index, receiver in enumerate(receivers["receivers"]):
+                    for old, new in _ALERT_RECEIVER_ALIASES.items():
+                        receiver_path = (*path, "receivers", index)
+                        receiver = _renamed(translation, receiver, receiver_path, old, new)
+                    renamed.append(receiver)
+                receivers = {**receivers, "receivers": renamed}
+            alerting = {**alerting, event: receivers}
+    translation.doc["alerting"] = alerting
 
 
 def _renamed(translation: Translation, mapping: Any, path: KeyPath, old: str, new: str) -> Any:

@@ -1,0 +1,1 @@
+"""Alerts on admission decisions: JSON templates (``render``) and their delivery (``sender``)."""
