@@ -1,0 +1,80 @@
+"""Which trust roots must sign, and whether the ones that did are enough.
+
+Counting is by DISTINCT trust roots: one key that signed twice is one signer (Connaisseur's Go
+validator counts signatures, so a single key signing twice passes ``threshold: 2``).
+
+* ``trustRoot: <name>``: that root; the threshold defaults to 1.
+* ``trustRoot: "*"``: every configured root; without ``threshold`` all of them must sign.
+* ``required``: these roots must sign whatever the threshold; they are considered even when
+  ``trustRoot`` names another root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+ANY_ROOT = "*"
+DEFAULT_ROOT = "default"
+
+
+class RequirementError(ValueError):
+    """The rule asks for something the validator's trust roots cannot give."""
+
+
+@attrs.frozen
+class Requirement:
+    """The roots whose signatures are checked, how many must sign, and who must."""
+
+    roots: tuple[str, ...]
+    threshold: int
+    required: tuple[str, ...]
+
+
+def requirement(
+    configured: Sequence[str],
+    trust_root: str | None,
+    threshold: int | None,
+    required: Sequence[str],
+) -> Requirement:
+    """The requirement of one rule for a validator with the ``configured`` root names.
+
+    Raises:
+        RequirementError: a named root is not configured, or the threshold exceeds the roots.
+    """
+    chosen = list(configured) if trust_root == ANY_ROOT else [trust_root or DEFAULT_ROOT]
+    chosen += [name for name in required if name not in chosen]
+    unknown = [name for name in chosen if name not in configured]
+    if unknown:
+        raise RequirementError(f"trust root {unknown[0]!r} is not configured")
+    need = threshold if threshold is not None else (len(chosen) if trust_root == ANY_ROOT else 1)
+    need = max(need, len(required))
+    if need > len(chosen):
+        raise RequirementError(f"threshold {need} exceeds the {len(chosen)} trust root(s) in use")
+    return Requirement(tuple(chosen), need, tuple(required))
+
+
+def shortfall(
+    requirement: Requirement, signed: frozenset[str], problems: Mapping[str, str]
+) -> str | None:
+    """None when ``signed`` satisfies ``requirement``, else the denial reason.
+
+    ``problems`` maps a root that did not sign to why (its best rejection).
+    """
+    missing = [name for name in requirement.required if name not in signed]
+    if missing:
+        return "missing required signer(s): " + _explain(missing, problems)
+    got = len(signed & frozenset(requirement.roots))
+    if got < requirement.threshold:
+        absent = [name for name in requirement.roots if name not in signed]
+        signers = ", ".join(sorted(signed & frozenset(requirement.roots))) or "none"
+        return (
+            f"threshold not reached: {got} of {requirement.threshold} required trust roots "
+            f"signed (signed: {signers}; not: {_explain(absent, problems)})"
+        )
+    return None
+
+
+def _explain(names: Sequence[str], problems: Mapping[str, str]) -> str:
+    return "; ".join(f"{name} ({problems.get(name, 'no signature')})" for name in names)

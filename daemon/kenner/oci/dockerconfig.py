@@ -1,0 +1,102 @@
+"""Registry logins from a ``.dockerconfigjson`` (a Kubernetes ``kubernetes.io/dockerconfigjson``
+Secret), matched to images the way the kubelet's keyring does.
+
+Keys may be a host (``registry.example:5000``), a host with a path prefix
+(``registry.example/team``), or a URL (``https://registry.example/v1/``: scheme and a trailing
+``/v1/`` or ``/v2/`` are ignored). Docker Hub's historical key ``https://index.docker.io/v1/``
+and its other names are folded to ``docker.io``. For an image, the entry with the longest key
+that prefixes ``registry/repository`` at a ``/`` boundary wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from kenner.oci.naming import canonical_registry
+
+
+class DockerConfigError(ValueError):
+    """A ``.dockerconfigjson`` cannot be used; the message names the entry and the reason."""
+
+
+@attrs.frozen
+class RegistryLogin:
+    """A username and password for a registry (password not in repr)."""
+
+    username: str
+    password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RegistryLogins:
+    """Logins by normalised key (``host`` or ``host/path``)."""
+
+    by_prefix: Mapping[str, RegistryLogin]
+
+    def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
+        """The login of the longest key that prefixes ``registry/repository``, or None."""
+        name = f"{canonical_registry(registry)}/{repository}"
+        best: tuple[int, RegistryLogin] | None = None
+        for prefix, login in self.by_prefix.items():
+            covers = name == prefix or name.startswith(prefix + "/")
+            if covers and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), login)
+        return None if best is None else best[1]
+
+
+def parse_docker_config(data: bytes) -> RegistryLogins:
+    """Parse a ``.dockerconfigjson`` (``{"auths": {key: entry}}``).
+
+    Raises:
+        DockerConfigError: not JSON, no ``auths`` object, or an entry without usable credentials.
+    """
+    try:
+        document = json.loads(data)
+    except ValueError:
+        raise DockerConfigError("the docker config is not JSON") from None
+    auths = document.get("auths") if isinstance(document, dict) else None
+    if not isinstance(auths, dict):
+        raise DockerConfigError("the docker config has no 'auths' object")
+    logins: dict[str, RegistryLogin] = {}
+    for key, entry in auths.items():
+        logins[normalise_key(key)] = _login(key, entry)
+    return RegistryLogins(logins)
+
+
+def normalise_key(key: str) -> str:
+    """``https://index.docker.io/v1/`` -> ``docker.io``; ``Reg.example/team/`` ->
+    ``reg.example/team``."""
+    text = key.strip()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    text = text.rstrip("/")
+    host, _, path = text.partition("/")
+    if path in ("v1", "v2"):
+        path = ""
+    host = canonical_registry(host)
+    return f"{host}/{path}" if path else host
+
+
+def _login(key: str, entry: Any) -> RegistryLogin:
+    if not isinstance(entry, dict):
+        raise DockerConfigError(f"entry {key!r} is not an object")
+    username, password = entry.get("username"), entry.get("password")
+    if isinstance(username, str) and isinstance(password, str) and username:
+        return RegistryLogin(username, password)
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise DockerConfigError(f"entry {key!r}: 'auth' is not base64 text") from None
+        user, separator, secret = decoded.partition(":")
+        if not separator or not user:
+            raise DockerConfigError(f"entry {key!r}: 'auth' is not 'username:password'")
+        return RegistryLogin(user, secret)
+    raise DockerConfigError(f"entry {key!r} has neither username/password nor auth")
