@@ -23,7 +23,7 @@ import attrs
 
 from kenner.admission.image import ImageRef, ImageRefError, parse_image
 from kenner.admission.patch import pin_images
-from kenner.admission.policy import select_rule
+from kenner.admission.policy import PolicyIndex
 from kenner.admission.review import AdmissionRequest, AdmissionResponse
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.admission.workload import (
@@ -82,8 +82,13 @@ class Decision:
     outcomes: tuple[ImageOutcome, ...]
 
 
-def plan_request(request: AdmissionRequest, config: Config) -> Plan:
-    """Work out which images of ``request`` must be validated, under which rules."""
+def plan_request(
+    request: AdmissionRequest, config: Config, policy: PolicyIndex | None = None
+) -> Plan:
+    """Work out which images of ``request`` must be validated, under which rules.
+
+    ``policy`` is the configuration's rule index (built from ``config.policy`` when absent).
+    """
     if request.operation not in VALIDATED_OPERATIONS:
         return Plan(request, AdmissionResponse(True, f"{request.operation} is not validated"))
     if request.object is None:
@@ -115,9 +120,10 @@ def plan_request(request: AdmissionRequest, config: Config) -> Plan:
             continue
         grouped.setdefault(str(ref), (ref, []))[1].append(site)
 
+    policy = policy or PolicyIndex(config.policy)
     checks: list[ImageCheck] = []
     for ref, ref_sites in grouped.values():
-        rule = select_rule(config.policy, ref)
+        rule = policy.select(ref)
         if rule is None:
             reason = "no rule of the image policy matches it"
             early.append(ImageOutcome(str(ref), None, None, "deny", reason))
