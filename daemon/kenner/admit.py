@@ -39,7 +39,7 @@ async def decide_request(
 ) -> Decision:
     """Plan, validate every distinct image concurrently until ``deadline``, decide."""
     config = snapshot.config
-    plan = plan_request(request, config)
+    plan = plan_request(request, config, snapshot.policy)
     verdicts = (
         await validate_checks(plan.checks, snapshot.validators, deadline) if plan.checks else {}
     )

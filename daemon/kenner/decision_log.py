@@ -38,4 +38,6 @@ def decision_record(
 
 def log_decision(request: AdmissionRequest, decision: Decision, duration_s: float) -> None:
     """Emit the decision line (the JSON formatter renders ``extra['fields']``)."""
+    if not log.isEnabledFor(logging.INFO):
+        return  # building the record costs more than the check
     log.info("admission decision", extra={"fields": decision_record(request, decision, duration_s)})

@@ -23,6 +23,7 @@ class ScriptedValidator:
     name: str
     digests: Mapping[str, str]
     calls: list[str] = attrs.Factory(list)
+    needs_network: bool = True
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         self.calls.append(str(image))
@@ -40,6 +41,7 @@ class SlowValidator:
     name: str
     delay_s: float
     digest: str | None = None
+    needs_network: bool = True
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         await trio.sleep(self.delay_s)
@@ -51,6 +53,7 @@ class BrokenValidator:
     """Raises, as a validator with a bug would."""
 
     name: str
+    needs_network: bool = True
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         raise RuntimeError("bug")

@@ -10,6 +10,7 @@ policy rule written for ``registry.k8s.io``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -91,6 +92,7 @@ class ImageRef:
         return attrs.evolve(self, digest=digest)
 
 
+@functools.lru_cache(maxsize=4096)  # pods repeat images; parsing is pure, so remember it
 def parse_image(text: str) -> ImageRef:
     """Parse and normalise an image reference as Docker does.
 

@@ -85,6 +85,31 @@ def select_rule(rules: Sequence[Rule], image: ImageRef) -> Rule | None:
     return best
 
 
+class PolicyIndex:
+    """``select_rule`` for one policy, remembering the answer per image.
+
+    Admission requests repeat the same few images, and matching every pattern is the costliest
+    pure step of a request; one index is built per configuration and the memo is bounded
+    (cleared when full, which is rare and cheap to refill).
+    """
+
+    def __init__(self, rules: Sequence[Rule], max_entries: int = 4096) -> None:
+        self._rules = tuple(rules)
+        self._max_entries = max_entries
+        self._memo: dict[ImageRef, Rule | None] = {}
+
+    def select(self, image: ImageRef) -> Rule | None:
+        """The most specific rule for ``image`` (see ``select_rule``)."""
+        try:
+            return self._memo[image]
+        except KeyError:
+            pass
+        if len(self._memo) >= self._max_entries:
+            self._memo.clear()
+        rule = self._memo[image] = select_rule(self._rules, image)
+        return rule
+
+
 def pattern_matches(pattern: str, image: ImageRef) -> bool:
     """Whether ``pattern`` matches ``image`` under the anchored rules of this module."""
     compiled = _compile(pattern)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from kenner.admission.policy import PolicyIndex
 from kenner.config.model import Config
 from kenner.validators.base import Validator
 
@@ -21,6 +22,9 @@ class Snapshot:
 
     config: Config
     validators: Mapping[str, Validator]
+    policy: PolicyIndex = attrs.field(
+        default=attrs.Factory(lambda self: PolicyIndex(self.config.policy), takes_self=True)
+    )
 
 
 @attrs.define

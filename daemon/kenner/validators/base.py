@@ -22,6 +22,12 @@ class Validator(Protocol):
         """The validator's configured name."""
         ...
 
+    @property
+    def needs_network(self) -> bool:
+        """Whether ``validate`` waits for I/O; those that don't are awaited inline, which
+        spares a task per image for static answers."""
+        ...
+
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         """The verdict for ``image`` under ``options`` (the matching rule's ``with:``)."""
         ...

@@ -92,6 +92,10 @@ class NotaryV1Validator:
     def name(self) -> str:
         return self._config.name
 
+    @property
+    def needs_network(self) -> bool:
+        return True
+
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         roots = self._root_names(options)
         missing = [name for name in roots if name not in self._keys]

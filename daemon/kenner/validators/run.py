@@ -36,8 +36,19 @@ async def validate_checks(
             log.exception("validator %r failed on %s", validator.name, check.key)
             verdicts[check.key] = Untrusted(f"internal error in validator {validator.name!r}")
 
+    waiting = [c for c in checks if _needs_network(validators.get(c.rule.validator))]
     with trio.move_on_at(deadline):
-        async with trio.open_nursery() as nursery:
-            for check in checks:
-                nursery.start_soon(validate_one, check)
+        for check in checks:
+            if check not in waiting:
+                await validate_one(check)
+        if len(waiting) == 1:
+            await validate_one(waiting[0])
+        elif waiting:
+            async with trio.open_nursery() as nursery:
+                for check in waiting:
+                    nursery.start_soon(validate_one, check)
     return verdicts
+
+
+def _needs_network(validator: Validator | None) -> bool:
+    return validator is not None and validator.needs_network

@@ -19,6 +19,10 @@ class StaticValidator:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def needs_network(self) -> bool:
+        return False
+
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         if self.config.approve:
             return Trusted()
