@@ -83,11 +83,16 @@ class Decision:
 
 
 def plan_request(
-    request: AdmissionRequest, config: Config, policy: PolicyIndex | None = None
+    request: AdmissionRequest,
+    config: Config,
+    policy: PolicyIndex | None = None,
+    owner_images: frozenset[str] = frozenset(),
 ) -> Plan:
     """Work out which images of ``request`` must be validated, under which rules.
 
     ``policy`` is the configuration's rule index (built from ``config.policy`` when absent).
+    ``owner_images``: normalised references from the pod templates of the object's verified
+    owners (automatic child approval, fetched by the caller); those images are not validated.
     """
     if request.operation not in VALIDATED_OPERATIONS:
         return Plan(request, AdmissionResponse(True, f"{request.operation} is not validated"))
@@ -117,6 +122,9 @@ def plan_request(
             continue
         if str(ref) in unchanged:
             early.append(ImageOutcome(site.image, None, None, "skip", "unchanged on update"))
+            continue
+        if str(ref) in owner_images:
+            early.append(ImageOutcome(site.image, None, None, "skip", "in the owner's template"))
             continue
         grouped.setdefault(str(ref), (ref, []))[1].append(site)
 
