@@ -19,6 +19,7 @@ once before the image is denied.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -29,8 +30,10 @@ from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import NotaryV1ValidatorConfig, RuleOptions
 from kenner.net.auth import AuthSession
+from kenner.net.cache import CacheStatistics
 from kenner.net.errors import FetchError, NotFound
 from kenner.net.loader import CachedLoader, Loaded
+from kenner.net.singleflight import SingleFlightStatistics
 from kenner.tuf import (
     TOP_LEVEL_ROLES,
     PublicKey,
@@ -87,10 +90,23 @@ class NotaryV1Validator:
         self._keys: dict[str, PublicKey] = {
             root.name: parse_public_key_pem(root.key) for root in config.trust_roots
         }
+        self._fetches: collections.Counter[str] = collections.Counter()  # by outcome
 
     @property
     def name(self) -> str:
         return self._config.name
+
+    def cache_statistics(self) -> CacheStatistics:
+        """The trust-data cache's counters (read by the metrics collector)."""
+        return self._loader.cache_statistics()
+
+    def flight_statistics(self) -> SingleFlightStatistics:
+        """Loads started and validations that joined one (read by the metrics collector)."""
+        return self._loader.flight_statistics()
+
+    def fetch_statistics(self) -> dict[tuple[str, str], int]:
+        """Role fetches so far by (host, outcome: ok, not_found, error, timeout)."""
+        return {(self._config.host, outcome): n for outcome, n in self._fetches.items()}
 
     @property
     def needs_network(self) -> bool:
@@ -156,9 +172,12 @@ class NotaryV1Validator:
                 with trio.fail_after(self._settings.fetch_s):
                     result = await self._session.get(url, repository=gun, max_bytes=cap)
                 fetched[role] = result.body
+                self._fetches["ok"] += 1
             except NotFound:
                 fetched[role] = None
+                self._fetches["not_found"] += 1
             except (FetchError, trio.TooSlowError) as error:
+                self._fetches["timeout" if isinstance(error, trio.TooSlowError) else "error"] += 1
                 if isinstance(error, trio.TooSlowError):
                     error = FetchError(url, f"no answer within {self._settings.fetch_s:g} s")
                 failure.append(error)
