@@ -1,0 +1,102 @@
+"""Owner references and the images of an owner's pod template (pure: JSON in, values out).
+
+Automatic child approval admits a child's images that appear in its owner's pod template,
+because the owner was validated (and pinned to signed digests) when it was admitted. Only an
+owner that is the very object the child names counts: same kind, name and namespace, and the
+same UID (a deleted and re-created owner of the same name has a new UID).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from kenner.admission.image import ImageRefError, parse_image
+from kenner.admission.workload import WORKLOAD_KINDS, WorkloadError, extract_images
+
+# The REST resource name of each owner kind (lower-case plural, as the API spells it).
+RESOURCES = {
+    "Pod": "pods",
+    "Deployment": "deployments",
+    "ReplicaSet": "replicasets",
+    "DaemonSet": "daemonsets",
+    "StatefulSet": "statefulsets",
+    "ReplicationController": "replicationcontrollers",
+    "Job": "jobs",
+    "CronJob": "cronjobs",
+}
+# A child names a handful of owners at most; more is not something kenner looks up.
+MAX_OWNERS = 4
+
+
+class OwnerMismatch(ValueError):
+    """The fetched owner is not the object the child names, or has no readable pod template."""
+
+
+@attrs.frozen
+class OwnerRef:
+    """One ``metadata.ownerReferences`` entry of a workload kind kenner reads."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+
+    def api_path(self, namespace: str) -> str:
+        """The API path of the owner object in ``namespace``."""
+        group_version = self.api_version
+        prefix = "/api" if "/" not in group_version else "/apis"
+        resource = RESOURCES[self.kind]
+        return f"{prefix}/{group_version}/namespaces/{namespace}/{resource}/{self.name}"
+
+
+def owner_references(obj: Mapping[str, Any]) -> tuple[OwnerRef, ...]:
+    """The owners of ``obj`` whose kind and apiVersion kenner knows; others are ignored.
+
+    An owner of another kind (a custom resource) cannot be read for a pod template, so its
+    children are validated in full.
+    """
+    metadata = obj.get("metadata")
+    refs = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    owners: list[OwnerRef] = []
+    for ref in refs if isinstance(refs, list) else ():
+        if not isinstance(ref, Mapping):
+            continue
+        fields = [ref.get(key) for key in ("apiVersion", "kind", "name", "uid")]
+        if not all(isinstance(value, str) and value for value in fields):
+            continue
+        api_version, kind, name, uid = (str(value) for value in fields)
+        if kind not in RESOURCES or api_version not in WORKLOAD_KINDS[kind][0]:
+            continue
+        if "/" in name or name in (".", ".."):  # a name must not steer the API path
+            continue
+        owners.append(OwnerRef(api_version, kind, name, uid))
+    return tuple(owners[:MAX_OWNERS])
+
+
+def owner_template_images(owner: Mapping[str, Any], ref: OwnerRef) -> frozenset[str]:
+    """The normalised image references of the owner's pod template.
+
+    Raises:
+        OwnerMismatch: the object is not the owner ``ref`` names (kind or UID differ), or its
+            pod template cannot be read.
+    """
+    metadata = owner.get("metadata")
+    uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
+    if owner.get("kind") != ref.kind:
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: the API returned a {owner.get('kind')!r}")
+    if uid != ref.uid:
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: UID {uid!r} is not the child's {ref.uid!r}")
+    try:
+        sites = extract_images(ref.kind, owner)
+    except WorkloadError as error:
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: {error}") from None
+    images: set[str] = set()
+    for site in sites:
+        try:
+            images.add(str(parse_image(site.image)))
+        except ImageRefError:
+            continue  # an unparseable image in the owner approves nothing
+    return frozenset(images)
