@@ -9,6 +9,7 @@ import attrs
 
 from kenner.admission.policy import PolicyIndex
 from kenner.config.model import Config
+from kenner.kube.client import KubeClient
 from kenner.validators.base import Validator
 
 
@@ -25,6 +26,7 @@ class Snapshot:
     policy: PolicyIndex = attrs.field(
         default=attrs.Factory(lambda self: PolicyIndex(self.config.policy), takes_self=True)
     )
+    kube: KubeClient | None = None  # the Kubernetes API, when kubernetes.enabled
 
 
 @attrs.define
