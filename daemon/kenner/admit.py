@@ -7,6 +7,7 @@ import trio
 from kenner.admission.decision import Decision, decide, plan_request
 from kenner.admission.review import AdmissionRequest, parse_review, render_response
 from kenner.decision_log import log_decision
+from kenner.kube.children import owner_approved_images
 from kenner.server.state import Snapshot
 from kenner.validators.run import validate_checks
 
@@ -39,7 +40,8 @@ async def decide_request(
 ) -> Decision:
     """Plan, validate every distinct image concurrently until ``deadline``, decide."""
     config = snapshot.config
-    plan = plan_request(request, config, snapshot.policy)
+    owner_images = await owner_approved_images(request, snapshot.kube, config, deadline=deadline)
+    plan = plan_request(request, config, snapshot.policy, owner_images)
     verdicts = (
         await validate_checks(plan.checks, snapshot.validators, deadline) if plan.checks else {}
     )
