@@ -292,14 +292,14 @@ def test_missing_required_keys_name_the_key_at_the_enclosing_line() -> None:
 
 
 def test_validator_types() -> None:
-    assert problems(STATIC.replace("type: static", "type: cosign")) == [
-        ("validators[0].type", 3, "validator type 'cosign' is not supported yet")
+    assert problems(STATIC.replace("type: static", "type: notation")) == [
+        ("validators[0].type", 3, "validator type 'notation' is not supported yet")
     ]
     assert problems(STATIC.replace("type: static", "type: notaryv2")) == [
         ("validators[0].type", 3, "validator type 'notaryv2' is not supported yet")
     ]
     assert problems(STATIC.replace("type: static", "type: magic")) == [
-        ("validators[0].type", 3, "must be one of static, notaryv1, got 'magic'")
+        ("validators[0].type", 3, "must be one of static, notaryv1, cosign, got 'magic'")
     ]
     assert problems(STATIC.replace("    type: static\n", "")) == [
         ("validators[0]", 2, "missing required key 'type' (one of static, notaryv1)")
@@ -678,8 +678,16 @@ def test_connaisseur_configs_that_cannot_load_say_why() -> None:
     assert _file_problems(config_dir / "helm_values_v2.8.1.yaml") == [
         ("validators[2].trust_roots", 100, "must be a list, got null")
     ]
-    assert _file_problems(config_dir / "python_sample_config_v2.8.1.yaml") == [
-        ("validators[4].type", 56, "validator type 'cosign' is not supported yet")
+    # Its cosign validator loads; two notaryv1 validators have no roots and 'dockerhub' is
+    # not defined.
+    sample_problems = _file_problems(config_dir / "python_sample_config_v2.8.1.yaml")
+    assert [(path, line) for path, line, _ in sample_problems] == [
+        ("validators[6].trust_roots", 77),
+        ("validators[7].trust_roots", 81),
+        ("policy[1].validator", 87),
+        ("policy[4].validator", 95),
+        ("policy[5].validator", 99),
+        ("policy[9].validator", 109),
     ]
     # The Go handler tests route images to mock validators their config does not define.
     assert _file_problems(config_dir / "go_10_mutate_test.yaml") == [
@@ -732,8 +740,6 @@ def test_connaisseur_notaryv1_validator_configs() -> None:
 @pytest.mark.parametrize(
     ("relative", "kind"),
     [
-        ("cosign/validator_configs/01_cosign.yaml", "cosign"),
-        ("cosign/validator_configs/11_keyless.yaml", "cosign"),
         ("notation/validator_configs/01_notation.yaml", "notation"),
         ("notation/validator_configs/07_selfsigned_cert.yaml", "notation"),
         ("notation/validator_configs/08_tsa_cert.yaml", "notation"),

@@ -16,8 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kenner.config.alert_checks import check_alerting
+from kenner.config.cosign_checks import check_cosign_rule, check_cosign_validator
 from kenner.config.model import (
+    Auth,
     Config,
+    CosignValidatorConfig,
     NotaryV1ValidatorConfig,
     Rule,
     ValidatorConfig,
@@ -78,6 +81,10 @@ def _unique_validators(
 def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) -> ValidatorConfig:
     if not validator.name:
         report((*path, "name"), "must not be empty")
+    if isinstance(validator, CosignValidatorConfig):
+        _check_auth(validator.auth, path, report)
+        check_cosign_validator(validator, path, report)
+        return validator
     if not isinstance(validator, NotaryV1ValidatorConfig):
         return validator
     host = _normalise_host(validator.host, (*path, "host"), report)
@@ -96,17 +103,21 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
         problem = certificate_problem(validator.cert)
         if problem:
             report((*path, "cert"), f"validator '{validator.name}': {problem}")
-    if validator.auth is not None:
-        auth = validator.auth
-        has_login = auth.username is not None or auth.password is not None
-        if auth.secret_name is not None and has_login:
-            report((*path, "auth"), "give either secretName or username/password, not both")
-        elif auth.secret_name is None and (auth.username is None or auth.password is None):
-            report((*path, "auth"), "needs secretName, or both username and password")
-        elif auth.secret_name is not None and not _PLAIN_NAME.fullmatch(auth.secret_name):
-            message = "must be a plain name (letters, digits, '.', '_', '-'), not a path"
-            report((*path, "auth", "secretName"), message)
+    _check_auth(validator.auth, path, report)
     return attrs.evolve(validator, host=host)
+
+
+def _check_auth(auth: Auth | None, path: KeyPath, report: Report) -> None:
+    if auth is None:
+        return
+    has_login = auth.username is not None or auth.password is not None
+    if auth.secret_name is not None and has_login:
+        report((*path, "auth"), "give either secretName or username/password, not both")
+    elif auth.secret_name is None and (auth.username is None or auth.password is None):
+        report((*path, "auth"), "needs secretName, or both username and password")
+    elif auth.secret_name is not None and not _PLAIN_NAME.fullmatch(auth.secret_name):
+        message = "must be a plain name (letters, digits, '.', '_', '-'), not a path"
+        report((*path, "auth", "secretName"), message)
 
 
 def _normalise_host(host: str, path: KeyPath, report: Report) -> str:
@@ -185,6 +196,9 @@ def _check_rule(
     )
     if isinstance(validator, NotaryV1ValidatorConfig):
         _check_trust_root_names(rule, validator, with_path, report)
+    elif isinstance(validator, CosignValidatorConfig):
+        _check_trust_root_names(rule, validator, with_path, report)
+        check_cosign_rule(rule, validator, with_path, report)
     elif validator is not None and options.trust_root not in (None, ANY_TRUST_ROOT):
         message = f"validator '{validator.name}' is static and has no trust roots"
         report((*with_path, "trustRoot"), message)
@@ -196,7 +210,10 @@ def _index_name(path: KeyPath) -> str:
 
 
 def _check_trust_root_names(
-    rule: Rule, validator: NotaryV1ValidatorConfig, with_path: KeyPath, report: Report
+    rule: Rule,
+    validator: NotaryV1ValidatorConfig | CosignValidatorConfig,
+    with_path: KeyPath,
+    report: Report,
 ) -> None:
     names = {root.name for root in validator.trust_roots}
     trust_root = rule.options.trust_root

@@ -57,7 +57,47 @@ class NotaryV1ValidatorConfig:
     type: Literal["notaryv1"] = "notaryv1"
 
 
-ValidatorConfig = StaticValidatorConfig | NotaryV1ValidatorConfig
+@attrs.frozen
+class KeylessIdentity:
+    """A Fulcio-certified signer: OIDC issuer and subject, exact or as a searched regex."""
+
+    issuer: str | None = None
+    issuer_regex: str | None = None
+    subject: str | None = None
+    subject_regex: str | None = None
+
+
+@attrs.frozen
+class CosignTrustRoot:
+    """A Cosign trust root: a PEM public ``key`` or a ``keyless`` identity (exactly one)."""
+
+    name: str
+    key: str | None = None
+    keyless: KeylessIdentity | None = None
+
+
+@attrs.frozen
+class SigstoreHost:
+    """The Sigstore anchors a Cosign validator verifies offline against (``host:``)."""
+
+    rekor_pubkey: str | None = None  # PEM key of the Rekor log whose bundles are accepted
+    fulcio_cert: str | None = None  # PEM Fulcio root (and intermediate) certificates
+    ct_log_pubkey: str | None = None  # accepted for Connaisseur configs; SCTs are not checked
+
+
+@attrs.frozen
+class CosignValidatorConfig:
+    """``type: cosign``: Sigstore Cosign signatures stored next to the image in its registry."""
+
+    name: str
+    trust_roots: tuple[CosignTrustRoot, ...]
+    host: SigstoreHost = SigstoreHost()
+    cert: str | None = None  # PEM CA bundle for the registries' TLS certificates
+    auth: Auth | None = None
+    type: Literal["cosign"] = "cosign"
+
+
+ValidatorConfig = StaticValidatorConfig | NotaryV1ValidatorConfig | CosignValidatorConfig
 
 
 @attrs.frozen
@@ -70,6 +110,12 @@ class RuleOptions:
     threshold: int | None = None
     required: tuple[str, ...] = ()
     enforce: Literal["deny", "warn"] = "deny"
+    # Cosign only: require an offline-verified Rekor bundle per signature (Connaisseur's key).
+    verify_in_transparency_log: bool = True
+    # Cosign only: accept a platform manifest when the index its tag names is signed.
+    platform_from_index: bool = False
+    # Cosign only: how the signed docker-reference must match the image (see docs/cosign.md).
+    signed_reference: Literal["repository", "path", "any"] = "repository"
 
 
 @attrs.frozen

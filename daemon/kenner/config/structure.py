@@ -23,6 +23,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from kenner.config.layouts import unknown_key_message
 from kenner.config.model import (
     Config,
+    CosignValidatorConfig,
     NotaryV1ValidatorConfig,
     StaticValidatorConfig,
     ValidatorConfig,
@@ -32,9 +33,10 @@ from kenner.config.source import KeyPath
 SUPPORTED_VALIDATORS: dict[str, type[ValidatorConfig]] = {
     "static": StaticValidatorConfig,
     "notaryv1": NotaryV1ValidatorConfig,
+    "cosign": CosignValidatorConfig,
 }
 # Connaisseur validator types kenner knows of but does not verify yet.
-_PLANNED_VALIDATORS = ("cosign", "notaryv2", "notation")
+_PLANNED_VALIDATORS = ("notaryv2", "notation")
 # Connaisseur's default Notary when a notaryv1 validator names no host.
 DEFAULT_NOTARY_HOST = "notary.docker.io"
 # Field names whose YAML key is not their plain camelCase spelling.

@@ -1,0 +1,109 @@
+"""Checks of ``type: cosign`` validators and of the rules that use them.
+
+Keys and certificates are loaded with the verifier's own loaders, so a configuration that
+loads is one the verifier can use. Everything a keyless root needs (Fulcio certificates and
+the Rekor key that dates each signature) must be configured: kenner never fetches Sigstore's
+public roots by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from kenner.config.model import CosignValidatorConfig, KeylessIdentity, Rule
+from kenner.config.source import KeyPath
+from kenner.cosign.errors import Rejected, UnusableKey
+from kenner.cosign.fulcio import load_certificates
+from kenner.cosign.keys import load_public_key
+from kenner.cosign.threshold import RequirementError, requirement
+
+Report = Callable[[KeyPath, str], None]
+
+
+def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, report: Report) -> None:
+    """Report every problem of one cosign validator (auth is checked by the caller)."""
+    if not validator.trust_roots:
+        report((*path, "trustRoots"), "a cosign validator needs at least one trust root")
+    seen: set[str] = set()
+    keyless_used = False
+    for index, root in enumerate(validator.trust_roots):
+        root_path = (*path, "trustRoots", index)
+        if root.name in seen:
+            report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
+        seen.add(root.name)
+        if (root.key is None) == (root.keyless is None):
+            report(root_path, f"trust root '{root.name}' needs exactly one of 'key' or 'keyless'")
+        elif root.key is not None:
+            _check_key(root.key, (*root_path, "key"), f"trust root '{root.name}'", report)
+        elif root.keyless is not None:
+            keyless_used = True
+            _check_identity(root.keyless, (*root_path, "keyless"), report)
+    host, host_path = validator.host, (*path, "host")
+    if host.rekor_pubkey is not None:
+        _check_key(host.rekor_pubkey, (*host_path, "rekorPubkey"), "the Rekor key", report)
+    if host.ct_log_pubkey is not None:
+        _check_key(host.ct_log_pubkey, (*host_path, "ctLogPubkey"), "the CT log key", report)
+    if host.fulcio_cert is not None:
+        _check_certificates(host.fulcio_cert, (*host_path, "fulcioCert"), report)
+    if keyless_used and (host.fulcio_cert is None or host.rekor_pubkey is None):
+        report(
+            host_path,
+            "keyless trust roots need host.fulcioCert and host.rekorPubkey (kenner verifies "
+            "offline and never fetches Sigstore's public roots)",
+        )
+    if validator.cert is not None:
+        _check_certificates(validator.cert, (*path, "cert"), report)
+
+
+def check_cosign_rule(
+    rule: Rule, validator: CosignValidatorConfig, with_path: KeyPath, report: Report
+) -> None:
+    """Report what a rule asks of a cosign validator that it cannot give."""
+    options = rule.options
+    if options.delegations:
+        report((*with_path, "delegations"), "delegations are a notaryv1 feature, not cosign")
+    names = [root.name for root in validator.trust_roots]
+    try:
+        requirement(names, options.trust_root, options.threshold, options.required)
+    except RequirementError as error:
+        if "threshold" in str(error):
+            report((*with_path, "threshold"), str(error))
+    if options.verify_in_transparency_log and validator.host.rekor_pubkey is None:
+        report(
+            (*with_path, "verifyInTransparencyLog"),
+            f"validator '{validator.name}' has no host.rekorPubkey to verify Rekor bundles "
+            "with; configure it or set verifyInTransparencyLog: false",
+        )
+
+
+def _check_key(pem: str, path: KeyPath, what: str, report: Report) -> None:
+    try:
+        load_public_key(pem.strip())
+    except UnusableKey as error:
+        report(path, f"{what}: {error}")
+
+
+def _check_certificates(pem: str, path: KeyPath, report: Report) -> None:
+    try:
+        if not load_certificates(pem, "the value"):
+            report(path, "holds no PEM certificate")
+    except Rejected as error:
+        report(path, error.message)
+
+
+def _check_identity(identity: KeylessIdentity, path: KeyPath, report: Report) -> None:
+    if identity.issuer is None and identity.issuer_regex is None:
+        report(path, "a keyless trust root needs 'issuer' or 'issuerRegex'")
+    if identity.subject is None and identity.subject_regex is None:
+        report(path, "a keyless trust root needs 'subject' or 'subjectRegex'")
+    for key, pattern in (
+        ("issuerRegex", identity.issuer_regex),
+        ("subjectRegex", identity.subject_regex),
+    ):
+        if pattern is None:
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            report((*path, key), f"not a valid regular expression ({error})")
