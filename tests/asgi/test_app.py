@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import trio
 
-from kenner.config.model import Config, Rule, ServerConfig, StaticValidatorConfig
+from kenner.config.model import Config, Deadlines, Rule, ServerConfig, StaticValidatorConfig
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.static import StaticValidator
+from tests.support.validators import SlowValidator
 
 ALLOW = StaticValidatorConfig("allow", True)
 CONFIG = Config(
@@ -121,3 +123,21 @@ async def test_health_and_readiness(client: httpx.AsyncClient, state: DaemonStat
             "serving": {"ok": False, "detail": "shutting down", "since": "1970-01-01T00:00:01Z"}
         },
     }
+
+
+async def test_an_image_not_validated_by_the_deadline_is_denied() -> None:
+    slow = SlowValidator("slow", delay_s=30.0)
+    config = Config(
+        validators=(), policy=(Rule("*:*", "slow"),), deadlines=Deadlines(request_s=0.2)
+    )
+    transport = httpx.ASGITransport(app=WebhookApp(DaemonState(Snapshot(config, {"slow": slow}))))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
+        with trio.fail_after(5):
+            response = await client.post("/mutate", json=_review("nginx"))
+    assert response.status_code == 200
+    body = response.json()["response"]
+    assert body["allowed"] is False
+    assert body["status"]["message"] == (
+        "kenner denied the request: image 'docker.io/library/nginx:latest': "
+        "validation did not finish before the request deadline"
+    )
