@@ -6,6 +6,9 @@
   line and the old one keeps serving. Requests in flight keep the snapshot they started with.
 - SIGTERM / SIGINT stop accepting connections and let requests in flight finish (hypercorn's
   graceful timeout is the request deadline plus a second).
+- The watchdog (``kenner.watchdog``) records readiness before the server starts; under systemd
+  the daemon sends READY=1 once serving, RELOADING=1/READY=1 around a reload, STOPPING=1 on
+  shutdown and WATCHDOG=1 pings from the trio loop (``kenner.sdnotify``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import signal
 import ssl
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import attrs
@@ -26,9 +32,13 @@ from kenner.certs import self_signed_certificate
 from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
+from kenner.kube.access import KubeAccessError, resolve_access
+from kenner.kube.client import KubeClient
+from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.build import Runtime, build_validators, open_runtime
+from kenner.watchdog import Probes, readiness_summary, run_watchdog
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,7 @@ class ServeOptions:
     listen: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    kubeconfig: str | None = None
 
 
 @attrs.frozen
@@ -76,7 +87,10 @@ def load_settings(options: ServeOptions) -> Config:
             key_file=options.tls_key or server.tls.key_file,
         )
         server = attrs.evolve(server, tls=tls)
-    return attrs.evolve(config, server=server)
+    kubernetes = config.kubernetes
+    if options.kubeconfig:
+        kubernetes = attrs.evolve(kubernetes, kubeconfig=options.kubeconfig)
+    return attrs.evolve(config, server=server, kubernetes=kubernetes)
 
 
 def tls_files(config: Config, scratch: Path) -> TlsFiles:
@@ -126,20 +140,52 @@ async def run_daemon(
         files = tls_files(config, scratch)
         check_tls_files(files)
         hypercorn_config = _hypercorn_config(config, files)
-        async with open_runtime() as runtime, trio.open_nursery() as nursery:
-            state = DaemonState(Snapshot(config, build_validators(config, runtime)))
+        notifier = Notifier.from_environment()
+        async with (
+            open_runtime() as runtime,
+            _kube_client(config) as kube,
+            trio.open_nursery() as nursery,
+        ):
+            state = DaemonState(Snapshot(config, build_validators(config, runtime), kube=kube))
             app = WebhookApp(state)
-            reloader = Reloader(options, state, hypercorn_config, scratch, runtime)
+            reloader = Reloader(options, state, hypercorn_config, scratch, runtime, notifier)
             nursery.start_soon(_handle_signals, reloader, shutdown)
+            period_s = watchdog_period_s()
+            if period_s is not None:
+                nursery.start_soon(ping_watchdog, notifier, period_s)
+            serving_cert = partial(_serving_cert, state, scratch)
+            probes = Probes(kube, serving_cert, runtime.fetchers)
+            await nursery.start(run_watchdog, state, probes, notifier)
             async with trio.open_nursery() as server_nursery:
                 binds = await server_nursery.start(_serve_until, app, hypercorn_config, shutdown)
                 state.set_condition("serving", True, "webhook is serving", time.time())
                 log.info("kenner is serving", extra={"fields": {"binds": binds}})
+                notifier.send("READY=1", f"STATUS={readiness_summary(state)}")
                 task_status.started(binds)
                 await shutdown.wait()
+                notifier.send("STOPPING=1")
                 state.set_condition("serving", False, "shutting down", time.time())
             # hypercorn has drained the requests in flight: nothing is left to wait for.
             nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def _kube_client(config: Config) -> AsyncIterator[KubeClient | None]:
+    """The API client when ``kubernetes.enabled``, else None; access problems are ConfigErrors."""
+    if not config.kubernetes.enabled:
+        yield None
+        return
+    try:
+        client = KubeClient(resolve_access(config.kubernetes.kubeconfig))
+    except KubeAccessError as error:
+        raise ConfigError(f"kubernetes: {error}") from None
+    async with client:
+        yield client
+
+
+def _serving_cert(state: DaemonState, scratch: Path) -> bytes:
+    """The certificate chain kenner serves now (a reload may have replaced it)."""
+    return Path(tls_files(state.snapshot.config, scratch).cert).read_bytes()
 
 
 async def _serve_until(
@@ -191,16 +237,32 @@ class Reloader:
     hypercorn_config: ReloadableTlsConfig
     scratch: Path
     runtime: Runtime
+    notifier: Notifier = attrs.Factory(lambda: Notifier(None))
 
     def reload(self) -> bool:
         """True when the new configuration and certificate were taken."""
+        self.notifier.reloading()
+        try:
+            return self._reload()
+        finally:
+            self.notifier.send("READY=1", f"STATUS={readiness_summary(self.state)}")
+
+    def _reload(self) -> bool:
+        current = self.state.snapshot
         try:
             config = load_settings(self.options)
-            if config.server.listen != self.state.snapshot.config.server.listen:
+            if config.server.listen != current.config.server.listen:
                 raise ConfigError("server.listen cannot change on reload; restart kenner instead")
+            access = (config.kubernetes.enabled, config.kubernetes.kubeconfig)
+            if access != (current.config.kubernetes.enabled, current.config.kubernetes.kubeconfig):
+                raise ConfigError(
+                    "kubernetes.enabled and kubernetes.kubeconfig cannot change on reload; "
+                    "restart kenner instead"
+                )
             files = tls_files(config, self.scratch)
             check_tls_files(files)
-            snapshot = Snapshot(config, build_validators(config, self.runtime))
+            validators = build_validators(config, self.runtime)
+            snapshot = Snapshot(config, validators, kube=current.kube)
         except (ConfigError, OSError) as error:
             log.error("reload refused; the previous configuration keeps serving: %s", error)
             return False
