@@ -1,4 +1,4 @@
-"""The ``kenner`` command: serve, review, check-config, --version.
+"""The ``kenner`` command: serve, review, check-config, cert, --version.
 
 Exit codes: ``review`` exits 0 when the request is allowed, 1 when denied, 2 on any error
 (an unreadable file, a bad configuration, a body that is not an AdmissionReview).
@@ -7,9 +7,11 @@ Exit codes: ``review`` exits 0 when the request is allowed, 1 when denied, 2 on 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 
 import trio
 
@@ -24,6 +26,7 @@ from kenner.logs import configure_logging
 from kenner.server.serve import ServeOptions, load_settings, run_daemon
 from kenner.server.state import Snapshot
 from kenner.validators.build import build_validators, open_runtime
+from kenner.webhook_certs import CertRequest, WebhookCertError, write_webhook_files
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
@@ -58,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="load a configuration file and report errors")
     check.add_argument("config", metavar="FILE")
     check.set_defaults(run=_check_config)
+
+    cert = commands.add_parser(
+        "cert", help="make a CA, a serving certificate, the TLS Secret and the webhook caBundle"
+    )
+    cert.add_argument("--out", metavar="DIR", required=True, help="where the files are written")
+    cert.add_argument("--service", default="kenner", help="Service name (default: kenner)")
+    cert.add_argument("--namespace", default="kenner", help="namespace (default: kenner)")
+    cert.add_argument("--url", help="webhook URL of a host outside the cluster (systemd)")
+    cert.add_argument("--webhook", metavar="FILE", help="webhook manifest to patch in place")
+    cert.add_argument("--days", type=int, default=365, help="validity (default: 365)")
+    cert.set_defaults(run=_cert)
     return parser
 
 
@@ -134,6 +148,28 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"kenner: {error}", file=sys.stderr)
         return EXIT_ERROR
     print(f"{args.config}: ok ({len(config.validators)} validators, {len(config.policy)} rules)")
+    return 0
+
+
+def _cert(args: argparse.Namespace) -> int:
+    request = CertRequest(
+        out_dir=Path(args.out),
+        service=args.service,
+        namespace=args.namespace,
+        url=args.url,
+        webhook=Path(args.webhook) if args.webhook else None,
+        days=args.days,
+    )
+    try:
+        certificates = write_webhook_files(request, datetime.datetime.now(datetime.UTC))
+    except (WebhookCertError, OSError) as error:
+        print(f"kenner: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{args.out}: ca.crt tls.crt tls.key tls-secret.yaml for {', '.join(certificates.hosts)}")
+    if request.webhook is None:
+        print(f"caBundle: {certificates.ca_bundle}")
+    else:
+        print(f"{request.webhook}: caBundle set")
     return 0
 
 
