@@ -1,0 +1,72 @@
+"""Count one admission request in the daemon's metrics (``kenner.metrics``).
+
+Validation results use Connaisseur's labels: ``type`` and ``validator_name`` of the rule's
+validator, ``result`` success / error / timeout. Images not validated are counted as skipped
+under Connaisseur's reasons, labelled with the validator their rule would have used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kenner.admission.decision import Decision, ImageCheck, Plan
+from kenner.admission.image import ImageRefError, parse_image
+from kenner.admission.review import AdmissionRequest
+from kenner.admission.verdict import Trusted, Verdict
+from kenner.metrics import UNCHANGED_SKIP_REASON, Metrics
+from kenner.server.state import Snapshot
+
+# kenner's skip reasons (kenner.admission.decision) -> Connaisseur's metric label.
+_SKIP_REASONS = {
+    "unchanged on update": UNCHANGED_SKIP_REASON,
+    "in the owner's template": "automatic approval of child image reference",
+}
+
+
+class RequestObserver:
+    """Counts the validations and the outcome of one request against one snapshot."""
+
+    def __init__(self, metrics: Metrics, snapshot: Snapshot) -> None:
+        self._metrics = metrics
+        self._snapshot = snapshot
+        self._types = {v.name: v.type for v in snapshot.config.validators}
+
+    def validation_done(self, check: ImageCheck, verdict: Verdict, duration_s: float) -> None:
+        """One validator call finished (in time) with ``verdict``."""
+        validator_type = self._type(check.rule.validator)
+        result = "success" if isinstance(verdict, Trusted) else "error"
+        self._metrics.count_validation(validator_type, check.rule.validator, result)
+        self._metrics.validation_seconds.labels(validator_type).observe(duration_s)
+
+    def request_done(
+        self,
+        request: AdmissionRequest,
+        plan: Plan,
+        verdicts: Mapping[str, Verdict],
+        decision: Decision,
+        duration_s: float,
+    ) -> None:
+        """The request was answered (``verdicts``: those reached before the deadline)."""
+        timed_out = False
+        for check in plan.checks:
+            if check.key not in verdicts:
+                timed_out = True
+                self._metrics.count_validation(
+                    self._type(check.rule.validator), check.rule.validator, "timeout"
+                )
+        for outcome in decision.outcomes:
+            if outcome.verdict == "skip":
+                self._count_skip(outcome.image, outcome.reason)
+        allowed = decision.response.allowed
+        self._metrics.count_request(request.kind, allowed, timed_out and not allowed, duration_s)
+
+    def _count_skip(self, image: str, reason: str) -> None:
+        try:
+            rule = self._snapshot.policy.select(parse_image(image))
+        except ImageRefError:
+            rule = None
+        name = rule.validator if rule is not None else ""
+        self._metrics.count_skip(self._type(name), name, _SKIP_REASONS.get(reason, reason))
+
+    def _type(self, validator_name: str) -> str:
+        return self._types.get(validator_name, "unknown")
