@@ -1,4 +1,5 @@
-"""The webhook as a raw ASGI application: ``POST /mutate``, ``GET /health``, ``GET /ready``.
+"""The webhook as a raw ASGI application: ``POST /mutate``, ``GET /health``, ``GET /ready``,
+``GET /metrics`` (Prometheus text format).
 
 Protocol errors are answered with a plain-text 4xx that says what is wrong; a request that
 can be answered is always answered with an AdmissionReview (allowed or denied), and no
@@ -14,6 +15,8 @@ from typing import Any
 
 from kenner.admission.review import ReviewError
 from kenner.admit import answer_review
+from kenner.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from kenner.server.access import logged
 from kenner.server.state import DaemonState
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,12 @@ class WebhookApp:
             return
         if scope["type"] != "http":
             return
+        if self.state.snapshot.config.log.access_log:
+            await logged(self._route, scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         if path == "/mutate":
             if method != "POST":
@@ -55,6 +64,8 @@ class WebhookApp:
             else:
                 status = 200 if self.state.ready else 503
                 await _respond_json(send, status, self.state.readiness_report())
+        elif path == "/metrics":
+            await serve_metrics(self.state, method, send)
         else:
             await _respond(send, 404, b"not found\n")
 
@@ -72,11 +83,37 @@ class WebhookApp:
             await _respond(send, 413, f"request body exceeds {limit} bytes\n".encode())
             return
         try:
-            answer, _decision = await answer_review(body, snapshot)
+            answer, _decision = await answer_review(
+                body, snapshot, metrics=self.state.metrics, alerts=self.state.alerts
+            )
         except ReviewError as error:
             await _respond(send, 400, f"{error}\n".encode())
             return
         await _respond(send, 200, answer, content_type=b"application/json")
+
+
+class MetricsApp:
+    """The separate plain-HTTP metrics listener (``server.metricsListen``): ``/metrics`` only."""
+
+    def __init__(self, state: DaemonState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http" and scope["path"] == "/metrics":
+            await serve_metrics(self.state, scope["method"], send)
+        elif scope["type"] == "http":
+            await _respond(send, 404, b"not found: only /metrics is served here\n")
+
+
+async def serve_metrics(state: DaemonState, method: str, send: Send) -> None:
+    """``GET /metrics``: every metric of this daemon, rendered at this moment."""
+    if method not in ("GET", "HEAD"):
+        await _respond(send, 405, b"use GET\n", allow=b"GET, HEAD")
+        return
+    body = state.metrics.render()
+    await _respond(send, 200, body, content_type=METRICS_CONTENT_TYPE.encode())
 
 
 async def _read_body(receive: Receive, content_length: bytes | None, limit: int) -> bytes:

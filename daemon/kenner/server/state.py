@@ -8,8 +8,10 @@ from collections.abc import Mapping
 import attrs
 
 from kenner.admission.policy import PolicyIndex
+from kenner.alerting.sender import AlertDispatcher
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient
+from kenner.metrics import Metrics
 from kenner.validators.base import Validator
 
 
@@ -44,6 +46,14 @@ class DaemonState:
 
     snapshot: Snapshot
     conditions: dict[str, Condition] = attrs.Factory(dict)
+    metrics: Metrics = attrs.Factory(Metrics)  # this daemon's own registry
+    alerts: AlertDispatcher | None = None  # set while the alert sender runs
+
+    def __attrs_post_init__(self) -> None:
+        self.metrics.watch_daemon(
+            conditions=lambda: {name: c.ok for name, c in self.conditions.items()},
+            validators=lambda: self.snapshot.validators,
+        )
 
     @property
     def ready(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import trio
 
@@ -14,8 +14,15 @@ from kenner.validators.base import Validator
 log = logging.getLogger(__name__)
 
 
+# Told of each verdict reached in time, with the validation's duration (metrics).
+OnValidated = Callable[[ImageCheck, Verdict, float], None]
+
+
 async def validate_checks(
-    checks: Sequence[ImageCheck], validators: Mapping[str, Validator], deadline: float
+    checks: Sequence[ImageCheck],
+    validators: Mapping[str, Validator],
+    deadline: float,
+    on_validated: OnValidated | None = None,
 ) -> dict[str, Verdict]:
     """Run each check's validator in one nursery; stop at ``deadline`` (trio time).
 
@@ -30,11 +37,14 @@ async def validate_checks(
         if validator is None:
             verdicts[check.key] = Untrusted(f"validator {check.rule.validator!r} is not defined")
             return
+        started = trio.current_time()
         try:
             verdicts[check.key] = await validator.validate(check.ref, check.rule.options)
         except Exception:
             log.exception("validator %r failed on %s", validator.name, check.key)
             verdicts[check.key] = Untrusted(f"internal error in validator {validator.name!r}")
+        if on_validated is not None:
+            on_validated(check, verdicts[check.key], trio.current_time() - started)
 
     waiting = [c for c in checks if _needs_network(validators.get(c.rule.validator))]
     with trio.move_on_at(deadline):
