@@ -123,15 +123,16 @@ def verify_layer(
     Raises:
         Rejected: why the layer does not count for the root.
     """
-    _check_payload(payload, expectation)
     signature = _signature_bytes(layer.signature)
     if isinstance(root, KeyRoot):
         if not root.key.verify(signature, payload):
             raise Rejected(Failure.BAD_SIGNATURE, "the signature does not verify with the key")
+        # Only after the signature: a payload problem is reported for the root that signed it.
+        _check_payload(payload, expectation)
         if not expectation.require_tlog:
             return None
         return _tlog(layer, sigstore, payload, signature, root.key.der)
-    return _verify_keyless(layer, payload, signature, root, sigstore)
+    return _verify_keyless(layer, payload, signature, root, expectation, sigstore)
 
 
 def _check_payload(payload: bytes, expectation: Expectation) -> None:
@@ -159,6 +160,7 @@ def _verify_keyless(
     payload: bytes,
     signature: bytes,
     root: KeylessRoot,
+    expectation: Expectation,
     sigstore: Sigstore,
 ) -> RekorEntry:
     if layer.certificate is None:
@@ -173,6 +175,7 @@ def _verify_keyless(
         raise Rejected(Failure.BAD_CERTIFICATE, f"the certificate's key: {error}") from None
     if not key.verify(signature, payload):
         raise Rejected(Failure.BAD_SIGNATURE, "the signature does not verify with the certificate")
+    _check_payload(payload, expectation)
     entry = _tlog(
         layer, sigstore, payload, signature, leaf.public_bytes(serialization.Encoding.DER)
     )

@@ -1,0 +1,96 @@
+"""Reading manifests and blobs from an OCI distribution (Docker Registry v2) API.
+
+Everything read is checked against its digest before it is used: a manifest fetched by digest
+must hash to it, a manifest fetched by tag gets the digest of the exact bytes served (and a
+``Docker-Content-Digest`` header saying otherwise is an error), a blob must hash to its digest.
+Manifest GETs send every manifest media type in ``Accept``: without them a registry converts
+the manifest (another digest) or answers an index with one platform's manifest. Docker Hub
+names are mapped to its API host (``kenner.oci.naming``). Deadlines belong to the caller.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from kenner.net.auth import AuthSession
+from kenner.net.errors import FetchError
+from kenner.oci.manifest import (
+    MANIFEST_ACCEPT,
+    DigestMismatch,
+    Manifest,
+    ManifestError,
+    digest_of,
+    parse_manifest,
+    verify_digest,
+)
+from kenner.oci.naming import api_base
+
+#: distribution refuses to store manifests over 4 MiB, so nothing larger is a real one.
+MANIFEST_MAX_BYTES = 4 * 1024 * 1024
+
+
+class BadContent(FetchError):
+    """The registry served something unusable: a digest mismatch or an invalid manifest."""
+
+
+@attrs.frozen
+class FetchedManifest:
+    """A manifest as served, with the digest of its bytes."""
+
+    digest: str
+    manifest: Manifest
+
+
+class RegistryClient:
+    """Reads of one registry through an authenticating session."""
+
+    def __init__(self, session: AuthSession, registry: str) -> None:
+        self._session = session
+        self._base = api_base(registry)
+
+    async def manifest(self, repository: str, reference: str) -> FetchedManifest:
+        """The manifest of ``repository`` at a tag or digest ``reference``.
+
+        Raises:
+            NotFound: the registry has no such manifest.
+            BadContent: it does not hash to the requested or announced digest, or is invalid.
+            FetchError: any other failure (see ``AuthSession.get``).
+        """
+        url = f"{self._base}/v2/{repository}/manifests/{reference}"
+        result = await self._session.get(
+            url,
+            repository=repository,
+            max_bytes=MANIFEST_MAX_BYTES,
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        announced = result.header("docker-content-digest")
+        try:
+            if ":" in reference:
+                verify_digest(result.body, reference, f"manifest {reference}")
+                digest = reference
+            else:
+                digest = digest_of(result.body)
+                if announced is not None and announced != digest:
+                    raise DigestMismatch(f"manifest {reference}", announced, digest)
+            return FetchedManifest(
+                digest, parse_manifest(result.body, result.header("content-type"))
+            )
+        except (DigestMismatch, ManifestError) as error:
+            raise BadContent(url, str(error)) from None
+
+    async def blob(self, repository: str, digest: str, *, max_bytes: int) -> bytes:
+        """The blob ``digest`` of ``repository``, verified against its digest.
+
+        Raises:
+            NotFound: the registry has no such blob.
+            TooLarge: it exceeds ``max_bytes``.
+            BadContent: it does not hash to ``digest``.
+            FetchError: any other failure.
+        """
+        url = f"{self._base}/v2/{repository}/blobs/{digest}"
+        result = await self._session.get(url, repository=repository, max_bytes=max_bytes)
+        try:
+            verify_digest(result.body, digest, f"blob {digest}")
+        except (DigestMismatch, ManifestError) as error:
+            raise BadContent(url, str(error)) from None
+        return result.body

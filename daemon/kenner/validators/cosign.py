@@ -1,0 +1,352 @@
+"""``type: cosign``: Sigstore Cosign signatures stored next to the image in its registry.
+
+The I/O shell around the pure verifier in ``kenner.cosign``. For one image it:
+
+1. works out which trust roots must sign and how many (``kenner.cosign.threshold``);
+2. resolves a tag to the digest of the manifest (or index) the registry serves, cached per
+   tag; a reference with a digest skips this;
+3. reads the signature manifest ``<repo>:sha256-<hex>.sig`` and each signature layer's
+   payload. Cosign's payload for an image without annotations is deterministic, so when a
+   layer's digest equals that of the rendered payload no blob is fetched: one round trip per
+   image with a digest, two with a tag. Other payloads are fetched concurrently;
+4. checks every layer against every root (``kenner.cosign.signature``) and caches which
+   roots signed the digest (single-flight, like the Notary validator);
+5. with ``with.platformFromIndex``, a platform manifest named by ``tag@digest`` that is not
+   signed itself is accepted when the tag's index contains it and is signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+import trio
+
+from kenner.admission.image import ImageRef
+from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.config.errors import ConfigError
+from kenner.config.model import Auth, Config, CosignTrustRoot, CosignValidatorConfig, RuleOptions
+from kenner.cosign.errors import Failure, Rejected
+from kenner.cosign.fulcio import IdentityPolicy, load_certificates
+from kenner.cosign.keys import load_public_key
+from kenner.cosign.payload import render_payload
+from kenner.cosign.signature import (
+    Expectation,
+    KeylessRoot,
+    KeyRoot,
+    ReferenceCheck,
+    SignatureLayer,
+    Sigstore,
+    TrustRoot,
+    signature_layers,
+    verify_layer,
+)
+from kenner.cosign.threshold import Requirement, RequirementError, requirement, shortfall
+from kenner.net.auth import AuthSession, Credentials
+from kenner.net.cache import TtlCache
+from kenner.net.errors import FetchError, NotFound
+from kenner.net.http import Fetcher, Fetchers
+from kenner.net.loader import CachedLoader, Loaded
+from kenner.net.registry import FetchedManifest, RegistryClient
+from kenner.oci.dockerconfig import (
+    DockerConfigError,
+    RegistryLogin,
+    RegistryLogins,
+    parse_docker_config,
+)
+from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
+from kenner.oci.naming import DOCKER_HUB, canonical_registry
+
+#: Payloads are a few hundred bytes; annotations may add some.
+PAYLOAD_MAX_BYTES = 256 * 1024
+MAX_CACHED_ENTRIES = 4096
+
+
+@attrs.frozen
+class TagKey:
+    """A tag of a repository, as resolved (and cached) to a manifest digest."""
+
+    registry: str
+    repository: str
+    tag: str
+
+
+@attrs.frozen
+class SignatureKey:
+    """What the verified signer set of one digest depends on."""
+
+    registry: str
+    repository: str
+    digest: str
+    roots: tuple[str, ...]
+    reference_check: ReferenceCheck
+    require_tlog: bool
+
+
+@attrs.frozen
+class Findings:
+    """Which roots signed one digest, and why the others did not."""
+
+    layers: int
+    signed: frozenset[str]
+    problems: Mapping[str, str]
+
+
+@attrs.frozen
+class LoginSource:
+    """Registry credentials: one login for every registry, or per image from a docker config."""
+
+    everywhere: RegistryLogin | None = None
+    by_image: RegistryLogins | None = None
+
+    def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
+        if self.by_image is not None:
+            return self.by_image.for_image(registry, repository)
+        return self.everywhere
+
+
+def load_logins(auth: Auth | None, secrets_dir: str) -> LoginSource:
+    """The registry credentials ``auth`` describes (read when the configuration is loaded).
+
+    Raises:
+        ConfigError: the secret is missing or unreadable.
+    """
+    if auth is None:
+        return LoginSource()
+    if auth.username is not None:
+        return LoginSource(everywhere=RegistryLogin(auth.username, auth.password or ""))
+    assert auth.secret_name is not None  # the loader requires one of the two
+    folder = Path(secrets_dir) / auth.secret_name
+    try:
+        if (folder / ".dockerconfigjson").is_file():
+            logins = parse_docker_config((folder / ".dockerconfigjson").read_bytes())
+            return LoginSource(by_image=logins)
+        username = (folder / "username").read_text().strip()
+        password = (folder / "password").read_text().strip()
+    except (OSError, DockerConfigError) as error:
+        raise ConfigError(f"secret {auth.secret_name!r} in {folder}: {error}") from None
+    return LoginSource(everywhere=RegistryLogin(username, password))
+
+
+@attrs.frozen
+class CosignSettings:
+    """The deadline of each registry fetch, inside the request's."""
+
+    fetch_s: float
+
+
+class RegistryAccess:
+    """One authenticating session per (registry, login), over one verifying fetcher."""
+
+    def __init__(self, fetcher: Fetcher, logins: LoginSource) -> None:
+        self._fetcher = fetcher
+        self._logins = logins
+        self._sessions: dict[tuple[str, RegistryLogin | None], AuthSession] = {}
+
+    def client(self, registry: str, repository: str) -> RegistryClient:
+        login = self._logins.for_image(registry, repository)
+        key = (canonical_registry(registry), login)
+        session = self._sessions.get(key)
+        if session is None:
+            credentials = None if login is None else Credentials(login.username, login.password)
+            session = AuthSession(self._fetcher, credentials)
+            self._sessions[key] = session
+        return RegistryClient(session, registry)
+
+
+class CosignValidator:
+    """Validates images by the Cosign signatures in their registries."""
+
+    def __init__(
+        self,
+        config: CosignValidatorConfig,
+        *,
+        access: RegistryAccess,
+        manifests: CachedLoader[TagKey, FetchedManifest],
+        signatures: CachedLoader[SignatureKey, Findings],
+        settings: CosignSettings,
+    ) -> None:
+        self._config = config
+        self._access = access
+        self._manifests = manifests
+        self._signatures = signatures
+        self._settings = settings
+        self._roots = {root.name: _trust_root(root) for root in config.trust_roots}
+        host = config.host
+        self._sigstore = Sigstore(
+            load_public_key(host.rekor_pubkey) if host.rekor_pubkey else None,
+            load_certificates(host.fulcio_cert, "fulcioCert") if host.fulcio_cert else (),
+        )
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def needs_network(self) -> bool:
+        return True
+
+    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+        try:
+            need = requirement(
+                list(self._roots), options.trust_root, options.threshold, options.required
+            )
+        except RequirementError as error:
+            return Untrusted(f"cosign validator {self.name!r}: {error}")
+        try:
+            return await self._validate(image, options, need)
+        except FetchError as error:
+            return Untrusted(f"registry error: {error}")
+        except trio.TooSlowError:
+            return Untrusted(f"registry error: no answer from {image.registry} in time")
+
+    async def _validate(self, image: ImageRef, options: RuleOptions, need: Requirement) -> Verdict:
+        digest = image.digest or (await self._resolve(image)).digest
+        reason = await self._judge(image, digest, need, options)
+        if reason is None:
+            return Trusted(digest)
+        if options.platform_from_index and image.digest is not None and image.tag is not None:
+            index = await self._resolve(image)
+            if not isinstance(index.manifest, ImageIndex) or not index.manifest.contains(digest):
+                return Untrusted(f"{reason}; tag {image.tag!r} names no index containing it")
+            index_reason = await self._judge(image, index.digest, need, options)
+            if index_reason is None:
+                return Trusted(digest)
+            reason = f"{reason}; its index {index.digest} (tag {image.tag!r}): {index_reason}"
+        return Untrusted(reason)
+
+    async def _resolve(self, image: ImageRef) -> FetchedManifest:
+        assert image.tag is not None  # a reference has a tag, a digest, or both
+        key = TagKey(canonical_registry(image.registry), image.repository, image.tag)
+
+        async def load() -> Loaded[FetchedManifest]:
+            client = self._access.client(key.registry, key.repository)
+            try:
+                with trio.fail_after(self._settings.fetch_s):
+                    return Loaded(await client.manifest(key.repository, key.tag))
+            except NotFound:
+                raise NotFound(f"{image.name}:{image.tag}", "the image does not exist") from None
+
+        return await self._manifests.get(key, load)
+
+    async def _judge(
+        self, image: ImageRef, digest: str, need: Requirement, options: RuleOptions
+    ) -> str | None:
+        key = SignatureKey(
+            canonical_registry(image.registry),
+            image.repository,
+            digest,
+            need.roots,
+            options.signed_reference,
+            options.verify_in_transparency_log,
+        )
+        findings = await self._signatures.get(key, lambda: self._find(key))
+        if findings.layers == 0:
+            return f"no cosign signature for {digest} ({signature_tag(digest)} has none)"
+        problem = shortfall(need, findings.signed, findings.problems)
+        return None if problem is None else f"signatures on {digest}: {problem}"
+
+    async def _find(self, key: SignatureKey) -> Loaded[Findings]:
+        client = self._access.client(key.registry, key.repository)
+        try:
+            with trio.fail_after(self._settings.fetch_s):
+                fetched = await client.manifest(key.repository, signature_tag(key.digest))
+        except NotFound:
+            return Loaded(Findings(0, frozenset(), {}))
+        if not isinstance(fetched.manifest, ImageManifest):
+            return Loaded(Findings(0, frozenset(), {}))
+        layers = signature_layers(fetched.manifest)
+        payloads = await self._payloads(client, key, layers)
+        expectation = Expectation(
+            key.digest, key.registry, key.repository, key.reference_check, key.require_tlog
+        )
+        signed: set[str] = set()
+        problems: dict[str, Rejected] = {}
+        for name in key.roots:
+            for layer in layers:
+                try:
+                    verify_layer(
+                        layer,
+                        payloads[layer.payload_digest],
+                        self._roots[name],
+                        expectation,
+                        self._sigstore,
+                    )
+                except Rejected as rejected:
+                    problems[name] = _more_telling(problems.get(name), rejected)
+                else:
+                    signed.add(name)
+                    break
+        reasons = {name: str(problems[name]) for name in problems if name not in signed}
+        return Loaded(Findings(len(layers), frozenset(signed), reasons))
+
+    async def _payloads(
+        self, client: RegistryClient, key: SignatureKey, layers: Sequence[SignatureLayer]
+    ) -> dict[str, bytes]:
+        registry = "index.docker.io" if key.registry == DOCKER_HUB else key.registry
+        rendered = render_payload(f"{registry}/{key.repository}", key.digest)
+        payloads = {digest_of(rendered): rendered}
+        missing = {layer.payload_digest for layer in layers} - payloads.keys()
+
+        async def fetch(digest: str) -> None:
+            with trio.fail_after(self._settings.fetch_s):
+                payloads[digest] = await client.blob(
+                    key.repository, digest, max_bytes=PAYLOAD_MAX_BYTES
+                )
+
+        async with trio.open_nursery() as nursery:
+            for digest in sorted(missing):
+                nursery.start_soon(fetch, digest)
+        return payloads
+
+
+def _trust_root(root: CosignTrustRoot) -> TrustRoot:
+    if root.key is not None:
+        return KeyRoot(root.name, load_public_key(root.key.strip()))
+    assert root.keyless is not None  # the loader requires exactly one
+    identity = root.keyless
+    return KeylessRoot(
+        root.name,
+        IdentityPolicy(
+            identity.issuer, identity.issuer_regex, identity.subject, identity.subject_regex
+        ),
+    )
+
+
+def _more_telling(known: Rejected | None, new: Rejected) -> Rejected:
+    # Another key's signature is "bad" for this root; anything else says more.
+    if known is None or known.failure == Failure.BAD_SIGNATURE:
+        return new
+    return known
+
+
+def cosign_validator(
+    validator: CosignValidatorConfig, config: Config, fetchers: Fetchers, nursery: trio.Nursery
+) -> CosignValidator:
+    """A cosign validator on the process-wide fetchers and background nursery.
+
+    Raises:
+        ConfigError: a credential secret cannot be read.
+    """
+    access = RegistryAccess(
+        fetchers.for_ca_bundle(validator.cert), load_logins(validator.auth, config.secrets_dir)
+    )
+    tags: TtlCache[TagKey, FetchedManifest] = TtlCache(
+        ttl_s=config.cache.ttl_s,
+        failure_ttl_s=config.cache.failure_ttl_s,
+        max_entries=MAX_CACHED_ENTRIES,
+    )
+    signatures: TtlCache[SignatureKey, Findings] = TtlCache(
+        ttl_s=config.cache.ttl_s,
+        failure_ttl_s=config.cache.failure_ttl_s,
+        max_entries=MAX_CACHED_ENTRIES,
+    )
+    work_deadline_s = config.deadlines.request_s
+    return CosignValidator(
+        validator,
+        access=access,
+        manifests=CachedLoader(tags, nursery, work_deadline_s=work_deadline_s),
+        signatures=CachedLoader(signatures, nursery, work_deadline_s=work_deadline_s),
+        settings=CosignSettings(fetch_s=config.deadlines.fetch_s),
+    )
