@@ -9,13 +9,19 @@ import attrs
 import httpx
 import trio
 
-from kenner.config.model import Config, NotaryV1ValidatorConfig, StaticValidatorConfig
+from kenner.config.model import (
+    Config,
+    CosignValidatorConfig,
+    NotaryV1ValidatorConfig,
+    StaticValidatorConfig,
+)
 from kenner.net.auth import AuthSession
 from kenner.net.cache import TtlCache
 from kenner.net.http import Fetchers
 from kenner.net.loader import CachedLoader
 from kenner.tuf import RollbackGuard, TrustedTargets
 from kenner.validators.base import Validator
+from kenner.validators.cosign import cosign_validator
 from kenner.validators.credentials import load_credentials
 from kenner.validators.notaryv1 import NotaryFetchSettings, NotaryV1Validator, TrustKey
 from kenner.validators.static import StaticValidator
@@ -56,6 +62,10 @@ def build_validators(config: Config, runtime: Runtime) -> Mapping[str, Validator
     for validator_config in config.validators:
         if isinstance(validator_config, StaticValidatorConfig):
             validators[validator_config.name] = StaticValidator(validator_config)
+        elif isinstance(validator_config, CosignValidatorConfig):
+            validators[validator_config.name] = cosign_validator(
+                validator_config, config, runtime.fetchers, runtime.nursery
+            )
         else:
             validators[validator_config.name] = _notary_v1(validator_config, config, runtime)
     return validators
