@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
 # The oldest Kubernetes release kenner supports and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.28", kubernetes_validate.latest_version())
-SENTINEL_LABEL = "kenner.dev/bootstrap-sentinel"
 
 Manifest = dict[str, Any]
 
@@ -148,6 +147,28 @@ def test_the_shipped_config_loads_and_serves_the_mounted_certificate() -> None:
     assert volumes["config"]["configMap"]["name"] == "kenner-config"
     assert volumes["tls"]["secret"]["secretName"] == _one("Secret")["metadata"]["name"]
     assert config.features.automatic_child_approval is True
+
+
+def test_the_watchdog_looks_for_the_shipped_webhook_service_and_sentinel() -> None:
+    kubernetes = _config().kubernetes
+    assert kubernetes.enabled is True
+    assert kubernetes.kubeconfig is None  # in-cluster: the service account
+    assert kubernetes.webhook.name == _webhook()["metadata"]["name"]
+    service = _one("Service")["metadata"]
+    assert (kubernetes.webhook.service, kubernetes.namespace) == (
+        service["name"],
+        service["namespace"],
+    )
+    assert kubernetes.webhook.url is None
+    sentinel = _one("Pod")["metadata"]
+    assert (kubernetes.sentinel.name, kubernetes.namespace) == (
+        sentinel["name"],
+        sentinel["namespace"],
+    )
+    key, _, value = kubernetes.sentinel.label.partition("=")
+    assert sentinel["labels"][key] == value
+    # The sentinel ends itself after the window in which kenner would honour it at all.
+    assert _one("Pod")["spec"]["activeDeadlineSeconds"] >= kubernetes.sentinel.window_s
 
 
 def test_deployment_runs_three_spread_replicas() -> None:
@@ -336,7 +357,6 @@ def test_every_role_is_bound_to_the_kenner_service_account_only() -> None:
 def test_sentinel_carries_the_label_and_ends_itself() -> None:
     sentinel = _one("Pod")
     assert sentinel["metadata"]["namespace"] == "kenner"
-    assert sentinel["metadata"]["labels"][SENTINEL_LABEL] == "true"
     spec = sentinel["spec"]
     assert 0 < spec["activeDeadlineSeconds"] <= 900
     assert spec["automountServiceAccountToken"] is False
