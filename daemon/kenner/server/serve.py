@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import ssl
 import tempfile
 import time
@@ -28,14 +30,16 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
+from kenner.alerting.sender import AlertDispatcher, open_alert_sender
 from kenner.certs import self_signed_certificate
 from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
 from kenner.kube.access import KubeAccessError, resolve_access
 from kenner.kube.client import KubeClient
+from kenner.metrics import Metrics
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
-from kenner.server.app import WebhookApp
+from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.build import Runtime, build_validators, open_runtime
 from kenner.watchdog import Probes, readiness_summary, run_watchdog
@@ -141,12 +145,18 @@ async def run_daemon(
         check_tls_files(files)
         hypercorn_config = _hypercorn_config(config, files)
         notifier = Notifier.from_environment()
+        metrics = Metrics()
         async with (
             open_runtime() as runtime,
             _kube_client(config) as kube,
+            open_alert_sender(metrics) as alert_sender,
             trio.open_nursery() as nursery,
         ):
-            state = DaemonState(Snapshot(config, build_validators(config, runtime), kube=kube))
+            state = DaemonState(
+                Snapshot(config, build_validators(config, runtime), kube=kube),
+                metrics=metrics,
+                alerts=AlertDispatcher(alert_sender, pod_id=_pod_id()),
+            )
             app = WebhookApp(state)
             reloader = Reloader(options, state, hypercorn_config, scratch, runtime, notifier)
             nursery.start_soon(_handle_signals, reloader, shutdown)
@@ -158,6 +168,12 @@ async def run_daemon(
             await nursery.start(run_watchdog, state, probes, notifier)
             async with trio.open_nursery() as server_nursery:
                 binds = await server_nursery.start(_serve_until, app, hypercorn_config, shutdown)
+                if config.server.metrics_listen is not None:
+                    metrics_config = _metrics_config(config.server.metrics_listen)
+                    metrics_binds = await server_nursery.start(
+                        _serve_until, MetricsApp(state), metrics_config, shutdown
+                    )
+                    log.info("metrics are served", extra={"fields": {"binds": metrics_binds}})
                 state.set_condition("serving", True, "webhook is serving", time.time())
                 log.info("kenner is serving", extra={"fields": {"binds": binds}})
                 notifier.send("READY=1", f"STATUS={readiness_summary(state)}")
@@ -189,7 +205,7 @@ def _serving_cert(state: DaemonState, scratch: Path) -> bytes:
 
 
 async def _serve_until(
-    app: WebhookApp,
+    app: WebhookApp | MetricsApp,
     config: HypercornConfig,
     shutdown: trio.Event,
     *,
@@ -213,6 +229,21 @@ def _hypercorn_config(config: Config, files: TlsFiles) -> ReloadableTlsConfig:
     hypercorn_config.accesslog = None
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     return hypercorn_config
+
+
+def _metrics_config(listen: str) -> HypercornConfig:
+    """Plain HTTP for the separate metrics listener: scrapes carry nothing secret."""
+    metrics_config = HypercornConfig()
+    metrics_config.bind = [listen]
+    metrics_config.graceful_timeout = 1.0
+    metrics_config.accesslog = None
+    metrics_config.errorlog = logging.getLogger("hypercorn.error")
+    return metrics_config
+
+
+def _pod_id() -> str:
+    """The ``connaisseur_pod_id`` of alerts: the pod's name (Downward API), else the host's."""
+    return os.environ.get("POD_NAME") or socket.gethostname()
 
 
 async def _handle_signals(reloader: Reloader, shutdown: trio.Event) -> None:
@@ -242,9 +273,12 @@ class Reloader:
     def reload(self) -> bool:
         """True when the new configuration and certificate were taken."""
         self.notifier.reloading()
+        taken = False
         try:
-            return self._reload()
+            taken = self._reload()
+            return taken
         finally:
+            self.state.metrics.count_reload(taken)
             self.notifier.send("READY=1", f"STATUS={readiness_summary(self.state)}")
 
     def _reload(self) -> bool:
@@ -253,6 +287,10 @@ class Reloader:
             config = load_settings(self.options)
             if config.server.listen != current.config.server.listen:
                 raise ConfigError("server.listen cannot change on reload; restart kenner instead")
+            if config.server.metrics_listen != current.config.server.metrics_listen:
+                raise ConfigError(
+                    "server.metricsListen cannot change on reload; restart kenner instead"
+                )
             access = (config.kubernetes.enabled, config.kubernetes.kubeconfig)
             if access != (current.config.kubernetes.enabled, current.config.kubernetes.kubeconfig):
                 raise ConfigError(
