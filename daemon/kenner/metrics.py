@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -25,13 +24,15 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from kenner import __version__
 from kenner.net.cache import CacheStatistics
 from kenner.net.singleflight import SingleFlightStatistics
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# generate_latest writes the classic text format; 0.0.4 is what every Prometheus understands.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Connaisseur's skip reason for an image already present before an UPDATE.
 UNCHANGED_SKIP_REASON = "unchanged image reference"

@@ -1,0 +1,146 @@
+"""GET /metrics after a scripted set of requests: exact Connaisseur counters and kenner's own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kenner.config.model import Config, Deadlines, Features, Rule, StaticValidatorConfig
+from kenner.server.app import MetricsApp, WebhookApp
+from kenner.server.state import DaemonState, Snapshot
+from kenner.validators.base import Validator
+from kenner.validators.static import StaticValidator
+from tests.support.validators import SlowValidator
+
+ALLOW = StaticValidatorConfig("allow", True)
+DENY = StaticValidatorConfig("deny", False)
+SLOW = StaticValidatorConfig("slow", True)  # served by a validator that never answers in time
+CONFIG = Config(
+    validators=(ALLOW, DENY, SLOW),
+    policy=(
+        Rule("registry.k8s.io/*:*", "allow"),
+        Rule("docker.io/library/*:*", "deny"),
+        Rule("slow.example/*:*", "slow"),
+    ),
+    features=Features(automatic_unchanged_approval=True),
+    deadlines=Deadlines(request_s=0.2, fetch_s=0.1),
+)
+PAUSE = "registry.k8s.io/pause:3.9"
+
+
+def _review(uid: str, image: str, operation: str = "CREATE", old: str | None = None) -> object:
+    def pod(image: str) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"image": image}]}}
+
+    request: dict[str, object] = {
+        "uid": uid,
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "operation": operation,
+        "namespace": "team",
+        "object": pod(image),
+    }
+    if old is not None:
+        request["oldObject"] = pod(old)
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+@pytest.fixture
+def state() -> DaemonState:
+    validators: dict[str, Validator] = {
+        "allow": StaticValidator(ALLOW),
+        "deny": StaticValidator(DENY),
+        "slow": SlowValidator("slow", delay_s=30.0),
+    }
+    state = DaemonState(Snapshot(CONFIG, validators))
+    state.set_condition("serving", True, "test", 0.0)
+    state.set_condition("notary", False, "unreachable", 0.0)
+    return state
+
+
+@pytest.fixture
+async def client(state: DaemonState) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=WebhookApp(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
+        yield client
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def _value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_counts_after_a_scripted_set_of_requests(client: httpx.AsyncClient) -> None:
+    answers = [
+        await client.post("/mutate", json=_review("1", PAUSE)),
+        await client.post("/mutate", json=_review("2", "docker.io/library/nginx:1")),
+        await client.post("/mutate", json=_review("3", "slow.example/app:1")),
+        await client.post("/mutate", json=_review("4", PAUSE, "UPDATE", old=PAUSE)),
+        await client.post("/mutate", json=_review("5", "nginx:2")),
+    ]
+    allowed = [answer.json()["response"]["allowed"] for answer in answers]
+    assert allowed == [True, False, False, True, False]
+    bad = await client.post("/mutate", content=b"{", headers={"content-type": "application/json"})
+    assert bad.status_code == 400  # not an admission request: not counted
+
+    scrape = await client.get("/metrics")
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
+    s = _samples(scrape.text)
+    assert _value(s, "connaisseur_requests_total") == 5
+    assert _value(s, "connaisseur_requests_admitted_total") == 2
+    assert _value(s, "connaisseur_requests_denied_total", timeout="false") == 2
+    assert _value(s, "connaisseur_requests_denied_total", timeout="true") == 1
+    static = {"type": "static"}
+    assert _value(s, "connaisseur_validations_total", **static, validator_name="allow",
+                  result="success") == 1  # fmt: skip
+    assert _value(s, "connaisseur_validations_total", **static, validator_name="deny",
+                  result="error") == 2  # fmt: skip
+    assert _value(s, "connaisseur_validations_total", **static, validator_name="slow",
+                  result="timeout") == 1  # fmt: skip
+    assert _value(s, "connaisseur_validations_successful_total", **static,
+                  validator_name="allow") == 1  # fmt: skip
+    assert _value(s, "connaisseur_validations_failed_total", **static,
+                  validator_name="deny") == 2  # fmt: skip
+    assert _value(s, "connaisseur_validations_timeouted_total", **static,
+                  validator_name="slow") == 1  # fmt: skip
+    assert _value(s, "connaisseur_validations_skipped_total", **static, validator_name="allow",
+                  reason="unchanged image reference") == 1  # fmt: skip
+    latency = "kenner_request_duration_seconds_count"
+    assert _value(s, latency, kind="Pod", verdict="allowed") == 2
+    assert _value(s, latency, kind="Pod", verdict="denied") == 3
+    slow_bucket = "kenner_request_duration_seconds_bucket"
+    assert _value(s, slow_bucket, kind="Pod", verdict="denied", le="0.1") == 2  # not the slow one
+    assert _value(s, "kenner_validation_duration_seconds_count", validator_type="static") == 3
+    assert _value(s, "kenner_ready_condition", condition="serving") == 1
+    assert _value(s, "kenner_ready_condition", condition="notary") == 0
+    build = [key for key in s if key[0] == "kenner_build_info"]
+    assert len(build) == 1
+    assert dict(build[0][1])["version"]
+
+
+async def test_each_daemon_state_has_its_own_registry(client: httpx.AsyncClient) -> None:
+    await client.post("/mutate", json=_review("1", PAUSE))
+    other = DaemonState(Snapshot(CONFIG, {}))
+    assert _value(_samples(other.metrics.render().decode()), "connaisseur_requests_total") == 0
+
+
+async def test_separate_metrics_app_serves_only_metrics(state: DaemonState) -> None:
+    transport = httpx.ASGITransport(app=MetricsApp(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
+        scrape = await client.get("/metrics")
+        assert scrape.status_code == 200
+        assert "connaisseur_requests_total 0.0" in scrape.text
+        assert (await client.get("/ready")).status_code == 404
+        assert (await client.post("/metrics")).status_code == 405
