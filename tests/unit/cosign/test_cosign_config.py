@@ -1,0 +1,73 @@
+"""Loading cosign validators: Connaisseur's files, and the problems reported at load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from kenner.config.errors import ConfigError
+from kenner.config.load import load_config
+from kenner.config.model import CosignValidatorConfig
+from tests.shared import connaisseur_fixtures
+
+
+def _text(validator: dict[str, Any], options: dict[str, Any]) -> str:
+    rule = {"pattern": "*:*", "validator": validator["name"], "with": options}
+    return yaml.safe_dump({"validators": [validator], "policy": [rule]})
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    path = connaisseur_fixtures() / "cosign" / "validator_configs" / name
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def test_connaisseur_cosign_configs_load() -> None:
+    keys = load_config(
+        _text(_fixture("01_cosign.yaml"), {"trustRoot": "*", "verifyInTransparencyLog": False})
+    ).validators[0]
+    assert isinstance(keys, CosignValidatorConfig)
+    assert [root.name for root in keys.trust_roots] == ["alice", "bob"]
+    keyless = load_config(_text(_fixture("11_keyless.yaml"), {"trustRoot": "philipp-keyless"}))
+    validator = keyless.validators[0]
+    assert isinstance(validator, CosignValidatorConfig)
+    assert validator.trust_roots[0].keyless is not None
+    assert validator.trust_roots[0].keyless.issuer_regex == "github"
+
+
+def _problems(validator: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(_text(validator, options))
+    return [f"{p.path}: {p.message}" for p in info.value.problems]
+
+
+def test_the_transparency_log_needs_a_rekor_key() -> None:
+    assert _problems(_fixture("01_cosign.yaml"), {"trustRoot": "alice"}) == [
+        "policy[0].with.verifyInTransparencyLog: validator 'default' has no host.rekorPubkey "
+        "to verify Rekor bundles with; configure it or set verifyInTransparencyLog: false"
+    ]
+
+
+def test_root_and_threshold_problems() -> None:
+    validator = _fixture("01_cosign.yaml")
+    roots = validator["trustRoots"]
+    validator["trustRoots"] = [
+        roots[0],
+        {"name": "both", "key": roots[1]["key"], "keyless": {"issuer": "x", "subject": "y"}},
+        {"name": "vague", "keyless": {"issuerRegex": "("}},
+    ]
+    # In line order: safe_dump writes "policy" before "validators".
+    assert _problems(validator, {"trustRoot": "*", "threshold": 4, "required": ["carol"]}) == [
+        "policy[0].with.verifyInTransparencyLog: validator 'default' has no host.rekorPubkey "
+        "to verify Rekor bundles with; configure it or set verifyInTransparencyLog: false",
+        "policy[0].with.required[0]: trust root 'carol' is not defined by validator 'default'",
+        "validators[0].host: keyless trust roots need host.fulcioCert and host.rekorPubkey "
+        "(kenner verifies offline and never fetches Sigstore's public roots)",
+        "validators[0].trustRoots[1]: trust root 'both' needs exactly one of 'key' or 'keyless'",
+        "validators[0].trustRoots[2].keyless: a keyless trust root needs 'subject' or "
+        "'subjectRegex'",
+        "validators[0].trustRoots[2].keyless.issuerRegex: not a valid regular expression "
+        "(missing ), unterminated subpattern at position 0)",
+    ]
