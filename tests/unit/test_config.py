@@ -302,7 +302,7 @@ def test_validator_types() -> None:
         ("validators[0].type", 3, "must be one of static, notaryv1, cosign, got 'magic'")
     ]
     assert problems(STATIC.replace("    type: static\n", "")) == [
-        ("validators[0]", 2, "missing required key 'type' (one of static, notaryv1)")
+        ("validators[0]", 2, "missing required key 'type' (one of static, notaryv1, cosign)")
     ]
 
 
