@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from kenner.cli import main
+from kenner.kube.webhook import WebhookTarget, webhook_problem
 from kenner.webhook_certs import (
     CertRequest,
     WebhookCertError,
@@ -326,3 +327,24 @@ def test_cli_cert_reports_a_bad_request_with_exit_2(
     code, _, err = _run(capsys, "cert", "--out", str(tmp_path), "--webhook", str(tmp_path / "no"))
     assert code == 2
     assert "No such file" in err
+
+
+@pytest.mark.parametrize(
+    ("manifest", "url"),
+    [(WEBHOOK, None), (ROOT / "systemd" / "webhook.yaml", "https://10.0.0.5:8443/mutate")],
+)
+def test_the_watchdog_accepts_what_kenner_cert_writes(
+    tmp_path: Path, manifest: Path, url: str | None
+) -> None:
+    webhook = tmp_path / "webhook.yaml"
+    webhook.write_text(manifest.read_text())
+    write_webhook_files(CertRequest(out_dir=tmp_path, webhook=webhook, url=url), _now())
+    target = WebhookTarget("kenner", None if url else "kenner", url)
+    configuration = yaml.safe_load(webhook.read_text())
+    served = (tmp_path / "tls.crt").read_bytes()
+    assert webhook_problem(configuration, target, served) is None
+    # The shipped placeholder trusts nothing, so kenner is not ready before `kenner cert`.
+    placeholder = yaml.safe_load(manifest.read_text())
+    if url:
+        placeholder["webhooks"][0]["clientConfig"]["url"] = url
+    assert "caBundle lacks the CA" in str(webhook_problem(placeholder, target, served))
