@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", metavar="HOST:PORT", help="override server.listen")
     serve.add_argument("--tls-cert", metavar="FILE", help="override server.tls.certFile")
     serve.add_argument("--tls-key", metavar="FILE", help="override server.tls.keyFile")
+    serve.add_argument(
+        "--kubeconfig", metavar="FILE", help="override kubernetes.kubeconfig (API access)"
+    )
     serve.set_defaults(run=_serve)
 
     review = commands.add_parser(
@@ -76,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    options = ServeOptions(args.config, args.listen, args.tls_cert, args.tls_key)
+    options = ServeOptions(args.config, args.listen, args.tls_cert, args.tls_key, args.kubeconfig)
     try:
         config = load_settings(options)
     except ConfigError as error:
