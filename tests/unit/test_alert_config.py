@@ -1,4 +1,4 @@
-"""The ``alerting:`` section in kenner's layout and Connaisseur's v2/v3 layouts, with located errors."""
+"""The ``alerting:`` section in kenner's and Connaisseur's v2/v3 layouts, with located errors."""
 
 from __future__ import annotations
 
