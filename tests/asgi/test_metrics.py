@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
+import attrs
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kenner.config.model import Config, Deadlines, Features, Rule, StaticValidatorConfig
+from kenner.config.model import (
+    Config,
+    Deadlines,
+    Features,
+    LogConfig,
+    Rule,
+    StaticValidatorConfig,
+)
 from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
@@ -144,3 +153,26 @@ async def test_separate_metrics_app_serves_only_metrics(state: DaemonState) -> N
         assert "connaisseur_requests_total 0.0" in scrape.text
         assert (await client.get("/ready")).status_code == 404
         assert (await client.post("/metrics")).status_code == 405
+
+
+async def test_access_log_is_off_by_default_and_probes_stay_at_debug(
+    state: DaemonState, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kenner.access")
+    transport = httpx.ASGITransport(app=WebhookApp(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
+        await client.get("/health")
+        assert [r for r in caplog.records if r.name == "kenner.access"] == []
+        state.snapshot = Snapshot(
+            attrs.evolve(CONFIG, log=LogConfig(access_log=True)), state.snapshot.validators
+        )
+        for path in ("/health", "/ready", "/metrics"):
+            await client.get(path)
+        await client.post("/mutate", json=_review("1", PAUSE))
+    lines = [r for r in caplog.records if r.name == "kenner.access"]
+    assert [(r.levelno, r.fields["path"], r.fields["status"]) for r in lines] == [  # type: ignore[attr-defined]
+        (logging.DEBUG, "/health", 200),
+        (logging.DEBUG, "/ready", 503),
+        (logging.DEBUG, "/metrics", 200),
+        (logging.INFO, "/mutate", 200),
+    ]
