@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "daemon" / "kenner"
-PURE_PACKAGES = ("admission", "tuf", "config")
+PURE_PACKAGES = ("admission", "tuf", "config", "oci", "cosign")
 IO_MODULES = ("trio", "httpx", "httpcore", "hypercorn", "anyio", "sniffio", "socket", "ssl")
 
 
