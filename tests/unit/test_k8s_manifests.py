@@ -20,6 +20,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from kenner import __version__
 from kenner.admission.workload import WORKLOAD_KINDS
 from kenner.config.load import load_config
 from kenner.config.model import Config
@@ -381,6 +382,8 @@ def test_the_image_matches_the_containerfile_user() -> None:
     image = _container()["image"]
     (rewrite,) = _kustomization(K8S)["images"]
     assert image == f"{rewrite['name']}:{rewrite['newTag']}"
+    assert rewrite["newTag"] == __version__  # the tag the Containerfile's comment builds
+    assert f"-t {image} " in (ROOT / "Containerfile").read_text()
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
