@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import trustme
 
 from bench.errors import BenchError
 from bench.measure import Measurement, Plan, measure
+from bench.notary import kenner_notary
 from bench.report import rounds_line, table, verdict
-from bench.scenarios import BASELINE, KENNER_LOG_LEVEL, SCENARIOS, BenchRun
-from bench.servers import TlsFiles
+from bench.scenarios import BASELINE, SCENARIOS
+from bench.servers import KENNER_LOG_LEVEL, TlsFiles
+from bench.target import BenchRun, Scenario
 from bench.wrk import WRK_THREADS, Load, find_wrk, wrk_command
 
 
@@ -29,9 +32,10 @@ def main() -> int:
     try:
         find_wrk()
         with tempfile.TemporaryDirectory(prefix="kenner-bench-") as scratch_dir:
-            run = BenchRun(Path(scratch_dir), _tls_files(Path(scratch_dir)))
+            run = BenchRun(Path(scratch_dir), _tls_files(Path(scratch_dir)), args.cold_samples)
             print(_header(args, plan, run), flush=True)
-            measurements = _run_scenarios(run, plan)
+            scenarios = [s for s in SCENARIOS if not (args.without_notary and s is kenner_notary)]
+            measurements, notes = _run_scenarios(scenarios, run, plan)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
@@ -41,6 +45,8 @@ def main() -> int:
     print()
     print(rounds_line(measurements))
     print(verdict(measurements, baseline))
+    for line in notes:
+        print(line)
     print(f"load average after the run: {_load_average()}")
     return 0
 
@@ -58,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="cap per round; a round that reaches it is reported as invalid",
     )
+    parser.add_argument(
+        "--cold-samples",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="fresh kenner processes started for the Notary v1 cold-latency median",
+    )
+    parser.add_argument(
+        "--without-notary",
+        action="store_true",
+        help="leave out the Notary v1 scenario (it needs the test bed: root or the packages)",
+    )
     return parser
 
 
@@ -68,16 +86,27 @@ def _positive(text: str) -> int:
     return value
 
 
-def _run_scenarios(run: BenchRun, plan: Plan) -> list[Measurement]:
+def _run_scenarios(
+    scenarios: Sequence[Scenario], run: BenchRun, plan: Plan
+) -> tuple[list[Measurement], list[str]]:
+    """Start every scenario, measure them together; the measurements and the targets' own
+    report lines (asked while their servers still run)."""
     with ExitStack() as servers:
-        targets = [servers.enter_context(scenario(run)) for scenario in SCENARIOS]
+        targets = [servers.enter_context(scenario(run)) for scenario in scenarios]
         for target in targets:
             print(f"  {target.name}: {target.server.url}{target.path}  {target.description}")
         example = wrk_command(
             f"{targets[0].server.url}{targets[0].path}", run.scratch / "post.lua", plan.load
         )
         print(f"wrk command (per round, per scenario): {shlex.join(example)}", flush=True)
-        return measure(targets, plan, run)
+        measurements = measure(targets, plan, run)
+        notes = [
+            line
+            for target, measured in zip(targets, measurements, strict=True)
+            if target.report is not None
+            for line in target.report(measured.answered)
+        ]
+        return measurements, notes
 
 
 def _tls_files(scratch: Path) -> TlsFiles:
@@ -91,9 +120,14 @@ def _tls_files(scratch: Path) -> TlsFiles:
 
 
 def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
-    command = [sys.executable, "-m", "bench"] + [
-        f"--{name.replace('_', '-')}={value}" for name, value in sorted(vars(args).items())
-    ]
+    options = sorted(vars(args).items())
+    command = [sys.executable, "-m", "bench"]
+    for name, value in options:
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):
+            command += [flag] if value else []  # an on/off switch takes no value
+        else:
+            command.append(f"{flag}={value}")
     load = plan.load
     return "\n".join(
         [
@@ -108,7 +142,10 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             f"at most {load.max_requests} requests per round",
             f"kenner log level: {KENNER_LOG_LEVEL} (the per-request decision log is off)",
             "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
-            "echoed; echo: same body) and wrk compares every later answer to it byte for byte",
+            "echoed, notaryv1: one patch op per image pinning its signed digest; echo: same "
+            "body) and wrk compares every later answer to it byte for byte",
+            f"first ms: latency of the first request to a fresh server (notaryv1: median of "
+            f"{run.cold_samples} fresh kenner processes, empty trust-data cache)",
             f"TLS: one trustme certificate for 127.0.0.1 in {run.scratch}, served by both",
             "scenarios:",
         ]

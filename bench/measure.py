@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 
 from bench.probe import probe
-from bench.scenarios import BenchRun, Target
+from bench.target import BenchRun, Target
 from bench.wrk import Load, LoadResult, run_wrk
 
 
@@ -33,6 +33,7 @@ class Measurement:
     description: str
     first_request_ms: float
     rounds: tuple[Round, ...]
+    answered: int  # every request answered: first check, warm-up and rounds
 
     @property
     def median(self) -> Round:
@@ -66,8 +67,10 @@ def measure(targets: Sequence[Target], plan: Plan, run: BenchRun) -> list[Measur
         expected[target.name] = answer.body
         first_ms[target.name] = answer.latency_ms
     warmup = attrs.evolve(plan.load, duration_s=plan.warmup_s)
-    for target in targets:
-        _run_once(target, expected[target.name], warmup, run.scratch)
+    answered = {
+        target.name: 1 + _run_once(target, expected[target.name], warmup, run.scratch).load.requests
+        for target in targets
+    }
     rounds: dict[str, list[Round]] = {target.name: [] for target in targets}
     for _ in range(plan.rounds):
         for target in targets:
@@ -75,7 +78,14 @@ def measure(targets: Sequence[Target], plan: Plan, run: BenchRun) -> list[Measur
                 _run_once(target, expected[target.name], plan.load, run.scratch)
             )
     return [
-        Measurement(t.name, t.description, first_ms[t.name], tuple(rounds[t.name])) for t in targets
+        Measurement(
+            t.name,
+            t.description,
+            first_ms[t.name] if t.cold_ms is None else t.cold_ms,
+            tuple(rounds[t.name]),
+            answered[t.name] + sum(one.load.requests for one in rounds[t.name]),
+        )
+        for t in targets
     ]
 
 

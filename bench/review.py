@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from bench.errors import BenchError
 
@@ -15,15 +18,15 @@ POD_IMAGES = (
 )
 
 
-def pod_review() -> bytes:
-    """An AdmissionReview (v1) for the CREATE of a Pod with three containers."""
+def pod_review(images: Sequence[str] = POD_IMAGES) -> bytes:
+    """An AdmissionReview (v1) for the CREATE of a Pod with one container per image."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "bench", "namespace": "default"},
         "spec": {
             "containers": [
-                {"name": f"c{index}", "image": image} for index, image in enumerate(POD_IMAGES)
+                {"name": f"c{index}", "image": image} for index, image in enumerate(images)
             ]
         },
     }
@@ -51,11 +54,38 @@ def check_allowed(status: int, answer: bytes) -> None:
     Raises:
         BenchError: the answer is anything else (the message quotes it).
     """
+    _allowed_response(status, answer)
+
+
+def check_pinned(status: int, answer: bytes, pinned: Sequence[str]) -> None:
+    """Check kenner's answer allows the Pod and pins container ``i`` to ``pinned[i]``.
+
+    The patch must be exactly one JSON-patch ``replace`` per container, in order.
+
+    Raises:
+        BenchError: the answer is anything else (the message quotes it).
+    """
+    response = _allowed_response(status, answer)
+    expected = [
+        {"op": "replace", "path": f"/spec/containers/{index}/image", "value": image}
+        for index, image in enumerate(pinned)
+    ]
+    try:
+        if response["patchType"] != "JSONPatch":
+            raise ValueError(f"patchType is {response['patchType']!r}")
+        patch = json.loads(base64.b64decode(response["patch"], validate=True))
+    except (ValueError, KeyError, TypeError) as error:
+        raise BenchError(f"kenner's answer has no JSON patch ({error}): {answer[:300]!r}") from None
+    if patch != expected:
+        raise BenchError(f"kenner's patch should be {expected}, got {patch}")
+
+
+def _allowed_response(status: int, answer: bytes) -> dict[str, Any]:
     if status != 200:
         raise BenchError(f"kenner answered HTTP {status}: {answer[:300]!r}")
     try:
         review = json.loads(answer)
-        response = review["response"]
+        response: dict[str, Any] = review["response"]
         uid, allowed = response["uid"], response["allowed"]
     except (ValueError, KeyError, TypeError) as error:
         raise BenchError(
@@ -65,6 +95,7 @@ def check_allowed(status: int, answer: bytes) -> None:
         raise BenchError(
             f"kenner's answer should allow request {REVIEW_UID}, got: {answer[:300]!r}"
         )
+    return response
 
 
 def check_echoed(status: int, answer: bytes, sent: bytes) -> None:

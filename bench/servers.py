@@ -27,6 +27,10 @@ from bench.errors import BenchError
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 15.0
 
+# The decision log writes one JSON line per request at info level; at warning it is off, so
+# the benchmark measures admission, not stderr writes.
+KENNER_LOG_LEVEL = "warning"
+
 
 @attrs.frozen
 class TlsFiles:
@@ -89,6 +93,26 @@ def running_server(
         yield RunningServer(name, process, f"https://127.0.0.1:{port}", log_path)
     finally:
         _stop(process)
+
+
+def listen_argv(port: int, tls: TlsFiles) -> list[str]:
+    """The listen address and TLS flags both ``kenner serve`` and ``bench.echo`` take."""
+    return [f"--listen=127.0.0.1:{port}", f"--tls-cert={tls.cert}", f"--tls-key={tls.key}"]
+
+
+@contextmanager
+def kenner_serving(
+    name: str, config: Path, tls: TlsFiles, log_path: Path
+) -> Iterator[RunningServer]:
+    """``kenner serve --config config`` on a free loopback port, until the block ends.
+
+    Raises:
+        BenchError: it exited or was not ready in time.
+    """
+    port = free_loopback_port()
+    argv = ["kenner", "serve", f"--config={config}", *listen_argv(port, tls)]
+    with running_server(name, argv, port, "/ready", tls, log_path) as server:
+        yield server
 
 
 def _wait_until_ready(
