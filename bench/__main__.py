@@ -146,7 +146,7 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             "body) and wrk compares every later answer to it byte for byte",
             f"first ms: latency of the first request to a fresh server (notaryv1: median of "
             f"{run.cold_samples} fresh kenner processes, empty trust-data cache)",
-            f"TLS: one trustme certificate for 127.0.0.1 in {run.scratch}, served by both",
+            f"TLS: one trustme certificate for 127.0.0.1 in {run.scratch}, served by every server",
             "scenarios:",
         ]
     )
