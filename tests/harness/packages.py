@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.harness.errors import HarnessError, TestbedUnavailable
@@ -30,19 +31,19 @@ _POLICY_RC_D_SCRIPT = (
 )
 
 
-def missing_packages() -> list[str]:
+def missing_packages(packages: Mapping[str, tuple[str, ...]] = PACKAGES) -> list[str]:
     """Packages with at least one binary that is not on PATH."""
-    return [pkg for pkg, binaries in PACKAGES.items() if not all(map(shutil.which, binaries))]
+    return [pkg for pkg, binaries in packages.items() if not all(map(shutil.which, binaries))]
 
 
-def ensure_packages() -> None:
-    """Install the missing packages with apt-get when running as root.
+def ensure_packages(packages: Mapping[str, tuple[str, ...]] = PACKAGES) -> None:
+    """Install the missing ``packages`` (default: the test bed's) with apt-get when root.
 
     Raises:
         TestbedUnavailable: packages are missing and this process cannot install them.
         HarnessError: apt-get ran and failed.
     """
-    missing = missing_packages()
+    missing = missing_packages(packages)
     if not missing:
         return
     if os.geteuid() != 0:
@@ -53,7 +54,7 @@ def ensure_packages() -> None:
     if shutil.which("apt-get") is None:
         raise TestbedUnavailable(f"packages {', '.join(missing)} are missing and apt-get is absent")
     _apt_install(missing)
-    still_missing = missing_packages()
+    still_missing = missing_packages(packages)
     if still_missing:
         raise HarnessError(f"apt-get succeeded but {', '.join(still_missing)} still lack binaries")
 
