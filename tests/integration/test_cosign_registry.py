@@ -6,8 +6,6 @@ project's own images are signed here with keys made in the test, in Cosign's for
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,20 +15,13 @@ from kenner.admission.image import parse_image
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.load import load_config
 from kenner.config.model import Config, RuleOptions
-from kenner.oci.manifest import DOCKER_MANIFEST, OCI_INDEX, signature_tag
 from kenner.validators.build import build_validators, open_runtime
 from tests.harness import Testbed
 from tests.harness.services import StateLayout
 from tests.shared import connaisseur_fixtures
-from tests.support.cosign_signing import (
-    PrivateKey,
-    SignedLayer,
-    new_key,
-    public_pem,
-    signature_manifest,
-    signed_layer,
-)
+from tests.support.cosign_signing import PrivateKey, new_key, public_pem
 from tests.support.registry_storage import RegistryStorage
+from tests.support.signed_images import OwnImages
 
 FIXTURE_REPO = "securesystemsengineering/testimage"
 ALICE_DIGEST = "sha256:071bf7a986f1ca9cb2a1f0bc8392822a7777f90d58f2d2c6f271913e08de7c81"
@@ -116,59 +107,8 @@ async def test_real_keyless_signature_through_the_registry(disposable_testbed: T
     assert await _validate(config, by_digest, philipp) == Trusted(KEYLESS_DIGEST)
 
 
-class OwnImages:
-    """Tiny images and signatures written into the registry by this test."""
-
-    def __init__(self, testbed: Testbed, repository: str) -> None:
-        self.storage = _storage(testbed)
-        self.host = testbed.registry_host
-        self.repository = repository
-
-    def image(self, tag: str, content: bytes) -> str:
-        config = self.storage.put_blob(self.repository, content)
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": DOCKER_MANIFEST,
-                "config": {
-                    "mediaType": "application/vnd.docker.container.image.v1+json",
-                    "size": len(content),
-                    "digest": config,
-                },
-                "layers": [],
-            }
-        ).encode()
-        return self.storage.put_manifest(self.repository, manifest, tag)
-
-    def index(self, tag: str, digests: Sequence[str]) -> str:
-        entries = [
-            {
-                "mediaType": DOCKER_MANIFEST,
-                "digest": d,
-                "size": 1,
-                "platform": {"os": "linux", "architecture": arch},
-            }
-            for d, arch in zip(digests, ("amd64", "arm64"), strict=False)
-        ]
-        document = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
-        return self.storage.put_manifest(self.repository, json.dumps(document).encode(), tag)
-
-    def sign(self, digest: str, *signers: PrivateKey, tamper: bool = False) -> None:
-        layers: list[SignedLayer] = []
-        for key in signers:
-            layer = signed_layer(key, f"{self.host}/{self.repository}", digest)
-            if tamper:
-                layer = SignedLayer(layer.payload.replace(b"}", b" }", 1), layer.signature_b64)
-            layers.append(layer)
-        self.storage.put_blob(self.repository, b"{}")
-        for layer in layers:
-            self.storage.put_blob(self.repository, layer.payload)
-        self.storage.put_manifest(
-            self.repository, signature_manifest(layers), signature_tag(digest)
-        )
-
-    def ref(self, tag: str) -> str:
-        return f"{self.host}/{self.repository}:{tag}"
+def _own_images(testbed: Testbed, repository: str) -> OwnImages:
+    return OwnImages(_storage(testbed), testbed.registry_host, repository)
 
 
 def _own_config(testbed: Testbed, keys: dict[str, PrivateKey]) -> Config:
@@ -184,7 +124,7 @@ def _options(**kwargs: object) -> RuleOptions:
 async def test_own_signatures_k_of_n_required_and_failures(disposable_testbed: Testbed) -> None:
     keys = {name: new_key("ecdsa") for name in ("alice", "bob", "charlie")}
     config = _own_config(disposable_testbed, keys)
-    images = OwnImages(disposable_testbed, "kenner-test/cosign")
+    images = _own_images(disposable_testbed, "kenner-test/cosign")
     two = images.image("two", b'{"n": 2}')
     images.sign(two, keys["alice"], keys["bob"])
     twice = images.image("twice", b'{"n": 3}')
@@ -225,7 +165,7 @@ async def test_own_signatures_k_of_n_required_and_failures(disposable_testbed: T
 async def test_index_and_platform_digests(disposable_testbed: Testbed) -> None:
     key = new_key("rsa-pkcs1")
     config = _own_config(disposable_testbed, {"default": key})
-    images = OwnImages(disposable_testbed, "kenner-test/multi")
+    images = _own_images(disposable_testbed, "kenner-test/multi")
     amd64 = images.image("amd64-only", b'{"arch": "amd64"}')
     arm64 = images.image("arm64-only", b'{"arch": "arm64"}')
     index = images.index("v1", [amd64, arm64])
