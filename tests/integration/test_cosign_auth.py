@@ -1,0 +1,191 @@
+"""The cosign validator against real docker-registry instances that require authentication.
+
+Each test starts its own registry (``tests.harness.auth_registry``) with basic authentication
+(bcrypt htpasswd) or the Docker token flow (a token server of our own on loopback HTTPS,
+``tests.support.token_server``), writes signed images into its storage and validates them
+through the registry client with credentials from the config or a mounted docker config.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import yaml
+
+from kenner.admission.image import parse_image
+from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.config.load import load_config
+from kenner.config.model import Config, RuleOptions
+from kenner.validators.build import build_validators, open_runtime
+from tests.harness import TestbedUnavailable
+from tests.harness.auth_registry import (
+    AuthRegistry,
+    htpasswd_auth,
+    running_auth_registry,
+    token_auth,
+)
+from tests.loopback.servers import RoutedApp, serve_https
+from tests.support.cosign_signing import PrivateKey, new_key, public_pem
+from tests.support.registry_storage import RegistryStorage
+from tests.support.signed_images import OwnImages
+from tests.support.token_server import TokenServer
+
+pytestmark = pytest.mark.testbed
+
+OPTIONS = RuleOptions(verify_in_transparency_log=False)
+SERVICE = "kenner-test-registry"
+ISSUER = "kenner-test-token-issuer"
+
+
+@contextmanager
+def _registry(state_dir: Path, auth: Mapping[str, Any]) -> Iterator[AuthRegistry]:
+    try:
+        with running_auth_registry(state_dir, auth) as registry:
+            yield registry
+    except TestbedUnavailable as unavailable:
+        pytest.skip(f"authenticating registry unavailable: {unavailable}")
+
+
+def _htpasswd(state_dir: Path, users: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        return htpasswd_auth(state_dir, users)
+    except TestbedUnavailable as unavailable:
+        pytest.skip(f"htpasswd unavailable: {unavailable}")
+
+
+def _images(registry: AuthRegistry, repository: str) -> OwnImages:
+    return OwnImages(RegistryStorage(registry.storage_root), registry.host, repository)
+
+
+def _config(key: PrivateKey, secrets_dir: Path | None = None, **validator: Any) -> Config:
+    document: dict[str, Any] = {
+        "validators": [
+            {
+                "name": "cosign",
+                "type": "cosign",
+                "trustRoots": [{"name": "default", "key": public_pem(key)}],
+                **validator,
+            }
+        ],
+        "policy": [
+            {"pattern": "*:*", "validator": "cosign", "with": {"verifyInTransparencyLog": False}}
+        ],
+    }
+    if secrets_dir is not None:
+        document["secretsDir"] = str(secrets_dir)
+    return load_config(yaml.safe_dump(document))
+
+
+async def _validate(config: Config, image: str) -> Verdict:
+    async with open_runtime() as runtime:
+        return await build_validators(config, runtime)["cosign"].validate(
+            parse_image(image), OPTIONS
+        )
+
+
+def _denied(verdict: Verdict) -> str:
+    assert isinstance(verdict, Untrusted), verdict
+    return verdict.reason
+
+
+async def test_htpasswd_basic_auth(tmp_path: Path) -> None:
+    auth = _htpasswd(tmp_path / "registry", {"kenner": "s3cret-pull"})
+    with _registry(tmp_path / "registry", auth) as registry:
+        key = new_key()
+        images = _images(registry, "kenner-test/app")
+        digest = images.signed_image("v1", key)
+
+        login = {"username": "kenner", "password": "s3cret-pull"}
+        config = _config(key, cert=registry.ca_pem, auth=login)
+        assert await _validate(config, images.ref("v1")) == Trusted(digest)
+
+        wrong = _config(key, cert=registry.ca_pem, auth={**login, "password": "guess"})
+        reason = _denied(await _validate(wrong, images.ref("v1")))
+        assert reason == (
+            f"registry error: https://{registry.host}/v2/kenner-test/app/manifests/v1: "
+            "the server refused our basic authorization"
+        )
+        anonymous = _config(key, cert=registry.ca_pem)
+        reason = _denied(await _validate(anonymous, images.ref("v1")))
+        assert registry.host in reason
+        assert "asks for basic credentials; none are configured" in reason
+
+
+def _docker_config(secrets_dir: Path, name: str, auths: Mapping[str, Mapping[str, str]]) -> None:
+    folder = secrets_dir / name
+    folder.mkdir(parents=True)
+    (folder / ".dockerconfigjson").write_text(json.dumps({"auths": auths}))
+
+
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def test_docker_config_secret_longest_prefix(tmp_path: Path) -> None:
+    auth = _htpasswd(tmp_path / "registry", {"team": "team-pass"})
+    with _registry(tmp_path / "registry", auth) as registry:
+        key = new_key("ed25519")
+        team = _images(registry, "team/app")
+        team_digest = team.signed_image("v1", key)
+        shared = _images(registry, "shared/app")
+        shared.signed_image("v1", key)
+        secrets_dir = tmp_path / "secrets"
+        # The host entry (URL form) has a stale login; the longer team/ prefix the right one.
+        _docker_config(
+            secrets_dir,
+            "regcred",
+            {
+                f"https://{registry.host}/v2/": {"username": "team", "password": "stale"},
+                f"{registry.host}/team": {"auth": _basic("team", "team-pass")},
+                "https://index.docker.io/v1/": {"auth": _basic("hub", "hub-pass")},
+            },
+        )
+        config = _config(key, secrets_dir, cert=registry.ca_pem, auth={"secretName": "regcred"})
+        assert await _validate(config, team.ref("v1")) == Trusted(team_digest)
+        reason = _denied(await _validate(config, shared.ref("v1")))
+        assert reason.startswith(f"registry error: https://{registry.host}/v2/shared/app/")
+        assert reason.endswith("the server refused our basic authorization")
+
+
+async def test_bearer_token_flow(tmp_path: Path) -> None:
+    tokens = TokenServer(ISSUER, SERVICE, users={"ci": "ci-pass"})
+    app = RoutedApp({"/token": tokens.handler})
+    bundle = tokens.write_root_bundle(tmp_path / "token-signer.crt")
+    async with serve_https(app) as token_server:
+        auth = token_auth(token_server.url("/token"), SERVICE, ISSUER, bundle)
+        with _registry(tmp_path / "registry", auth) as registry:
+            key = new_key("rsa-pss")
+            images = _images(registry, "kenner-test/bearer")
+            digest = images.signed_image("v1", key)
+            # One bundle trusts both the registry and the token realm it names.
+            ca_bundle = registry.ca_pem + token_server.ca_pem
+            login = {"username": "ci", "password": "ci-pass"}
+            config = _config(key, cert=ca_bundle, auth=login)
+
+            assert await _validate(config, images.ref("v1")) == Trusted(digest)
+            asked = app.requests_to("/token")
+            assert asked, "no token was requested"
+            for request in asked:
+                query = parse_qs(request.query)
+                assert query["scope"] == ["repository:kenner-test/bearer:pull"]
+                assert query["service"] == [SERVICE]
+                assert request.headers["authorization"] == "Basic " + _basic("ci", "ci-pass")
+
+            wrong = _config(key, cert=ca_bundle, auth={**login, "password": "nope"})
+            reason = _denied(await _validate(wrong, images.ref("v1")))
+            assert reason == (
+                f"registry error: https://{registry.host}/v2/kenner-test/bearer/manifests/v1: "
+                f"token request to {token_server.url('/token')} failed: not authorised (HTTP 401)"
+            )
+
+            tokens.refuse = True
+            reason = _denied(await _validate(config, images.ref("v1")))
+            assert registry.host in reason
+            assert f"token request to {token_server.url('/token')} failed" in reason
