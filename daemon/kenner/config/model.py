@@ -94,6 +94,8 @@ class CosignValidatorConfig:
     host: SigstoreHost = SigstoreHost()
     cert: str | None = None  # PEM CA bundle for the registries' TLS certificates
     auth: Auth | None = None
+    # Registry host[:port] -> PEM CA bundle that replaces ``cert`` for that registry.
+    registry_certs: dict[str, str] = attrs.field(factory=dict, hash=False)
     type: Literal["cosign"] = "cosign"
 
 
