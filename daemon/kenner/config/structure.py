@@ -84,6 +84,7 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook_func(_is_literal, _structure_literal)
     converter.register_structure_hook_func(_is_validator_union, _validator_hook(converter))
     converter.register_structure_hook_factory(_is_tuple, _tuple_factory(converter))
+    converter.register_structure_hook_factory(_is_dict, _dict_factory(converter))
     converter.register_structure_hook_factory(attrs.has, _class_factory(converter))
     return converter
 
@@ -164,6 +165,25 @@ def _tuple_factory(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any
             # A string is iterable too; without this check "a" would become ("a",).
             if not isinstance(value, list):
                 raise InvalidValue(f"must be a list, got {_type_name(value)}")
+            return structure_items(value, tp)
+
+        return structure
+
+    return factory
+
+
+def _is_dict(tp: Any) -> bool:
+    return get_origin(tp) is dict
+
+
+def _dict_factory(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        structure_items = cattrs.cols.mapping_structure_factory(tp, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            # Without this check a list or string fails inside cattrs with an AttributeError.
+            if not isinstance(value, Mapping):
+                raise InvalidValue(f"must be a mapping, got {_type_name(value)}")
             return structure_items(value, tp)
 
         return structure
