@@ -9,7 +9,7 @@ public roots by itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from kenner.config.model import CosignValidatorConfig, KeylessIdentity, Rule
 from kenner.config.source import KeyPath
@@ -17,8 +17,13 @@ from kenner.cosign.errors import Rejected, UnusableKey
 from kenner.cosign.fulcio import load_certificates
 from kenner.cosign.keys import load_public_key
 from kenner.cosign.threshold import RequirementError, requirement
+from kenner.oci.naming import canonical_registry
 
 Report = Callable[[KeyPath, str], None]
+# A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_REGISTRY_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
 
 
 def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, report: Report) -> None:
@@ -54,6 +59,7 @@ def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, repo
         )
     if validator.cert is not None:
         _check_certificates(validator.cert, (*path, "cert"), report)
+    _check_registry_certs(validator.registry_certs, (*path, "registryCerts"), report)
 
 
 def check_cosign_rule(
@@ -90,6 +96,22 @@ def _check_certificates(pem: str, path: KeyPath, report: Report) -> None:
             report(path, "holds no PEM certificate")
     except Rejected as error:
         report(path, error.message)
+
+
+def _check_registry_certs(certs: Mapping[str, str], path: KeyPath, report: Report) -> None:
+    seen: dict[str, str] = {}
+    for host, pem in certs.items():
+        if not _REGISTRY_HOST.fullmatch(host):
+            report(
+                (*path, host),
+                "must be a registry host[:port] such as registry.example:5000 (no scheme, no path)",
+            )
+            continue
+        canonical = canonical_registry(host)
+        if canonical in seen:
+            report((*path, host), f"names the same registry as '{seen[canonical]}'")
+        seen[canonical] = host
+        _check_certificates(pem, (*path, host), report)
 
 
 def _check_identity(identity: KeylessIdentity, path: KeyPath, report: Report) -> None:

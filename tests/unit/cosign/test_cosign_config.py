@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 
 from kenner.config.errors import ConfigError
@@ -70,4 +71,36 @@ def test_root_and_threshold_problems() -> None:
         "'subjectRegex'",
         "validators[0].trustRoots[2].keyless.issuerRegex: not a valid regular expression "
         "(missing ), unterminated subpattern at position 0)",
+    ]
+
+
+def test_registry_certs_load_and_are_checked() -> None:
+    ca = trustme.CA().cert_pem.bytes().decode()
+    validator = _fixture("01_cosign.yaml")
+    options = {"trustRoot": "*", "verifyInTransparencyLog": False}
+    validator["registryCerts"] = {"registry.example:5000": ca, "[::1]:5000": ca}
+    loaded = load_config(_text(validator, options)).validators[0]
+    assert isinstance(loaded, CosignValidatorConfig)
+    assert loaded.registry_certs == {"registry.example:5000": ca, "[::1]:5000": ca}
+
+    validator["registryCerts"] = {
+        "https://registry.example": ca,
+        "registry.example/team": ca,
+        "docker.io": ca,
+        "index.docker.io": ca,
+        "other.example": "not a certificate",
+    }
+    not_a_host = "must be a registry host[:port] such as registry.example:5000 (no scheme, no path)"
+    problems = _problems(validator, options)  # in line order: safe_dump sorts the keys
+    assert problems[:2] == [
+        f"validators[0].registryCerts.https://registry.example: {not_a_host}",
+        "validators[0].registryCerts.index.docker.io: names the same registry as 'docker.io'",
+    ]
+    assert problems[2].startswith(
+        "validators[0].registryCerts.other.example: the value is not PEM certificates ("
+    )
+    assert problems[3:] == [f"validators[0].registryCerts.registry.example/team: {not_a_host}"]
+    validator["registryCerts"] = ["registry.example"]
+    assert _problems(validator, options) == [
+        "validators[0].registryCerts: must be a mapping, got a list"
     ]
