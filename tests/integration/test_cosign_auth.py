@@ -189,3 +189,36 @@ async def test_bearer_token_flow(tmp_path: Path) -> None:
             reason = _denied(await _validate(config, images.ref("v1")))
             assert registry.host in reason
             assert f"token request to {token_server.url('/token')} failed" in reason
+
+
+async def test_registry_certs_give_each_registry_its_own_ca(tmp_path: Path) -> None:
+    users = {"kenner": "pull-pass"}
+    login = {"username": "kenner", "password": "pull-pass"}
+    key = new_key()
+    with (
+        _registry(tmp_path / "a", _htpasswd(tmp_path / "a", users)) as first,
+        _registry(tmp_path / "b", _htpasswd(tmp_path / "b", users)) as second,
+    ):
+        assert first.ca_pem != second.ca_pem
+        images = [_images(registry, "kenner-test/ca") for registry in (first, second)]
+        digests = [image.signed_image("v1", key) for image in images]
+        own_cas = {first.host: first.ca_pem, second.host: second.ca_pem}
+        config = _config(key, registryCerts=own_cas, auth=login)
+        for image, digest in zip(images, digests, strict=True):
+            assert await _validate(config, image.ref("v1")) == Trusted(digest)
+
+        # An entry replaces `cert` for its registry; the others keep `cert`.
+        partial = _config(
+            key, cert=second.ca_pem, registryCerts={first.host: first.ca_pem}, auth=login
+        )
+        for image, digest in zip(images, digests, strict=True):
+            assert await _validate(partial, image.ref("v1")) == Trusted(digest)
+
+        swapped = {first.host: second.ca_pem, second.host: first.ca_pem}
+        config = _config(key, registryCerts=swapped, auth=login)
+        for image in images:
+            reason = _denied(await _validate(config, image.ref("v1")))
+            assert reason.startswith(f"registry error: https://{image.host}/v2/")
+            assert reason.endswith(
+                "TLS verification failed: unable to get local issuer certificate"
+            )

@@ -17,7 +17,7 @@ The I/O shell around the pure verifier in ``kenner.cosign``. For one image it:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -137,10 +137,14 @@ class CosignSettings:
 
 
 class RegistryAccess:
-    """One authenticating session per (registry, login), over one verifying fetcher."""
+    """One authenticating session per (registry, login), over the registry's verifying fetcher.
 
-    def __init__(self, fetcher: Fetcher, logins: LoginSource) -> None:
-        self._fetcher = fetcher
+    ``fetcher_for`` gives the fetcher that trusts the registry's CA; it is also the one that
+    reaches the token realm the registry names.
+    """
+
+    def __init__(self, fetcher_for: Callable[[str], Fetcher], logins: LoginSource) -> None:
+        self._fetcher_for = fetcher_for
         self._logins = logins
         self._sessions: dict[tuple[str, RegistryLogin | None], AuthSession] = {}
 
@@ -150,7 +154,7 @@ class RegistryAccess:
         session = self._sessions.get(key)
         if session is None:
             credentials = None if login is None else Credentials(login.username, login.password)
-            session = AuthSession(self._fetcher, credentials)
+            session = AuthSession(self._fetcher_for(key[0]), credentials)
             self._sessions[key] = session
         return RegistryClient(session, registry)
 
@@ -321,6 +325,18 @@ def _more_telling(known: Rejected | None, new: Rejected) -> Rejected:
     return known
 
 
+def registry_fetchers(
+    validator: CosignValidatorConfig, fetchers: Fetchers
+) -> Callable[[str], Fetcher]:
+    """The fetcher for each registry: trusting its ``registryCerts`` entry, else ``cert``."""
+    by_registry = {canonical_registry(host): pem for host, pem in validator.registry_certs.items()}
+
+    def fetcher_for(registry: str) -> Fetcher:
+        return fetchers.for_ca_bundle(by_registry.get(canonical_registry(registry), validator.cert))
+
+    return fetcher_for
+
+
 def cosign_validator(
     validator: CosignValidatorConfig, config: Config, fetchers: Fetchers, nursery: trio.Nursery
 ) -> CosignValidator:
@@ -330,7 +346,7 @@ def cosign_validator(
         ConfigError: a credential secret cannot be read.
     """
     access = RegistryAccess(
-        fetchers.for_ca_bundle(validator.cert), load_logins(validator.auth, config.secrets_dir)
+        registry_fetchers(validator, fetchers), load_logins(validator.auth, config.secrets_dir)
     )
     tags: TtlCache[TagKey, FetchedManifest] = TtlCache(
         ttl_s=config.cache.ttl_s,
