@@ -17,7 +17,6 @@ import ssl
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import attrs
@@ -25,6 +24,7 @@ import httpx
 
 from kenner import __version__
 from kenner.kube.access import ClusterAccess, KubeAccessError
+from kenner.net.closing import AsyncClosing
 from kenner.net.http import CaBundleError, tls_context
 
 MAX_OBJECT_BYTES = 8 * 1024 * 1024
@@ -72,7 +72,7 @@ class _TokenFile:
         return self._token
 
 
-class KubeClient:
+class KubeClient(AsyncClosing):
     """Reads objects from one API server. Close it with ``aclose`` (or ``async with``)."""
 
     def __init__(
@@ -94,17 +94,6 @@ class KubeClient:
             follow_redirects=False,
             trust_env=False,
         )
-
-    async def __aenter__(self) -> KubeClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
 
 import attrs
 import httpx
 
 from kenner import __version__
+from kenner.net.closing import AsyncClosing
 from kenner.net.errors import (
     AuthError,
     FetchError,
@@ -92,7 +92,7 @@ def raise_for_status(result: FetchResult) -> FetchResult:
     raise HttpStatusError(result.url, result.status)
 
 
-class Fetcher:
+class Fetcher(AsyncClosing):
     """GETs over one verifying connection pool. Close it with ``aclose`` (or ``async with``)."""
 
     def __init__(
@@ -120,17 +120,6 @@ class Fetcher:
             trust_env=False,
             event_hooks={"request": [_refuse_plain_http]},
         )
-
-    async def __aenter__(self) -> Fetcher:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
@@ -182,7 +171,7 @@ class Fetcher:
             raise TransportError(url, _describe(exc)) from exc
 
 
-class Fetchers:
+class Fetchers(AsyncClosing):
     """One ``Fetcher`` per distinct CA bundle, shared by everything that trusts the same CAs."""
 
     def __init__(
@@ -201,17 +190,6 @@ class Fetchers:
             fetcher = Fetcher(ca_pem=ca_pem, settings=self._settings, transport=self._transport)
             self._by_ca_pem[ca_pem] = fetcher
         return fetcher
-
-    async def __aenter__(self) -> Fetchers:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close every fetcher created so far."""
