@@ -51,6 +51,7 @@ def check_config(config: Config) -> tuple[Config, list[tuple[KeyPath, str]]]:
         for index, validator in enumerate(config.validators)
     )
     by_name = _unique_validators(validators, report)
+    _check_keychain(validators, config, report)
     rules = tuple(
         _check_rule(rule, ("policy", index), by_name, report)
         for index, rule in enumerate(config.policy)
@@ -111,6 +112,8 @@ def _check_auth(auth: Auth | None, path: KeyPath, report: Report) -> None:
     if auth is None:
         return
     has_login = auth.username is not None or auth.password is not None
+    if auth.k8s_keychain and auth.secret_name is None and not has_login:
+        return  # the pod's imagePullSecrets only
     if auth.secret_name is not None and has_login:
         report((*path, "auth"), "give either secretName or username/password, not both")
     elif auth.secret_name is None and (auth.username is None or auth.password is None):
@@ -118,6 +121,20 @@ def _check_auth(auth: Auth | None, path: KeyPath, report: Report) -> None:
     elif auth.secret_name is not None and not _PLAIN_NAME.fullmatch(auth.secret_name):
         message = "must be a plain name (letters, digits, '.', '_', '-'), not a path"
         report((*path, "auth", "secretName"), message)
+
+
+def _check_keychain(
+    validators: tuple[ValidatorConfig, ...], config: Config, report: Report
+) -> None:
+    for index, validator in enumerate(validators):
+        auth = getattr(validator, "auth", None)
+        if not isinstance(auth, Auth) or not auth.k8s_keychain:
+            continue
+        path = ("validators", index, "auth", "k8sKeychain")
+        if not isinstance(validator, CosignValidatorConfig):
+            report(path, "imagePullSecrets are used by cosign validators only")
+        elif not config.kubernetes.enabled:
+            report(path, "needs kubernetes.enabled: true (imagePullSecrets are read from the API)")
 
 
 def _normalise_host(host: str, path: KeyPath, report: Report) -> str:

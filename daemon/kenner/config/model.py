@@ -28,12 +28,14 @@ class Auth:
 
     Either ``username``/``password`` inline, or ``secret_name``: the name of a mounted secret
     directory (see ``Config.secrets_dir``) holding ``username``/``password`` files or a
-    ``.dockerconfigjson``.
+    ``.dockerconfigjson``. Cosign only: ``k8s_keychain`` also uses the ``imagePullSecrets`` of
+    the admitted object, read through the Kubernetes API (before the other credentials).
     """
 
     username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     secret_name: str | None = None
+    k8s_keychain: bool = False
 
 
 @attrs.frozen
