@@ -65,6 +65,16 @@ class ImageRef:
     repository: str
     tag: str | None
     digest: str | None
+    # The reference as text, computed once: it is the key of every per-image step.
+    _text: str = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        text = self.name
+        if self.tag is not None:
+            text += f":{self.tag}"
+        if self.digest is not None:
+            text += f"@{self.digest}"
+        object.__setattr__(self, "_text", text)
 
     @property
     def name(self) -> str:
@@ -73,12 +83,7 @@ class ImageRef:
 
     def __str__(self) -> str:
         """The full normalised reference, e.g. "docker.io/library/nginx:1.27@sha256:..."."""
-        text = self.name
-        if self.tag is not None:
-            text += f":{self.tag}"
-        if self.digest is not None:
-            text += f"@{self.digest}"
-        return text
+        return self._text
 
     def with_digest(self, digest: str) -> ImageRef:
         """The same reference pinned to ``digest``, replacing any digest it had.
