@@ -13,12 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from kenner.oci.naming import canonical_registry
+
+_PULL_SECRET_FIELDS = {
+    "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
+    "kubernetes.io/dockercfg": ".dockercfg",
+}
 
 
 class DockerConfigError(ValueError):
@@ -48,6 +53,43 @@ class RegistryLogins:
             if covers and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), login)
         return None if best is None else best[1]
+
+
+def combine_logins(sources: Sequence[RegistryLogins]) -> RegistryLogins:
+    """One set of logins from several (a pod's pull secrets in order): the first has a key."""
+    merged: dict[str, RegistryLogin] = {}
+    for source in sources:
+        for prefix, login in source.by_prefix.items():
+            merged.setdefault(prefix, login)
+    return RegistryLogins(merged)
+
+
+def parse_pull_secret(secret: Mapping[str, Any]) -> RegistryLogins:
+    """The logins of a Secret object as the API returns it: type
+    ``kubernetes.io/dockerconfigjson`` (``data[".dockerconfigjson"]``, base64) or the legacy
+    ``kubernetes.io/dockercfg`` (``data[".dockercfg"]``: the ``auths`` object alone).
+
+    Raises:
+        DockerConfigError: another type, or data that is not base64 or not a docker config.
+    """
+    kind = secret.get("type")
+    data = secret.get("data")
+    field = _PULL_SECRET_FIELDS.get(kind) if isinstance(kind, str) else None
+    if field is None:
+        raise DockerConfigError(f"type {kind!r} is not a pull secret type")
+    encoded = data.get(field) if isinstance(data, Mapping) else None
+    if not isinstance(encoded, str):
+        raise DockerConfigError(f"the secret has no data[{field!r}]")
+    try:
+        decoded = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise DockerConfigError(f"data[{field!r}] is not base64") from None
+    if field == ".dockercfg":
+        try:
+            decoded = json.dumps({"auths": json.loads(decoded)}).encode()
+        except ValueError:
+            raise DockerConfigError("the docker config is not JSON") from None
+    return parse_docker_config(decoded)
 
 
 def parse_docker_config(data: bytes) -> RegistryLogins:

@@ -1,0 +1,98 @@
+"""Pull secrets as the Kubernetes API returns them, and where a workload names them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from kenner.kube.pull_secrets import pull_secret_names
+from kenner.oci.dockerconfig import (
+    DockerConfigError,
+    RegistryLogin,
+    combine_logins,
+    parse_pull_secret,
+)
+
+
+def _b64(data: object) -> str:
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def _secret(kind: str, field: str, value: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "regcred", "namespace": "team", "resourceVersion": "812"},
+        "type": kind,
+        "data": {field: value},
+    }
+
+
+def test_dockerconfigjson_and_legacy_dockercfg_secrets() -> None:
+    auths = {"reg.example:5000": {"username": "ci", "password": "pw", "auth": "Y2k6cHc="}}
+    current = parse_pull_secret(
+        _secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", _b64({"auths": auths}))
+    )
+    assert current.for_image("reg.example:5000", "team/app") == RegistryLogin("ci", "pw")
+    legacy = parse_pull_secret(_secret("kubernetes.io/dockercfg", ".dockercfg", _b64(auths)))
+    assert legacy == current
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (_secret("Opaque", "password", "cHc="), "type 'Opaque' is not a pull secret type"),
+        (
+            _secret("kubernetes.io/dockerconfigjson", ".dockercfg", "e30="),
+            "the secret has no data['.dockerconfigjson']",
+        ),
+        (
+            _secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", "not base64!"),
+            "data['.dockerconfigjson'] is not base64",
+        ),
+        (
+            _secret("kubernetes.io/dockercfg", ".dockercfg", base64.b64encode(b"{").decode()),
+            "the docker config is not JSON",
+        ),
+        (
+            _secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", _b64({"x": 1})),
+            "the docker config has no 'auths' object",
+        ),
+    ],
+)
+def test_unusable_secrets_are_named(secret: dict[str, Any], message: str) -> None:
+    with pytest.raises(DockerConfigError) as info:
+        parse_pull_secret(secret)
+    assert str(info.value) == message
+
+
+def test_the_first_secret_listed_wins_a_shared_key() -> None:
+    def logins(user: str, *keys: str) -> Any:
+        auths = {key: {"username": user, "password": "pw"} for key in keys}
+        return parse_pull_secret(
+            _secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", _b64({"auths": auths}))
+        )
+
+    combined = combine_logins(
+        [logins("first", "reg.example"), logins("second", "reg.example", "reg.example/team")]
+    )
+    assert combined.for_image("reg.example", "other/app") == RegistryLogin("first", "pw")
+    # The longer prefix still wins over the earlier secret.
+    assert combined.for_image("reg.example", "team/app") == RegistryLogin("second", "pw")
+
+
+def test_pull_secret_names_of_each_workload_kind() -> None:
+    pod_spec = {
+        "containers": [{"name": "app", "image": "reg.example/app:1"}],
+        "imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "a"}, {}, "junk", {"name": 3}],
+    }
+    assert pull_secret_names("Pod", {"spec": pod_spec}) == ("a", "b")
+    template = {"template": {"spec": pod_spec}}
+    assert pull_secret_names("Deployment", {"spec": template}) == ("a", "b")
+    cron = {"spec": {"jobTemplate": {"spec": template}}}
+    assert pull_secret_names("CronJob", cron) == ("a", "b")
+    assert pull_secret_names("Pod", {"spec": {"imagePullSecrets": "a"}}) == ()
+    assert pull_secret_names("ConfigMap", {"spec": pod_spec}) == ()
