@@ -17,16 +17,14 @@ The I/O shell around the pure verifier in ``kenner.cosign``. For one image it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import attrs
 import trio
 
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
-from kenner.config.errors import ConfigError
-from kenner.config.model import Auth, Config, CosignTrustRoot, CosignValidatorConfig, RuleOptions
+from kenner.config.model import Config, CosignTrustRoot, CosignValidatorConfig, RuleOptions
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import IdentityPolicy, load_certificates
 from kenner.cosign.keys import load_public_key
@@ -43,20 +41,15 @@ from kenner.cosign.signature import (
     verify_layer,
 )
 from kenner.cosign.threshold import Requirement, RequirementError, requirement, shortfall
-from kenner.net.auth import AuthSession, Credentials
 from kenner.net.cache import TtlCache
 from kenner.net.errors import FetchError, NotFound
-from kenner.net.http import Fetcher, Fetchers
+from kenner.net.http import Fetchers
 from kenner.net.loader import CachedLoader, Loaded
 from kenner.net.registry import FetchedManifest, RegistryClient
-from kenner.oci.dockerconfig import (
-    DockerConfigError,
-    RegistryLogin,
-    RegistryLogins,
-    parse_docker_config,
-)
+from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
 from kenner.oci.naming import DOCKER_HUB, canonical_registry
+from kenner.validators.registry_access import RegistryAccess, load_logins, registry_fetchers
 
 #: Payloads are a few hundred bytes; annotations may add some.
 PAYLOAD_MAX_BYTES = 256 * 1024
@@ -70,6 +63,7 @@ class TagKey:
     registry: str
     repository: str
     tag: str
+    login: RegistryLogin | None  # results read with one login are not another login's
 
 
 @attrs.frozen
@@ -82,6 +76,7 @@ class SignatureKey:
     roots: tuple[str, ...]
     reference_check: ReferenceCheck
     require_tlog: bool
+    login: RegistryLogin | None
 
 
 @attrs.frozen
@@ -94,69 +89,10 @@ class Findings:
 
 
 @attrs.frozen
-class LoginSource:
-    """Registry credentials: one login for every registry, or per image from a docker config."""
-
-    everywhere: RegistryLogin | None = None
-    by_image: RegistryLogins | None = None
-
-    def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
-        if self.by_image is not None:
-            return self.by_image.for_image(registry, repository)
-        return self.everywhere
-
-
-def load_logins(auth: Auth | None, secrets_dir: str) -> LoginSource:
-    """The registry credentials ``auth`` describes (read when the configuration is loaded).
-
-    Raises:
-        ConfigError: the secret is missing or unreadable.
-    """
-    if auth is None:
-        return LoginSource()
-    if auth.username is not None:
-        return LoginSource(everywhere=RegistryLogin(auth.username, auth.password or ""))
-    assert auth.secret_name is not None  # the loader requires one of the two
-    folder = Path(secrets_dir) / auth.secret_name
-    try:
-        if (folder / ".dockerconfigjson").is_file():
-            logins = parse_docker_config((folder / ".dockerconfigjson").read_bytes())
-            return LoginSource(by_image=logins)
-        username = (folder / "username").read_text().strip()
-        password = (folder / "password").read_text().strip()
-    except (OSError, DockerConfigError) as error:
-        raise ConfigError(f"secret {auth.secret_name!r} in {folder}: {error}") from None
-    return LoginSource(everywhere=RegistryLogin(username, password))
-
-
-@attrs.frozen
 class CosignSettings:
     """The deadline of each registry fetch, inside the request's."""
 
     fetch_s: float
-
-
-class RegistryAccess:
-    """One authenticating session per (registry, login), over the registry's verifying fetcher.
-
-    ``fetcher_for`` gives the fetcher that trusts the registry's CA; it is also the one that
-    reaches the token realm the registry names.
-    """
-
-    def __init__(self, fetcher_for: Callable[[str], Fetcher], logins: LoginSource) -> None:
-        self._fetcher_for = fetcher_for
-        self._logins = logins
-        self._sessions: dict[tuple[str, RegistryLogin | None], AuthSession] = {}
-
-    def client(self, registry: str, repository: str) -> RegistryClient:
-        login = self._logins.for_image(registry, repository)
-        key = (canonical_registry(registry), login)
-        session = self._sessions.get(key)
-        if session is None:
-            credentials = None if login is None else Credentials(login.username, login.password)
-            session = AuthSession(self._fetcher_for(key[0]), credentials)
-            self._sessions[key] = session
-        return RegistryClient(session, registry)
 
 
 class CosignValidator:
@@ -198,34 +134,37 @@ class CosignValidator:
             )
         except RequirementError as error:
             return Untrusted(f"cosign validator {self.name!r}: {error}")
+        login = self._access.login(canonical_registry(image.registry), image.repository)
         try:
-            return await self._validate(image, options, need)
+            return await self._validate(image, options, need, login)
         except FetchError as error:
             return Untrusted(f"registry error: {error}")
         except trio.TooSlowError:
             return Untrusted(f"registry error: no answer from {image.registry} in time")
 
-    async def _validate(self, image: ImageRef, options: RuleOptions, need: Requirement) -> Verdict:
-        digest = image.digest or (await self._resolve(image)).digest
-        reason = await self._judge(image, digest, need, options)
+    async def _validate(
+        self, image: ImageRef, options: RuleOptions, need: Requirement, login: RegistryLogin | None
+    ) -> Verdict:
+        digest = image.digest or (await self._resolve(image, login)).digest
+        reason = await self._judge(image, digest, need, options, login)
         if reason is None:
             return Trusted(digest)
         if options.platform_from_index and image.digest is not None and image.tag is not None:
-            index = await self._resolve(image)
+            index = await self._resolve(image, login)
             if not isinstance(index.manifest, ImageIndex) or not index.manifest.contains(digest):
                 return Untrusted(f"{reason}; tag {image.tag!r} names no index containing it")
-            index_reason = await self._judge(image, index.digest, need, options)
+            index_reason = await self._judge(image, index.digest, need, options, login)
             if index_reason is None:
                 return Trusted(digest)
             reason = f"{reason}; its index {index.digest} (tag {image.tag!r}): {index_reason}"
         return Untrusted(reason)
 
-    async def _resolve(self, image: ImageRef) -> FetchedManifest:
+    async def _resolve(self, image: ImageRef, login: RegistryLogin | None) -> FetchedManifest:
         assert image.tag is not None  # a reference has a tag, a digest, or both
-        key = TagKey(canonical_registry(image.registry), image.repository, image.tag)
+        key = TagKey(canonical_registry(image.registry), image.repository, image.tag, login)
 
         async def load() -> Loaded[FetchedManifest]:
-            client = self._access.client(key.registry, key.repository)
+            client = self._access.client(key.registry, key.login)
             try:
                 with trio.fail_after(self._settings.fetch_s):
                     return Loaded(await client.manifest(key.repository, key.tag))
@@ -235,7 +174,12 @@ class CosignValidator:
         return await self._manifests.get(key, load)
 
     async def _judge(
-        self, image: ImageRef, digest: str, need: Requirement, options: RuleOptions
+        self,
+        image: ImageRef,
+        digest: str,
+        need: Requirement,
+        options: RuleOptions,
+        login: RegistryLogin | None,
     ) -> str | None:
         key = SignatureKey(
             canonical_registry(image.registry),
@@ -244,6 +188,7 @@ class CosignValidator:
             need.roots,
             options.signed_reference,
             options.verify_in_transparency_log,
+            login,
         )
         findings = await self._signatures.get(key, lambda: self._find(key))
         if findings.layers == 0:
@@ -252,7 +197,7 @@ class CosignValidator:
         return None if problem is None else f"signatures on {digest}: {problem}"
 
     async def _find(self, key: SignatureKey) -> Loaded[Findings]:
-        client = self._access.client(key.registry, key.repository)
+        client = self._access.client(key.registry, key.login)
         try:
             with trio.fail_after(self._settings.fetch_s):
                 fetched = await client.manifest(key.repository, signature_tag(key.digest))
@@ -325,18 +270,6 @@ def _more_telling(known: Rejected | None, new: Rejected) -> Rejected:
     return known
 
 
-def registry_fetchers(
-    validator: CosignValidatorConfig, fetchers: Fetchers
-) -> Callable[[str], Fetcher]:
-    """The fetcher for each registry: trusting its ``registryCerts`` entry, else ``cert``."""
-    by_registry = {canonical_registry(host): pem for host, pem in validator.registry_certs.items()}
-
-    def fetcher_for(registry: str) -> Fetcher:
-        return fetchers.for_ca_bundle(by_registry.get(canonical_registry(registry), validator.cert))
-
-    return fetcher_for
-
-
 def cosign_validator(
     validator: CosignValidatorConfig, config: Config, fetchers: Fetchers, nursery: trio.Nursery
 ) -> CosignValidator:
@@ -346,7 +279,9 @@ def cosign_validator(
         ConfigError: a credential secret cannot be read.
     """
     access = RegistryAccess(
-        registry_fetchers(validator, fetchers), load_logins(validator.auth, config.secrets_dir)
+        registry_fetchers(validator, fetchers),
+        load_logins(validator.auth, config.secrets_dir),
+        use_pod_logins=validator.auth is not None and validator.auth.k8s_keychain,
     )
     tags: TtlCache[TagKey, FetchedManifest] = TtlCache(
         ttl_s=config.cache.ttl_s,

@@ -1,0 +1,122 @@
+"""How the cosign validator reaches registries: whose login, which CA, which session.
+
+* Logins (``auth``): one for every registry, or per image from a mounted ``.dockerconfigjson``
+  (longest prefix, ``kenner.oci.dockerconfig``); with ``auth.k8sKeychain`` the admitted
+  object's pull secrets come first (``kenner.validators.pod_logins``).
+* CAs: a registry's ``registryCerts`` entry, else the validator's ``cert``, else the system CAs.
+* One authenticating session (and token cache) per (registry, login).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from kenner.config.errors import ConfigError
+from kenner.config.model import Auth, CosignValidatorConfig
+from kenner.net.auth import AuthSession, Credentials
+from kenner.net.http import Fetcher, Fetchers
+from kenner.net.registry import RegistryClient
+from kenner.oci.dockerconfig import (
+    DockerConfigError,
+    RegistryLogin,
+    RegistryLogins,
+    parse_docker_config,
+)
+from kenner.oci.naming import canonical_registry
+from kenner.validators.pod_logins import current_pod_logins
+
+MAX_SESSIONS = 256
+
+
+@attrs.frozen
+class LoginSource:
+    """Registry credentials: one login for every registry, or per image from a docker config."""
+
+    everywhere: RegistryLogin | None = None
+    by_image: RegistryLogins | None = None
+
+    def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
+        if self.by_image is not None:
+            return self.by_image.for_image(registry, repository)
+        return self.everywhere
+
+
+def load_logins(auth: Auth | None, secrets_dir: str) -> LoginSource:
+    """The registry credentials ``auth`` describes (read when the configuration is loaded).
+
+    Raises:
+        ConfigError: the secret is missing or unreadable.
+    """
+    if auth is None:
+        return LoginSource()
+    if auth.username is not None:
+        return LoginSource(everywhere=RegistryLogin(auth.username, auth.password or ""))
+    if auth.secret_name is None:  # k8sKeychain alone: the pods' pull secrets only
+        return LoginSource()
+    folder = Path(secrets_dir) / auth.secret_name
+    try:
+        if (folder / ".dockerconfigjson").is_file():
+            logins = parse_docker_config((folder / ".dockerconfigjson").read_bytes())
+            return LoginSource(by_image=logins)
+        username = (folder / "username").read_text().strip()
+        password = (folder / "password").read_text().strip()
+    except (OSError, DockerConfigError) as error:
+        raise ConfigError(f"secret {auth.secret_name!r} in {folder}: {error}") from None
+    return LoginSource(everywhere=RegistryLogin(username, password))
+
+
+class RegistryAccess:
+    """One authenticating session per (registry, login), over the registry's verifying fetcher.
+
+    ``fetcher_for`` gives the fetcher that trusts the registry's CA; it is also the one that
+    reaches the token realm the registry names.
+    """
+
+    def __init__(
+        self,
+        fetcher_for: Callable[[str], Fetcher],
+        logins: LoginSource,
+        *,
+        use_pod_logins: bool = False,
+    ) -> None:
+        self._fetcher_for = fetcher_for
+        self._logins = logins
+        self._use_pod_logins = use_pod_logins
+        self._sessions: dict[tuple[str, RegistryLogin | None], AuthSession] = {}
+
+    def login(self, registry: str, repository: str) -> RegistryLogin | None:
+        """The login for an image: from the admitted object's pull secrets when the validator
+        uses them (``auth.k8sKeychain``) and one covers the image, else from the config."""
+        if self._use_pod_logins:
+            pod = current_pod_logins()
+            login = None if pod is None else pod.for_image(registry, repository)
+            if login is not None:
+                return login
+        return self._logins.for_image(registry, repository)
+
+    def client(self, registry: str, login: RegistryLogin | None) -> RegistryClient:
+        key = (canonical_registry(registry), login)
+        session = self._sessions.get(key)
+        if session is None:
+            credentials = None if login is None else Credentials(login.username, login.password)
+            session = AuthSession(self._fetcher_for(key[0]), credentials)
+            if len(self._sessions) >= MAX_SESSIONS:
+                # Pods' pull secrets may bring many logins: forget the oldest session.
+                del self._sessions[next(iter(self._sessions))]
+            self._sessions[key] = session
+        return RegistryClient(session, registry)
+
+
+def registry_fetchers(
+    validator: CosignValidatorConfig, fetchers: Fetchers
+) -> Callable[[str], Fetcher]:
+    """The fetcher for each registry: trusting its ``registryCerts`` entry, else ``cert``."""
+    by_registry = {canonical_registry(host): pem for host, pem in validator.registry_certs.items()}
+
+    def fetcher_for(registry: str) -> Fetcher:
+        return fetchers.for_ca_bundle(by_registry.get(canonical_registry(registry), validator.cert))
+
+    return fetcher_for
