@@ -22,9 +22,11 @@ from kenner.admission.verdict import Verdict
 from kenner.alerting.sender import AlertDispatcher
 from kenner.decision_log import log_decision
 from kenner.kube.children import owner_approved_images
+from kenner.kube.pull_secrets import pod_pull_logins
 from kenner.metrics import Metrics
 from kenner.observe import RequestObserver
 from kenner.server.state import Snapshot
+from kenner.validators.pod_logins import pod_logins
 from kenner.validators.run import validate_checks
 
 
@@ -89,9 +91,11 @@ async def _decide(
     owner_images = await owner_approved_images(request, snapshot.kube, config, deadline=deadline)
     plan = plan_request(request, config, snapshot.policy, owner_images)
     on_validated = observer.validation_done if observer is not None else None
-    verdicts = (
-        await validate_checks(plan.checks, snapshot.validators, deadline, on_validated)
-        if plan.checks
-        else {}
-    )
+    verdicts: dict[str, Verdict] = {}
+    if plan.checks:
+        logins = await pod_pull_logins(request, snapshot.kube, config, deadline=deadline)
+        with pod_logins(logins):
+            verdicts = await validate_checks(
+                plan.checks, snapshot.validators, deadline, on_validated
+            )
     return plan, verdicts, decide(plan, verdicts, config)
