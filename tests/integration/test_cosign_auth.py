@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,17 +23,10 @@ from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.load import load_config
 from kenner.config.model import Config, RuleOptions
 from kenner.validators.build import build_validators, open_runtime
-from tests.harness import TestbedUnavailable
-from tests.harness.auth_registry import (
-    AuthRegistry,
-    htpasswd_auth,
-    running_auth_registry,
-    token_auth,
-)
+from tests.harness.auth_registry import token_auth
 from tests.loopback.servers import RoutedApp, serve_https
+from tests.support.auth_registries import auth_registry_or_skip, htpasswd_or_skip, own_images
 from tests.support.cosign_signing import PrivateKey, new_key, public_pem
-from tests.support.registry_storage import RegistryStorage
-from tests.support.signed_images import OwnImages
 from tests.support.token_server import TokenServer
 
 pytestmark = pytest.mark.testbed
@@ -42,26 +34,6 @@ pytestmark = pytest.mark.testbed
 OPTIONS = RuleOptions(verify_in_transparency_log=False)
 SERVICE = "kenner-test-registry"
 ISSUER = "kenner-test-token-issuer"
-
-
-@contextmanager
-def _registry(state_dir: Path, auth: Mapping[str, Any]) -> Iterator[AuthRegistry]:
-    try:
-        with running_auth_registry(state_dir, auth) as registry:
-            yield registry
-    except TestbedUnavailable as unavailable:
-        pytest.skip(f"authenticating registry unavailable: {unavailable}")
-
-
-def _htpasswd(state_dir: Path, users: Mapping[str, str]) -> dict[str, Any]:
-    try:
-        return htpasswd_auth(state_dir, users)
-    except TestbedUnavailable as unavailable:
-        pytest.skip(f"htpasswd unavailable: {unavailable}")
-
-
-def _images(registry: AuthRegistry, repository: str) -> OwnImages:
-    return OwnImages(RegistryStorage(registry.storage_root), registry.host, repository)
 
 
 def _config(key: PrivateKey, secrets_dir: Path | None = None, **validator: Any) -> Config:
@@ -96,10 +68,10 @@ def _denied(verdict: Verdict) -> str:
 
 
 async def test_htpasswd_basic_auth(tmp_path: Path) -> None:
-    auth = _htpasswd(tmp_path / "registry", {"kenner": "s3cret-pull"})
-    with _registry(tmp_path / "registry", auth) as registry:
+    auth = htpasswd_or_skip(tmp_path / "registry", {"kenner": "s3cret-pull"})
+    with auth_registry_or_skip(tmp_path / "registry", auth) as registry:
         key = new_key()
-        images = _images(registry, "kenner-test/app")
+        images = own_images(registry, "kenner-test/app")
         digest = images.signed_image("v1", key)
 
         login = {"username": "kenner", "password": "s3cret-pull"}
@@ -129,12 +101,12 @@ def _basic(user: str, password: str) -> str:
 
 
 async def test_docker_config_secret_longest_prefix(tmp_path: Path) -> None:
-    auth = _htpasswd(tmp_path / "registry", {"team": "team-pass"})
-    with _registry(tmp_path / "registry", auth) as registry:
+    auth = htpasswd_or_skip(tmp_path / "registry", {"team": "team-pass"})
+    with auth_registry_or_skip(tmp_path / "registry", auth) as registry:
         key = new_key("ed25519")
-        team = _images(registry, "team/app")
+        team = own_images(registry, "team/app")
         team_digest = team.signed_image("v1", key)
-        shared = _images(registry, "shared/app")
+        shared = own_images(registry, "shared/app")
         shared.signed_image("v1", key)
         secrets_dir = tmp_path / "secrets"
         # The host entry (URL form) has a stale login; the longer team/ prefix the right one.
@@ -160,9 +132,9 @@ async def test_bearer_token_flow(tmp_path: Path) -> None:
     bundle = tokens.write_root_bundle(tmp_path / "token-signer.crt")
     async with serve_https(app) as token_server:
         auth = token_auth(token_server.url("/token"), SERVICE, ISSUER, bundle)
-        with _registry(tmp_path / "registry", auth) as registry:
+        with auth_registry_or_skip(tmp_path / "registry", auth) as registry:
             key = new_key("rsa-pss")
-            images = _images(registry, "kenner-test/bearer")
+            images = own_images(registry, "kenner-test/bearer")
             digest = images.signed_image("v1", key)
             # One bundle trusts both the registry and the token realm it names.
             ca_bundle = registry.ca_pem + token_server.ca_pem
@@ -196,11 +168,11 @@ async def test_registry_certs_give_each_registry_its_own_ca(tmp_path: Path) -> N
     login = {"username": "kenner", "password": "pull-pass"}
     key = new_key()
     with (
-        _registry(tmp_path / "a", _htpasswd(tmp_path / "a", users)) as first,
-        _registry(tmp_path / "b", _htpasswd(tmp_path / "b", users)) as second,
+        auth_registry_or_skip(tmp_path / "a", htpasswd_or_skip(tmp_path / "a", users)) as first,
+        auth_registry_or_skip(tmp_path / "b", htpasswd_or_skip(tmp_path / "b", users)) as second,
     ):
         assert first.ca_pem != second.ca_pem
-        images = [_images(registry, "kenner-test/ca") for registry in (first, second)]
+        images = [own_images(registry, "kenner-test/ca") for registry in (first, second)]
         digests = [image.signed_image("v1", key) for image in images]
         own_cas = {first.host: first.ca_pem, second.host: second.ca_pem}
         config = _config(key, registryCerts=own_cas, auth=login)

@@ -104,3 +104,29 @@ def test_registry_certs_load_and_are_checked() -> None:
     assert _problems(validator, options) == [
         "validators[0].registryCerts: must be a mapping, got a list"
     ]
+
+
+def test_k8s_keychain_needs_the_api_and_a_cosign_validator() -> None:
+    validator = _fixture("01_cosign.yaml")
+    options = {"trustRoot": "*", "verifyInTransparencyLog": False}
+    validator["auth"] = {"k8sKeychain": True}
+    document = yaml.safe_load(_text(validator, options))
+    with_api = load_config(yaml.safe_dump({**document, "kubernetes": {"enabled": True}}))
+    loaded = with_api.validators[0]
+    assert isinstance(loaded, CosignValidatorConfig)
+    assert loaded.auth is not None
+    assert loaded.auth.k8s_keychain
+    assert _problems(validator, options) == [
+        "validators[0].auth.k8sKeychain: needs kubernetes.enabled: true (imagePullSecrets "
+        "are read from the API)"
+    ]
+    notary = {
+        "name": "notary",
+        "type": "notaryv1",
+        "host": "notary.example",
+        "trustRoots": [validator["trustRoots"][0]],
+        "auth": {"k8sKeychain": True, "secretName": "notary-login"},
+    }
+    assert _problems(notary, {"trustRoot": "alice"}) == [
+        "validators[0].auth.k8sKeychain: imagePullSecrets are used by cosign validators only"
+    ]

@@ -1,0 +1,159 @@
+"""``auth.k8sKeychain``: the admitted object's imagePullSecrets, read from a (fake) Kubernetes
+API over TLS, unlock a real docker-registry with htpasswd authentication.
+
+Whole admission requests go through ``decide_request`` with one snapshot, so the validator's
+caches and single flights are shared between requests as in the daemon.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import yaml
+
+from kenner.admission.decision import Decision
+from kenner.admission.review import parse_review
+from kenner.admit import decide_request
+from kenner.config.load import load_config
+from kenner.kube.access import ClusterAccess
+from kenner.kube.client import KubeClient
+from kenner.server.state import Snapshot
+from kenner.validators.build import build_validators, open_runtime
+from tests.harness.auth_registry import AuthRegistry
+from tests.loopback.servers import serve_https
+from tests.support.auth_registries import auth_registry_or_skip, htpasswd_or_skip, own_images
+from tests.support.cosign_signing import new_key, public_pem
+from tests.support.fake_kube import FakeKubeApi
+
+pytestmark = pytest.mark.testbed
+
+NAMESPACE = "team"
+SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+
+
+def _pull_secret(name: str, auths: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A kubernetes.io/dockerconfigjson Secret as the API returns it."""
+    config = base64.b64encode(json.dumps({"auths": auths}).encode()).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "uid": "6f1d2c3b-0a9e-4d8c-b7a6-5e4f3d2c1b0a",
+            "resourceVersion": "4711",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": config},
+    }
+
+
+def _review(kind: str, image: str, pull_secrets: list[str]) -> bytes:
+    pod_spec: dict[str, Any] = {"containers": [{"name": "app", "image": image}]}
+    if pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in pull_secrets]
+    if kind == "Pod":
+        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": pod_spec}
+        group_version = {"group": "", "version": "v1"}
+    else:
+        obj = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "app"},
+            "spec": {"template": {"metadata": {}, "spec": copy.deepcopy(pod_spec)}},
+        }
+        group_version = {"group": "apps", "version": "v1"}
+    request = {
+        "uid": "b1c2d3e4-0000-4000-8000-000000000001",
+        "kind": {**group_version, "kind": kind},
+        "namespace": NAMESPACE,
+        "operation": "CREATE",
+        "userInfo": {"username": "dev"},
+        "object": obj,
+    }
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    return json.dumps(review).encode()
+
+
+@attrs.frozen
+class Cluster:
+    api: FakeKubeApi
+    registry: AuthRegistry
+    snapshot: Snapshot
+
+    async def decide(self, kind: str, image: str, pull_secrets: list[str]) -> Decision:
+        request = parse_review(_review(kind, image, pull_secrets))
+        deadline = trio.current_time() + self.snapshot.config.deadlines.request_s
+        return await decide_request(request, self.snapshot, deadline=deadline)
+
+
+@asynccontextmanager
+async def _cluster(tmp_path: Path, key_pem: str) -> AsyncIterator[Cluster]:
+    auth = htpasswd_or_skip(tmp_path / "registry", {"team": "team-pass"})
+    api = FakeKubeApi()
+    with auth_registry_or_skip(tmp_path / "registry", auth) as registry:
+        validator = {
+            "name": "cosign",
+            "type": "cosign",
+            "trustRoots": [{"name": "default", "key": key_pem}],
+            "registryCerts": {registry.host: registry.ca_pem},
+            "auth": {"k8sKeychain": True},
+        }
+        rule = {"pattern": "*:*", "validator": "cosign", "with": {"verifyInTransparencyLog": False}}
+        document = {
+            "validators": [validator],
+            "policy": [rule],
+            "kubernetes": {"enabled": True, "apiSeconds": 2},
+        }
+        config = load_config(yaml.safe_dump(document))
+        async with serve_https(api) as server, open_runtime() as runtime:
+            access = ClusterAccess(server.base_url, ca_pem=server.ca_pem, token=api.token)
+            async with KubeClient(access) as kube:
+                snapshot = Snapshot(config, build_validators(config, runtime), kube=kube)
+                yield Cluster(api, registry, snapshot)
+
+
+async def test_the_pods_pull_secrets_unlock_the_registry(tmp_path: Path) -> None:
+    key = new_key()
+    async with _cluster(tmp_path, public_pem(key)) as cluster:
+        images = own_images(cluster.registry, "team/app")
+        digest = images.signed_image("v1", key)
+        host = cluster.registry.host
+        cluster.api.put(
+            f"{SECRETS}/stale", _pull_secret("stale", {host: {"username": "team", "password": "x"}})
+        )
+        cluster.api.put(
+            f"{SECRETS}/regcred",
+            _pull_secret("regcred", {host: {"username": "team", "password": "team-pass"}}),
+        )
+
+        # A wrong login first: its (cached) failure must not be served to the right login.
+        denied = await cluster.decide("Pod", images.ref("v1"), ["stale"])
+        assert not denied.response.allowed
+        assert "the server refused our basic authorization" in denied.response.message
+
+        # The missing secret is skipped, as the kubelet does; regcred carries the login.
+        allowed = await cluster.decide("Pod", images.ref("v1"), ["missing", "regcred"])
+        assert allowed.response.allowed, allowed.response.message
+        assert [op["value"] for op in allowed.response.patch] == [f"{images.ref('v1')}@{digest}"]
+        read = [path for path, _ in cluster.api.requests]
+        assert f"{SECRETS}/missing" in read
+        assert f"{SECRETS}/regcred" in read
+
+        deployment = await cluster.decide("Deployment", images.ref("v1"), ["regcred"])
+        assert deployment.response.allowed, deployment.response.message
+
+        anonymous = await cluster.decide("Pod", images.ref("v1"), [])
+        assert not anonymous.response.allowed
+        assert host in anonymous.response.message
+        assert "asks for basic credentials; none are configured" in anonymous.response.message
