@@ -122,7 +122,7 @@ def test_the_schema_validator_rejects_what_kubernetes_would() -> None:
 
 
 def test_kustomizations_list_exactly_the_manifests_of_their_folder() -> None:
-    for folder in (K8S, K8S / "webhook"):
+    for folder in (K8S, K8S / "webhook", K8S / "pull-secrets"):
         listed = set(_kustomization(folder)["resources"])
         present = {p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml"}
         assert listed == present, folder
@@ -387,7 +387,7 @@ def test_the_image_matches_the_containerfile_user() -> None:
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
-@pytest.mark.parametrize("folder", ["", "webhook", "webhook-validate-only"])
+@pytest.mark.parametrize("folder", ["", "webhook", "webhook-validate-only", "pull-secrets"])
 def test_kustomize_builds_each_folder(folder: str) -> None:
     built = subprocess.run(
         ["kubectl", "kustomize", str(K8S / folder)], capture_output=True, text=True, check=True
@@ -399,5 +399,8 @@ def test_kustomize_builds_each_folder(folder: str) -> None:
         assert documents == [_validate_only_webhook()]
     elif folder == "webhook":
         assert documents == [_webhook()]
-    else:
-        assert len(documents) == len(_all()) - 1  # everything but the webhook
+    elif folder == "pull-secrets":
+        assert documents == list(_documents(K8S / folder / "rbac-pull-secrets.yaml"))
+    else:  # the manifests at the top of k8s/: everything but the webhook and the opt-ins
+        top_level = [p for p in _manifest_files() if p.parent == K8S]
+        assert len(documents) == sum(1 for path in top_level for _ in _documents(path))
