@@ -21,6 +21,8 @@ import subprocess
 from pathlib import Path
 
 import attrs
+from tests.harness.errors import HarnessError
+from tests.harness.packages import ensure_packages
 
 from bench.errors import BenchError
 
@@ -119,11 +121,16 @@ def wrk_command(url: str, script: Path, load: Load) -> list[str]:
 
 
 def find_wrk() -> str:
-    """The path of the wrk executable.
+    """The path of the wrk executable, installed with apt-get first when missing and root.
 
     Raises:
-        BenchError: wrk is not installed.
+        BenchError: wrk is not installed and cannot be.
     """
+    if shutil.which("wrk") is None:
+        try:
+            ensure_packages({"wrk": ("wrk",)})
+        except HarnessError as error:
+            raise BenchError(f"wrk is missing and could not be installed: {error}") from None
     path = shutil.which("wrk")
     if path is None:
         raise BenchError(
