@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from functools import partial
-from typing import Any, cast
+from typing import cast
 
 import attrs
 import hypercorn
@@ -30,10 +30,8 @@ import hypercorn.typing
 import trio
 import trustme
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from kenner.server.app import Receive, Scope, Send, answer_lifespan
+
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -83,7 +81,7 @@ class RoutedApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -111,16 +109,6 @@ class RoutedApp:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 @attrs.frozen

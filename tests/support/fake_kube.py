@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from tests.loopback.servers import Message, Receive, Scope, Send
+from kenner.server.app import Message, Receive, Scope, Send, answer_lifespan
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
@@ -42,9 +42,7 @@ class FakeKubeApi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]

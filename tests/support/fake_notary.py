@@ -16,7 +16,6 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import attrs
 import httpx
@@ -27,13 +26,12 @@ from kenner.net.auth import AuthSession
 from kenner.net.cache import TtlCache
 from kenner.net.http import Fetcher
 from kenner.net.loader import CachedLoader
+from kenner.server.app import Receive, Scope, Send, answer_lifespan
 from kenner.tuf import RollbackGuard, TrustedTargets
 from kenner.validators.notaryv1 import NotaryFetchSettings, NotaryV1Validator, TrustKey
 from tests.unit.tuf.builder import BuiltRepository
 
 _ROLE_PATH = re.compile(r"/v2/(?P<gun>.+)/_trust/tuf/(?P<role>.+)\.json")
-
-Message = dict[str, Any]
 
 
 @attrs.frozen
@@ -115,19 +113,14 @@ class FakeNotary:
 
     async def __call__(
         self,
-        scope: Message,
-        receive: Callable[[], Any],
-        send: Callable[[Message], Any],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """ASGI entry point (for ``tests.loopback.servers.serve_https``)."""
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         status, body = await self.answer(scope["path"])

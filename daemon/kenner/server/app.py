@@ -39,7 +39,7 @@ class WebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -100,7 +100,7 @@ class MetricsApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"] == "/metrics":
             await serve_metrics(self.state, scope["method"], send)
         elif scope["type"] == "http":
@@ -135,7 +135,8 @@ async def _read_body(receive: Receive, content_length: bytes | None, limit: int)
     return b"".join(chunks)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def answer_lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge ASGI lifespan startup and shutdown (kenner has nothing to set up)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
