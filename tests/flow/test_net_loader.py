@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import trio
 import trio.testing
@@ -14,13 +12,6 @@ from kenner.net.loader import CachedLoader, Loaded
 
 class Unreachable(Exception):
     pass
-
-
-@pytest.fixture
-async def background() -> AsyncIterator[trio.Nursery]:
-    async with trio.open_nursery() as nursery:
-        yield nursery
-        nursery.cancel_scope.cancel()
 
 
 def new_loader(background: trio.Nursery, *, work_deadline_s: float = 30.0):

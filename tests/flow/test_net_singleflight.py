@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import AsyncIterator
 
 import pytest
 import trio
@@ -14,13 +13,6 @@ from kenner.net.singleflight import SingleFlight, WorkAbandoned
 
 class Boom(Exception):
     pass
-
-
-@pytest.fixture
-async def background() -> AsyncIterator[trio.Nursery]:
-    async with trio.open_nursery() as nursery:
-        yield nursery
-        nursery.cancel_scope.cancel()
 
 
 def counting_work(calls: list[float], seconds: float, value: str = "v"):
