@@ -158,18 +158,8 @@ def _is_tuple(tp: Any) -> bool:
 
 
 def _tuple_factory(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
-    def factory(tp: Any) -> Callable[[Any, Any], Any]:
-        structure_items = cattrs.cols.homogenous_tuple_structure_factory(tp, converter)
-
-        def structure(value: Any, _: Any) -> Any:
-            # A string is iterable too; without this check "a" would become ("a",).
-            if not isinstance(value, list):
-                raise InvalidValue(f"must be a list, got {_type_name(value)}")
-            return structure_items(value, tp)
-
-        return structure
-
-    return factory
+    # A string is iterable too; without the check "a" would become ("a",).
+    return _shape_checked(converter, cattrs.cols.homogenous_tuple_structure_factory, list, "list")
 
 
 def _is_dict(tp: Any) -> bool:
@@ -177,13 +167,25 @@ def _is_dict(tp: Any) -> bool:
 
 
 def _dict_factory(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    # Without the check a list or string fails inside cattrs with an AttributeError.
+    return _shape_checked(converter, cattrs.cols.mapping_structure_factory, Mapping, "mapping")
+
+
+def _shape_checked(
+    converter: cattrs.Converter,
+    cattrs_factory: Callable[[Any, cattrs.Converter], Callable[[Any, Any], Any]],
+    shape: type,
+    shape_name: str,
+) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """A structure-hook factory that refuses values of the wrong shape with a clear message
+    before handing them to cattrs' own ``cattrs_factory``."""
+
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
-        structure_items = cattrs.cols.mapping_structure_factory(tp, converter)
+        structure_items = cattrs_factory(tp, converter)
 
         def structure(value: Any, _: Any) -> Any:
-            # Without this check a list or string fails inside cattrs with an AttributeError.
-            if not isinstance(value, Mapping):
-                raise InvalidValue(f"must be a mapping, got {_type_name(value)}")
+            if not isinstance(value, shape):
+                raise InvalidValue(f"must be a {shape_name}, got {_type_name(value)}")
             return structure_items(value, tp)
 
         return structure
