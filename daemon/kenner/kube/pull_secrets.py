@@ -1,12 +1,25 @@
-"""Registry logins from the ``imagePullSecrets`` of the object being admitted (cosign's
+"""Registry logins from the pull secrets of the object being admitted (cosign's
 ``auth.k8sKeychain``), read through the Kubernetes API.
 
-The pod spec's ``imagePullSecrets`` name Secrets in the object's namespace; each is read with
+The secrets are those the pod spec names in ``imagePullSecrets``, followed by those of the
+pod's ServiceAccount (``spec.serviceAccountName``, else the deprecated ``serviceAccount``, else
+``default``; read with ``GET /api/v1/namespaces/<ns>/serviceaccounts/<name>``), without
+repeats. This is k8schain's order (go-containerregistry's Kubernetes keychain, used by cosign
+and the policy-controller): the pod's secrets first, so their logins win a registry key both
+have. The kubelet never merges the two: it pulls with the Pod's own list, into which the
+API server's ServiceAccount admission plugin copies the account's list only when the Pod names
+none. Merging can only add logins, tried after the pod's, and signatures are verified whatever
+login fetched them; it also covers workload templates, which the plugin never fills.
+
+Every secret lives in the object's namespace and is read with
 ``GET /api/v1/namespaces/<ns>/secrets/<name>`` (kenner's service account needs ``get`` on
-secrets there) and parsed as a docker config (``kenner.oci.dockerconfig``). As the kubelet
-does, a secret that is missing or unreadable is skipped with a warning: the images are then
-fetched with the validator's other credentials, and a registry that refuses them denies.
-Secrets are read per request and never cached, so a rotated secret counts at once.
+secrets and serviceaccounts there) and parsed as a docker config (``kenner.oci.dockerconfig``).
+As the kubelet does, a secret that is missing or unreadable is skipped with a warning, and so
+is a ServiceAccount that cannot be read: the images are then fetched with the validator's other
+credentials, and a registry that refuses them denies. A missing ServiceAccount (404) adds no
+secrets: the ServiceAccount admission plugin refuses to create a Pod whose account does not
+exist (before any webhook sees it), so a workload's pods will not run until it exists.
+Objects are read per request and never cached, so a rotated secret counts at once.
 """
 
 from __future__ import annotations
@@ -15,13 +28,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import trio
 
 from kenner.admission.decision import VALIDATED_OPERATIONS
 from kenner.admission.review import AdmissionRequest
 from kenner.admission.workload import WORKLOAD_KINDS
 from kenner.config.model import Config, CosignValidatorConfig
-from kenner.kube.client import KubeClient, KubeError
+from kenner.kube.client import KubeClient, KubeError, KubeNotFound
 from kenner.oci.dockerconfig import (
     DockerConfigError,
     RegistryLogins,
@@ -31,19 +45,29 @@ from kenner.oci.dockerconfig import (
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SERVICE_ACCOUNT = "default"
+
 
 def pull_secret_names(kind: str, obj: Mapping[str, Any]) -> tuple[str, ...]:
     """The names in the pod spec's ``imagePullSecrets`` of a workload object, in order."""
-    if kind not in WORKLOAD_KINDS:
-        return ()
-    spec: object = obj
-    for key in WORKLOAD_KINDS[kind][1]:
-        spec = spec.get(key) if isinstance(spec, Mapping) else None
-    entries = spec.get("imagePullSecrets") if isinstance(spec, Mapping) else None
-    if not isinstance(entries, list):
-        return ()
-    names = (entry.get("name") for entry in entries if isinstance(entry, Mapping))
-    return tuple(dict.fromkeys(name for name in names if isinstance(name, str) and name))
+    spec = _pod_spec(kind, obj)
+    return () if spec is None else _reference_names(spec.get("imagePullSecrets"))
+
+
+def service_account_name(kind: str, obj: Mapping[str, Any]) -> str | None:
+    """The ServiceAccount the pods of a workload object run as, or None without a pod spec.
+
+    ``serviceAccountName`` wins over the deprecated ``serviceAccount`` (as the API server's
+    conversion does); with neither the pods run as ``default``.
+    """
+    spec = _pod_spec(kind, obj)
+    if spec is None:
+        return None
+    for field in ("serviceAccountName", "serviceAccount"):
+        name = spec.get(field)
+        if isinstance(name, str) and name:
+            return name
+    return DEFAULT_SERVICE_ACCOUNT
 
 
 def uses_keychain(config: Config) -> bool:
@@ -59,10 +83,12 @@ def uses_keychain(config: Config) -> bool:
 async def pod_pull_logins(
     request: AdmissionRequest, kube: KubeClient | None, config: Config, *, deadline: float
 ) -> RegistryLogins | None:
-    """The logins of the request object's pull secrets, or None when there are none to read.
+    """The logins of the request object's pull secrets (its own, then its ServiceAccount's), or
+    None when no validator uses them or the object has no pod spec.
 
-    Every secret is read concurrently, each within ``kubernetes.apiSeconds`` and ``deadline``
-    (trio time); the first secret listed wins for a registry key they share.
+    The ServiceAccount and the object's own secrets are read concurrently, then the account's
+    secrets not read yet; each read within ``kubernetes.apiSeconds`` and ``deadline`` (trio
+    time). The first secret in that order wins for a registry key they share.
     """
     if (
         kube is None
@@ -72,35 +98,91 @@ async def pod_pull_logins(
         or not request.namespace
     ):
         return None
-    names = pull_secret_names(request.kind, request.object)
-    if not names:
+    account = service_account_name(request.kind, request.object)
+    if account is None:
         return None
-    found: dict[str, RegistryLogins] = {}
+    own = pull_secret_names(request.kind, request.object)
+    reads = _Reads(kube, request, config, deadline)
     async with trio.open_nursery() as nursery:
-        for name in names:
-            nursery.start_soon(_read_secret, kube, request, name, config, deadline, found)
-    return combine_logins([found[name] for name in names if name in found])
+        for name in own:
+            nursery.start_soon(reads.secret, name)
+        nursery.start_soon(reads.account_secrets, account, own, nursery)
+    names = dict.fromkeys((*own, *reads.account_names))
+    return combine_logins([reads.found[name] for name in names if name in reads.found])
 
 
-async def _read_secret(
-    kube: KubeClient,
-    request: AdmissionRequest,
-    name: str,
-    config: Config,
-    deadline: float,
-    found: dict[str, RegistryLogins],
-) -> None:
-    path = f"/api/v1/namespaces/{request.namespace}/secrets/{name}"
-    failure = f"no answer within {config.kubernetes.api_s:g} s"
-    with trio.move_on_at(min(deadline, trio.current_time() + config.kubernetes.api_s)):
+@attrs.define
+class _Reads:
+    """The API reads of one request; ``found`` and ``account_names`` fill as they answer."""
+
+    kube: KubeClient
+    request: AdmissionRequest
+    config: Config
+    deadline: float
+    found: dict[str, RegistryLogins] = attrs.field(factory=dict)
+    account_names: tuple[str, ...] = ()
+
+    async def secret(self, name: str) -> None:
+        path = f"/api/v1/namespaces/{self.request.namespace}/secrets/{name}"
         try:
-            found[name] = parse_pull_secret(await kube.get_object(path))
+            secret = await self._get(path)
+            self.found[name] = parse_pull_secret(secret)
+        except KubeError as error:
+            self._skipped("image pull secret not used", "secret", path, str(error))
+        except DockerConfigError as error:
+            reason = f"secret {name!r}: {error}"
+            self._skipped("image pull secret not used", "secret", path, reason)
+
+    async def account_secrets(
+        self, account: str, already_read: tuple[str, ...], nursery: trio.Nursery
+    ) -> None:
+        path = f"/api/v1/namespaces/{self.request.namespace}/serviceaccounts/{account}"
+        try:
+            found = await self._get(path)
+        except KubeNotFound:
+            # Kubernetes refuses pods of a missing account: nothing to add, nothing to warn of.
+            log.info(
+                "service account not found; its pull secrets are not used",
+                extra={"fields": {"uid": self.request.uid, "serviceAccount": path}},
+            )
             return
         except KubeError as error:
-            failure = str(error)
-        except DockerConfigError as error:
-            failure = f"secret {name!r}: {error}"
-    log.warning(
-        "image pull secret not used",
-        extra={"fields": {"uid": request.uid, "secret": path, "reason": failure}},
-    )
+            event = "service account pull secrets not used"
+            self._skipped(event, "serviceAccount", path, str(error))
+            return
+        self.account_names = _reference_names(found.get("imagePullSecrets"))
+        for name in self.account_names:
+            if name not in already_read:
+                nursery.start_soon(self.secret, name)
+
+    async def _get(self, path: str) -> Mapping[str, Any]:
+        """The object at ``path``, read within ``apiSeconds`` and the request's deadline.
+
+        Raises:
+            KubeError: the API failed or did not answer in time.
+        """
+        limit = min(self.deadline, trio.current_time() + self.config.kubernetes.api_s)
+        with trio.move_on_at(limit):
+            return await self.kube.get_object(path)
+        raise KubeError(path, f"no answer within {self.config.kubernetes.api_s:g} s")
+
+    def _skipped(self, event: str, field: str, path: str, reason: str) -> None:
+        fields = {"uid": self.request.uid, field: path, "reason": reason}
+        log.warning(event, extra={"fields": fields})
+
+
+def _pod_spec(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if kind not in WORKLOAD_KINDS:
+        return None
+    spec: object = obj
+    for key in WORKLOAD_KINDS[kind][1]:
+        spec = spec.get(key) if isinstance(spec, Mapping) else None
+    return spec if isinstance(spec, Mapping) else None
+
+
+def _reference_names(entries: object) -> tuple[str, ...]:
+    """The names of a list of ``LocalObjectReference`` (``{"name": ...}``), without repeats."""
+    if not isinstance(entries, list):
+        return ()
+    names = (entry.get("name") for entry in entries if isinstance(entry, Mapping))
+    return tuple(dict.fromkeys(name for name in names if isinstance(name, str) and name))
