@@ -1,0 +1,255 @@
+"""The cosign scenarios: kenner checking a Pod's 3 Cosign-signed images in a real registry.
+
+Each starts the project's harness services (tests/harness, ``with_scenarios=False``: a
+docker-registry on 127.0.0.1, beside notary-server and notary-signer, which stay idle) in the
+scratch folder and writes three images and their signatures into the registry's storage with
+the integration tests' helpers (tests/support: ``OwnImages``, made with a fresh ECDSA key in
+Cosign's format). kenner runs a ``cosign`` validator whose trust root is that key. Every
+request kenner makes to the registry is counted in the registry's log (bench/cosign_log.py),
+in the same three cache states as the Notary v1 scenario (bench/notary.py):
+
+* **cold**: the first request to a freshly started kenner, once per ``--cold-samples``; the
+  median goes into the table's "first ms" column;
+* **cache miss on a running kenner**: one extra kenner with ``cache.ttlSeconds: 0``;
+* **warm**: the last fresh kenner carries the wrk rounds; no request should reach the registry.
+
+Two variants: the Pod names its images by tag (issue 4: two round trips per image, resolving
+the tag and reading the signature), or by ``tag@sha256:...`` digest (one round trip).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+import attrs
+from tests.harness import HarnessError, Testbed, start_testbed
+from tests.harness.services import StateLayout
+from tests.support.cosign_signing import PrivateKey, new_key, public_pem
+from tests.support.registry_storage import RegistryStorage
+from tests.support.signed_images import OwnImages
+
+from bench.cosign_log import RegistryLog
+from bench.cosign_report import CacheStates, Design, Sample, cosign_report
+from bench.errors import BenchError
+from bench.probe import probe
+from bench.review import check_allowed, check_pinned, pod_review
+from bench.servers import KENNER_LOG_LEVEL, RunningServer, kenner_serving
+from bench.target import BenchRun, Target
+
+TAG_NAME = "kenner cosign"
+DIGEST_NAME = "kenner cosign @digest"
+# Three repositories, so that no two containers share a cache entry or a single-flight load.
+REPOSITORIES = ("kenner-bench/alpha", "kenner-bench/beta", "kenner-bench/gamma")
+IMAGE_TAG = "v1"
+BY_TAG = Design(len(REPOSITORIES), 2, "resolve the tag, then read the signature manifest")
+BY_DIGEST = Design(len(REPOSITORIES), 1, "read the signature manifest")
+_VALIDATOR = "bench-cosign"
+# Longer than any run, so the warm rounds never see an expiry; the default is 300 s.
+_WARM_TTL_S = 86_400
+_CACHE_MISS_SAMPLES = 10
+
+
+@attrs.frozen
+class SignedImage:
+    """One image in the registry, as the Pod names it by tag, and the digest that was signed."""
+
+    reference: str  # 127.0.0.1:PORT/kenner-bench/NAME:v1
+    digest: str
+
+    @property
+    def pinned(self) -> str:
+        """The reference with its digest: kenner's patch value, and the by-digest Pod's image."""
+        return f"{self.reference}@{self.digest}"
+
+
+@attrs.frozen
+class _Setup:
+    """What every kenner of one variant is started with and asked."""
+
+    run: BenchRun
+    label: str  # names the variant's files in the scratch folder
+    config: Path
+    body: bytes
+    check: Callable[[int, bytes], None]
+    log: RegistryLog
+
+    def ask(self, server: RunningServer) -> Sample:
+        """Send the Pod once, check the answer, count what reached the registry meanwhile."""
+        position = self.log.position()
+        answer = probe(server.url, "/mutate", self.body, str(self.run.tls.ca))
+        self.check(answer.status, answer.body)
+        return Sample(answer.latency_ms, self.log.fetches_since(position))
+
+
+def cosign_config(registry: Testbed, public_key_pem: str, ttl_s: int) -> str:
+    """kenner's configuration: one cosign validator with one key root, one rule per image.
+
+    The images carry no Rekor bundle, so the rules turn the transparency log off. Returned as
+    JSON, which is YAML and keeps the multi-line PEMs intact.
+    """
+    config = {
+        "validators": [
+            {
+                "name": _VALIDATOR,
+                "type": "cosign",
+                "cert": registry.ca_pem,
+                "trustRoots": [{"name": "default", "key": public_key_pem}],
+            }
+        ],
+        "policy": [
+            {
+                "pattern": f"{registry.registry_host}/{repository}:*",
+                "validator": _VALIDATOR,
+                "with": {"verifyInTransparencyLog": False},
+            }
+            for repository in REPOSITORIES
+        ],
+        "cache": {"ttlSeconds": ttl_s, "failureTtlSeconds": 0},
+        "log": {"level": KENNER_LOG_LEVEL},
+    }
+    return json.dumps(config, indent=2)
+
+
+def check_unpatched(status: int, answer: bytes) -> None:
+    """Check kenner allowed the Pod without a patch: its images already name their digests.
+
+    Raises:
+        BenchError: the answer does not allow, or carries a patch.
+    """
+    check_allowed(status, answer)
+    if "patch" in json.loads(answer)["response"]:
+        raise BenchError(f"kenner patched images that name their digest: {answer[:300]!r}")
+
+
+@contextmanager
+def kenner_cosign(run: BenchRun) -> Iterator[Target]:
+    """kenner with a cosign validator, Pod images by tag: pinned to the signed digests."""
+    with _cosign_scenario(run, by_digest=False) as target:
+        yield target
+
+
+@contextmanager
+def kenner_cosign_digest(run: BenchRun) -> Iterator[Target]:
+    """kenner with a cosign validator, Pod images by ``tag@digest``: allowed unchanged."""
+    with _cosign_scenario(run, by_digest=True) as target:
+        yield target
+
+
+@contextmanager
+def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
+    name, label, design = (
+        (DIGEST_NAME, "digest", BY_DIGEST) if by_digest else (TAG_NAME, "tag", BY_TAG)
+    )
+    with _registry(run.scratch / f"cosign-{label}-registry") as registry:
+        key = new_key("ecdsa")
+        images = _signed_images(registry, key)
+        pinned = tuple(image.pinned for image in images)
+        check: Callable[[int, bytes], None]
+        if by_digest:
+            body, check = pod_review(pinned), check_unpatched
+        else:
+            body = pod_review([image.reference for image in images])
+            check = partial(check_pinned, pinned=pinned)
+
+        def config(state: str, ttl_s: int) -> Path:
+            path = run.scratch / f"kenner-cosign-{label}-{state}.yaml"
+            path.write_text(cosign_config(registry, public_pem(key), ttl_s))
+            return path
+
+        log = RegistryLog(StateLayout(registry.state_dir).logs / "registry.log")
+        setup = _Setup(run, label, config("warm", _WARM_TTL_S), body, check, log)
+        cold = [_fresh_sample(setup, f"cold-{n}") for n in range(1, run.cold_samples)]
+        miss_first, misses = _cache_misses(attrs.evolve(setup, config=config("miss", 0)))
+        # The last fresh kenner gives the last cold sample, then stays up for the warm load.
+        log_path = run.scratch / f"kenner-cosign-{label}.log"
+        with kenner_serving(name, setup.config, run.tls, log_path) as server:
+            cold.append(setup.ask(server))
+            _require_counted(cold, log)
+            warm_from = log.position()
+            yield Target(
+                name,
+                server,
+                "/mutate",
+                body,
+                check,
+                f"kenner serve, cosign validator (one key root) on a docker-registry, Pod with "
+                f"3 signed images by {'tag@digest' if by_digest else 'tag'}, log level "
+                f"{KENNER_LOG_LEVEL}",
+                cold_ms=statistics.median(sample.latency_ms for sample in cold),
+                report=partial(
+                    _report,
+                    name,
+                    design,
+                    CacheStates(tuple(cold), miss_first, misses),
+                    log,
+                    warm_from,
+                ),
+            )
+
+
+@contextmanager
+def _registry(state_dir: Path) -> Iterator[Testbed]:
+    try:
+        registry = start_testbed(state_dir, with_scenarios=False)
+    except HarnessError as error:
+        raise BenchError(
+            f"the harness's registry cannot start ({error}); `python -m bench --without-cosign` "
+            "measures the rest"
+        ) from error
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+def _signed_images(registry: Testbed, key: PrivateKey) -> list[SignedImage]:
+    """One image per repository, signed by ``key``, written into the registry's storage."""
+    storage = RegistryStorage(StateLayout(registry.state_dir).registry_data)
+    images = []
+    for repository in REPOSITORIES:
+        own = OwnImages(storage, registry.registry_host, repository)
+        digest = own.signed_image(IMAGE_TAG, key)
+        images.append(SignedImage(own.ref(IMAGE_TAG), digest))
+    return images
+
+
+def _require_counted(samples: list[Sample], log: RegistryLog) -> None:
+    # A cold validation must read the registry; none counted means the log is not read right,
+    # and every "0 requests" below would be a lie.
+    if any(sample.requests.count == 0 for sample in samples):
+        raise BenchError(
+            f"docker-registry logged no request from kenner for a cold validation; cannot "
+            f"count round trips from {log.path}"
+        )
+
+
+def _fresh_sample(setup: _Setup, state: str) -> Sample:
+    log_path = setup.run.scratch / f"kenner-cosign-{setup.label}-{state}.log"
+    name = f"kenner cosign {setup.label} ({state})"
+    with kenner_serving(name, setup.config, setup.run.tls, log_path) as server:
+        return setup.ask(server)
+
+
+def _cache_misses(setup: _Setup) -> tuple[Sample, tuple[Sample, ...]]:
+    """The first request to a kenner that caches nothing, then the requests after it."""
+    log_path = setup.run.scratch / f"kenner-cosign-{setup.label}-miss.log"
+    name = f"kenner cosign {setup.label} (ttl 0)"
+    with kenner_serving(name, setup.config, setup.run.tls, log_path) as server:
+        first = setup.ask(server)
+        return first, tuple(setup.ask(server) for _ in range(_CACHE_MISS_SAMPLES))
+
+
+def _report(
+    name: str,
+    design: Design,
+    states: CacheStates,
+    log: RegistryLog,
+    warm_from: int,
+    answered: int,
+) -> list[str]:
+    return cosign_report(name, design, states, log.fetches_since(warm_from), answered)
