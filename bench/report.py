@@ -33,14 +33,18 @@ def table(measurements: Sequence[Measurement], baseline: Measurement) -> str:
                 f"{m.first_request_ms:.2f}",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = [
+    return "\n".join(aligned(rows))
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells as fixed-width lines: the first column left-aligned, the others right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
         "  ".join(
             cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
         )
         for row in rows
     ]
-    return "\n".join(lines)
 
 
 def rounds_line(measurements: Sequence[Measurement]) -> str:
