@@ -19,7 +19,7 @@ from bench.errors import BenchError
 from bench.measure import Measurement, Plan, measure
 from bench.notary import kenner_notary
 from bench.report import rounds_line, table, verdict
-from bench.scenarios import BASELINE, SCENARIOS
+from bench.scenarios import BASELINE, COSIGN_SCENARIOS, SCENARIOS
 from bench.servers import KENNER_LOG_LEVEL, TlsFiles
 from bench.target import BenchRun, Scenario
 from bench.wrk import WRK_THREADS, Load, find_wrk, wrk_command
@@ -34,7 +34,12 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="kenner-bench-") as scratch_dir:
             run = BenchRun(Path(scratch_dir), _tls_files(Path(scratch_dir)), args.cold_samples)
             print(_header(args, plan, run), flush=True)
-            scenarios = [s for s in SCENARIOS if not (args.without_notary and s is kenner_notary)]
+            scenarios = [
+                s
+                for s in SCENARIOS
+                if not (args.without_notary and s is kenner_notary)
+                and not (args.without_cosign and s in COSIGN_SCENARIOS)
+            ]
             measurements, notes = _run_scenarios(scenarios, run, plan)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
@@ -69,12 +74,17 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=5,
         metavar="N",
-        help="fresh kenner processes started for the Notary v1 cold-latency median",
+        help="fresh kenner processes started for each cold-latency median (Notary v1, cosign)",
     )
     parser.add_argument(
         "--without-notary",
         action="store_true",
         help="leave out the Notary v1 scenario (it needs the test bed: root or the packages)",
+    )
+    parser.add_argument(
+        "--without-cosign",
+        action="store_true",
+        help="leave out the two cosign scenarios (they need the harness's docker-registry)",
     )
     return parser
 
@@ -142,10 +152,11 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             f"at most {load.max_requests} requests per round",
             f"kenner log level: {KENNER_LOG_LEVEL} (the per-request decision log is off)",
             "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
-            "echoed, notaryv1: one patch op per image pinning its signed digest; echo: same "
-            "body) and wrk compares every later answer to it byte for byte",
-            f"first ms: latency of the first request to a fresh server (notaryv1: median of "
-            f"{run.cold_samples} fresh kenner processes, empty trust-data cache)",
+            "echoed, notaryv1 and cosign by tag: one patch op per image pinning its signed "
+            "digest, cosign @digest: no patch; echo: same body) and wrk compares every later "
+            "answer to it byte for byte",
+            f"first ms: latency of the first request to a fresh server (notaryv1, cosign: "
+            f"median of {run.cold_samples} fresh kenner processes, empty caches)",
             f"TLS: one trustme certificate for 127.0.0.1 in {run.scratch}, served by every server",
             "scenarios:",
         ]

@@ -1,9 +1,9 @@
 """The scenarios: each is a function that starts a server and yields it as a ``Target``.
 
 To add one, write a ``@contextmanager`` function taking the ``BenchRun`` and add it to
-``SCENARIOS`` (the Notary v1 one lives in bench/notary.py). The driver probes every target
-once (that answer must pass the target's check), warms it up, then measures all targets in
-interleaved rounds.
+``SCENARIOS`` (the Notary v1 one lives in bench/notary.py, the cosign ones in
+bench/cosign.py). The driver probes every target once (that answer must pass the target's
+check), warms it up, then measures all targets in interleaved rounds.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
+from bench.cosign import kenner_cosign, kenner_cosign_digest
 from bench.notary import kenner_notary
 from bench.review import check_allowed, check_echoed, pod_review
 from bench.servers import (
@@ -70,4 +71,11 @@ def kenner_static_policy(run: BenchRun) -> Iterator[Target]:
         )
 
 
-SCENARIOS: tuple[Scenario, ...] = (echo_baseline, kenner_static_policy, kenner_notary)
+# The scenarios that need the harness's registry; `--without-cosign` leaves them out.
+COSIGN_SCENARIOS: tuple[Scenario, ...] = (kenner_cosign, kenner_cosign_digest)
+SCENARIOS: tuple[Scenario, ...] = (
+    echo_baseline,
+    kenner_static_policy,
+    kenner_notary,
+    *COSIGN_SCENARIOS,
+)
