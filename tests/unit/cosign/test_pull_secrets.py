@@ -1,14 +1,17 @@
-"""Pull secrets as the Kubernetes API returns them, and where a workload names them."""
+"""Pull secrets as the Kubernetes API returns them, where a workload names them and its
+ServiceAccount, and the opt-in RBAC that lets kenner read both."""
 
 from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from kenner.kube.pull_secrets import pull_secret_names
+from kenner.kube.pull_secrets import pull_secret_names, service_account_name
 from kenner.oci.dockerconfig import (
     DockerConfigError,
     RegistryLogin,
@@ -96,3 +99,35 @@ def test_pull_secret_names_of_each_workload_kind() -> None:
     assert pull_secret_names("CronJob", cron) == ("a", "b")
     assert pull_secret_names("Pod", {"spec": {"imagePullSecrets": "a"}}) == ()
     assert pull_secret_names("ConfigMap", {"spec": pod_spec}) == ()
+
+
+def test_service_account_of_each_workload_kind() -> None:
+    pod_spec = {"containers": [{"name": "app", "image": "reg.example/app:1"}]}
+    named = {**pod_spec, "serviceAccountName": "builder"}
+    assert service_account_name("Pod", {"spec": named}) == "builder"
+    assert service_account_name("Deployment", {"spec": {"template": {"spec": named}}}) == "builder"
+    cron = {"spec": {"jobTemplate": {"spec": {"template": {"spec": named}}}}}
+    assert service_account_name("CronJob", cron) == "builder"
+    # Unset (or empty) means the namespace's "default" account, as the API server defaults it.
+    assert service_account_name("Pod", {"spec": pod_spec}) == "default"
+    assert (
+        service_account_name("Pod", {"spec": {**pod_spec, "serviceAccountName": ""}}) == "default"
+    )
+    # The deprecated field counts only without serviceAccountName.
+    legacy = {**pod_spec, "serviceAccount": "legacy"}
+    assert service_account_name("Pod", {"spec": legacy}) == "legacy"
+    assert service_account_name("Pod", {"spec": {**legacy, "serviceAccountName": "new"}}) == "new"
+    assert service_account_name("Pod", {"spec": {**pod_spec, "serviceAccountName": 7}}) == "default"
+    # No pod spec, no account to read.
+    assert service_account_name("Deployment", {"spec": {}}) is None
+    assert service_account_name("ConfigMap", {"spec": named}) is None
+
+
+def test_the_opt_in_role_grants_only_get_on_secrets_and_service_accounts() -> None:
+    manifest = Path(__file__).parents[3] / "k8s" / "pull-secrets" / "rbac-pull-secrets.yaml"
+    (role,) = [
+        doc for doc in yaml.safe_load_all(manifest.read_text()) if doc["kind"] == "ClusterRole"
+    ]
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}
+    ]

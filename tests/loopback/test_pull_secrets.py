@@ -1,0 +1,260 @@
+"""``pod_pull_logins`` (cosign's ``auth.k8sKeychain``): which Secrets and ServiceAccounts kenner
+reads, in which order their logins count, and what a failing read does.
+
+The Kubernetes API is the small FAKE API of ``tests/support/fake_kube.py`` (no real API server
+runs here), served over TLS on 127.0.0.1 and read with kenner's real ``KubeClient``. It answers
+with the real JSON shapes of ServiceAccount and Secret objects, the API's 404 ``Status`` for a
+missing object and, through ``tests/support/kube_forbidden.py``, its 403 ``Status`` for a read
+RBAC does not allow.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+import yaml
+
+from kenner.admission.review import AdmissionRequest, parse_review
+from kenner.config.load import load_config
+from kenner.config.model import Config
+from kenner.kube.access import ClusterAccess
+from kenner.kube.client import KubeClient
+from kenner.kube.pull_secrets import pod_pull_logins
+from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
+from tests.loopback.servers import serve_https
+from tests.support.cosign_signing import new_key, public_pem
+from tests.support.fake_kube import FakeKubeApi
+from tests.support.kube_forbidden import ForbiddingKubeApi
+
+NAMESPACE = "team"
+SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+ACCOUNTS = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts"
+METADATA = {"uid": "4c1e7a52-8d3b-4f6a-9e0c-2b7d5f8a1c93", "resourceVersion": "5120"}
+IMAGE = ("reg.example", "team/app")
+
+
+def _pull_secret(name: str, user: str, *registries: str) -> dict[str, Any]:
+    """A kubernetes.io/dockerconfigjson Secret as the API returns it."""
+    auths = {registry: {"username": user, "password": f"{user}-pass"} for registry in registries}
+    config = base64.b64encode(json.dumps({"auths": auths}).encode()).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE, **METADATA},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": config},
+    }
+
+
+def _service_account(name: str, *pull_secrets: str) -> dict[str, Any]:
+    """A ServiceAccount as the API returns it (no token secrets: projected tokens since 1.24)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            **METADATA,
+        },
+        "imagePullSecrets": [{"name": secret} for secret in pull_secrets],
+    }
+
+
+def _request(kind: str, pod_spec: dict[str, Any], *, operation: str = "CREATE") -> AdmissionRequest:
+    spec = {"containers": [{"name": "app", "image": "reg.example/team/app:1"}], **pod_spec}
+    if kind == "Pod":
+        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": spec}
+        group_version = {"group": "", "version": "v1"}
+    else:
+        template = {"metadata": {"labels": {"app": "app"}}, "spec": spec}
+        obj = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "app"},
+            "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": template},
+        }
+        group_version = {"group": "apps", "version": "v1"}
+    request = {
+        "uid": "c2d3e4f5-0000-4000-8000-000000000002",
+        "kind": {**group_version, "kind": kind},
+        "namespace": NAMESPACE,
+        "operation": operation,
+        "userInfo": {"username": "dev"},
+        "object": obj,
+    }
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    return parse_review(json.dumps(review).encode())
+
+
+def _config(*, keychain: bool) -> Config:
+    validator: dict[str, Any] = {
+        "name": "cosign",
+        "type": "cosign",
+        "trustRoots": [{"name": "default", "key": public_pem(new_key())}],
+    }
+    if keychain:
+        validator["auth"] = {"k8sKeychain": True}
+    document = {
+        "validators": [validator],
+        "policy": [
+            {"pattern": "*:*", "validator": "cosign", "with": {"verifyInTransparencyLog": False}}
+        ],
+        "kubernetes": {"enabled": True, "apiSeconds": 2},
+    }
+    return load_config(yaml.safe_dump(document))
+
+
+@asynccontextmanager
+async def _kube(
+    api: FakeKubeApi, *, forbidden: frozenset[str] = frozenset()
+) -> AsyncIterator[KubeClient]:
+    async with serve_https(ForbiddingKubeApi(api, set(forbidden))) as server:
+        access = ClusterAccess(server.base_url, ca_pem=server.ca_pem, token=api.token)
+        async with KubeClient(access) as kube:
+            yield kube
+
+
+async def _logins(
+    api: FakeKubeApi,
+    request: AdmissionRequest,
+    *,
+    keychain: bool = True,
+    forbidden: frozenset[str] = frozenset(),
+) -> RegistryLogins | None:
+    config = _config(keychain=keychain)
+    async with _kube(api, forbidden=forbidden) as kube:
+        deadline = trio.current_time() + config.deadlines.request_s
+        return await pod_pull_logins(request, kube, config, deadline=deadline)
+
+
+def _read(api: FakeKubeApi) -> Counter[str]:
+    """How often each path was read."""
+    return Counter(path for path, _ in api.requests)
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "kenner.kube.pull_secrets"]
+
+
+async def test_the_service_accounts_secrets_serve_a_pod_without_its_own() -> None:
+    api = FakeKubeApi()
+    api.put(f"{ACCOUNTS}/builder", _service_account("builder", "gone", "builder-cred"))
+    api.put(f"{SECRETS}/builder-cred", _pull_secret("builder-cred", "builder", "reg.example"))
+
+    logins = await _logins(api, _request("Pod", {"serviceAccountName": "builder"}))
+
+    assert logins is not None
+    assert logins.for_image(*IMAGE) == RegistryLogin("builder", "builder-pass")
+    # The account's missing secret is skipped like a pod's own.
+    assert _read(api) == Counter(
+        [f"{ACCOUNTS}/builder", f"{SECRETS}/builder-cred", f"{SECRETS}/gone"]
+    )
+    assert {authorization for _, authorization in api.requests} == {f"Bearer {api.token}"}
+
+
+async def test_the_pods_secrets_come_first_then_the_accounts_each_read_once() -> None:
+    api = FakeKubeApi()
+    api.put(f"{ACCOUNTS}/default", _service_account("default", "shared", "account-cred"))
+    api.put(f"{SECRETS}/pod-cred", _pull_secret("pod-cred", "pod", "reg.example"))
+    api.put(f"{SECRETS}/shared", _pull_secret("shared", "shared", "mirror.example"))
+    account_secret = _pull_secret("account-cred", "account", "reg.example", "other.example")
+    api.put(f"{SECRETS}/account-cred", account_secret)
+    # No serviceAccountName: the pod runs as "default".
+    pod_spec = {"imagePullSecrets": [{"name": "pod-cred"}, {"name": "shared"}]}
+
+    logins = await _logins(api, _request("Pod", pod_spec))
+
+    assert logins is not None
+    # Equal keys: the pod's secret wins; the account adds the registries only it covers.
+    assert logins.for_image(*IMAGE) == RegistryLogin("pod", "pod-pass")
+    assert logins.for_image("other.example", "x") == RegistryLogin("account", "account-pass")
+    assert logins.for_image("mirror.example", "x") == RegistryLogin("shared", "shared-pass")
+    assert _read(api) == Counter(
+        [
+            f"{ACCOUNTS}/default",
+            f"{SECRETS}/pod-cred",
+            f"{SECRETS}/shared",
+            f"{SECRETS}/account-cred",
+        ]
+    )
+
+
+async def test_a_missing_service_account_leaves_the_pods_own_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = FakeKubeApi()
+    api.put(f"{SECRETS}/pod-cred", _pull_secret("pod-cred", "pod", "reg.example"))
+    pod_spec = {"serviceAccountName": "ghost", "imagePullSecrets": [{"name": "pod-cred"}]}
+
+    with caplog.at_level(logging.INFO, logger="kenner.kube.pull_secrets"):
+        logins = await _logins(api, _request("Pod", pod_spec))
+
+    assert logins is not None
+    assert logins.by_prefix == {"reg.example": RegistryLogin("pod", "pod-pass")}
+    assert _read(api) == Counter([f"{ACCOUNTS}/ghost", f"{SECRETS}/pod-cred"])
+    (record,) = _logged(caplog)
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == "service account not found; its pull secrets are not used"
+    assert record.__dict__["fields"]["serviceAccount"] == f"{ACCOUNTS}/ghost"
+
+
+async def test_an_unreadable_service_account_is_skipped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = FakeKubeApi()
+    api.put(f"{ACCOUNTS}/builder", _service_account("builder", "builder-cred"))
+    api.put(f"{SECRETS}/builder-cred", _pull_secret("builder-cred", "builder", "reg.example"))
+    api.put(f"{SECRETS}/pod-cred", _pull_secret("pod-cred", "pod", "other.example"))
+    pod_spec = {"serviceAccountName": "builder", "imagePullSecrets": [{"name": "pod-cred"}]}
+
+    with caplog.at_level(logging.WARNING, logger="kenner.kube.pull_secrets"):
+        logins = await _logins(
+            api, _request("Pod", pod_spec), forbidden=frozenset({f"{ACCOUNTS}/builder"})
+        )
+
+    # Without the account its secrets are unknown: only the pod's own login is left.
+    assert logins is not None
+    assert logins.by_prefix == {"other.example": RegistryLogin("pod", "pod-pass")}
+    assert _read(api) == Counter([f"{ACCOUNTS}/builder", f"{SECRETS}/pod-cred"])
+    (record,) = _logged(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "service account pull secrets not used"
+    fields = record.__dict__["fields"]
+    assert fields["serviceAccount"] == f"{ACCOUNTS}/builder"
+    assert fields["reason"].startswith(f"Kubernetes API {ACCOUNTS}/builder: serviceaccounts")
+    assert 'cannot get resource "serviceaccounts"' in fields["reason"]
+    assert fields["reason"].endswith("(HTTP 403)")
+
+
+async def test_a_deployment_templates_service_account() -> None:
+    api = FakeKubeApi()
+    api.put(f"{ACCOUNTS}/builder", _service_account("builder", "builder-cred"))
+    api.put(f"{SECRETS}/builder-cred", _pull_secret("builder-cred", "builder", "reg.example"))
+    # The deprecated field names the account when serviceAccountName is absent.
+    request = _request("Deployment", {"serviceAccount": "builder"})
+
+    logins = await _logins(api, request)
+
+    assert logins is not None
+    assert logins.for_image(*IMAGE) == RegistryLogin("builder", "builder-pass")
+    assert _read(api) == Counter([f"{ACCOUNTS}/builder", f"{SECRETS}/builder-cred"])
+
+
+async def test_nothing_is_read_without_a_keychain_validator_or_a_validated_operation() -> None:
+    api = FakeKubeApi()
+    api.put(f"{ACCOUNTS}/default", _service_account("default", "pod-cred"))
+    api.put(f"{SECRETS}/pod-cred", _pull_secret("pod-cred", "pod", "reg.example"))
+    pod_spec = {"imagePullSecrets": [{"name": "pod-cred"}]}
+
+    assert await _logins(api, _request("Pod", pod_spec), keychain=False) is None
+    assert await _logins(api, _request("Pod", pod_spec, operation="DELETE")) is None
+    assert api.requests == []
