@@ -13,24 +13,17 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    Info,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from kenner import __version__
 from kenner.net.cache import CacheStatistics
 from kenner.net.singleflight import SingleFlightStatistics
+from kenner.tallies import CounterTally, HistogramTally, TallyCollector
 
 # generate_latest writes the classic text format; 0.0.4 is what every Prometheus understands.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -57,62 +50,64 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
-        self.requests = Counter("connaisseur_requests", "Admission requests answered", registry=r)
-        self.admitted = Counter(
-            "connaisseur_requests_admitted", "Admission requests admitted", registry=r
-        )
-        self.denied = Counter(
+        # The admission path's metrics are tallies (kenner.tallies): cheap on every request.
+        validator = ("type", "validator_name")
+        self.requests = CounterTally("connaisseur_requests", "Admission requests answered")
+        self.admitted = CounterTally("connaisseur_requests_admitted", "Admission requests admitted")
+        self.denied = CounterTally(
             "connaisseur_requests_denied",
             "Admission requests denied; timeout=true when an image did not finish in time",
-            ["timeout"],
-            registry=r,
+            ("timeout",),
         )
-        validator = ["type", "validator_name"]
-        self.validations = Counter(
+        self.validations = CounterTally(
             "connaisseur_validations",
             "Image validations by result (success, error, timeout)",
-            [*validator, "result"],
-            registry=r,
+            (*validator, "result"),
         )
-        self.validations_successful = Counter(
-            "connaisseur_validations_successful",
-            "Image validations that succeeded",
-            validator,
-            registry=r,
+        self.validations_successful = CounterTally(
+            "connaisseur_validations_successful", "Image validations that succeeded", validator
         )
-        self.validations_failed = Counter(
-            "connaisseur_validations_failed",
-            "Image validations that failed",
-            validator,
-            registry=r,
+        self.validations_failed = CounterTally(
+            "connaisseur_validations_failed", "Image validations that failed", validator
         )
-        self.validations_skipped = Counter(
+        self.validations_skipped = CounterTally(
             "connaisseur_validations_skipped",
             "Image validations skipped, by reason",
-            [*validator, "reason"],
-            registry=r,
+            (*validator, "reason"),
         )
-        self.validations_timeouted = Counter(
+        self.validations_timeouted = CounterTally(
             "connaisseur_validations_timeouted",
             "Image validations not finished before the request deadline",
             validator,
-            registry=r,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = HistogramTally(
             "kenner_request_duration_seconds",
             "Time to answer an admission request, by object kind and verdict",
-            ["kind", "verdict"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            ("kind", "verdict"),
+            LATENCY_BUCKETS,
         )
-        self.validation_seconds = Histogram(
+        self.validation_seconds = HistogramTally(
             "kenner_validation_duration_seconds",
             "Time of one image validation, by validator type",
-            ["validator_type"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            ("validator_type",),
+            LATENCY_BUCKETS,
+        )
+        r.register(
+            TallyCollector(
+                (
+                    self.requests,
+                    self.admitted,
+                    self.denied,
+                    self.validations,
+                    self.validations_successful,
+                    self.validations_failed,
+                    self.validations_skipped,
+                    self.validations_timeouted,
+                    self.request_seconds,
+                    self.validation_seconds,
+                )
+            )
         )
         self.reloads = Counter(
             "kenner_config_reloads",
@@ -133,15 +128,6 @@ class Metrics:
             {"version": __version__, "python": platform.python_version()}
         )
 
-    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
-        """``metric.labels(*labels)``, remembered: prometheus-client's own lookup takes a lock
-        and rebuilds the key on every call, a visible share of a static admission."""
-        key = (id(metric), labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return found
-
     def render(self) -> bytes:
         """The text exposition of every metric (``Content-Type``: ``CONTENT_TYPE``)."""
         return generate_latest(self.registry)
@@ -152,23 +138,28 @@ class Metrics:
         if allowed:
             self.admitted.inc()
         else:
-            self.child(self.denied, "true" if timed_out else "false").inc()
+            self.denied.inc("true" if timed_out else "false")
         verdict = "allowed" if allowed else "denied"
-        self.child(self.request_seconds, kind or "unknown", verdict).observe(duration_s)
+        self.request_seconds.observe(duration_s, kind or "unknown", verdict)
 
-    def count_validation(self, validator_type: str, name: str, result: str) -> None:
-        """One image validation: ``result`` is success, error or timeout."""
-        self.child(self.validations, validator_type, name, result).inc()
+    def count_validation(
+        self, validator_type: str, name: str, result: str, duration_s: float | None = None
+    ) -> None:
+        """One image validation: ``result`` is success, error or timeout; ``duration_s`` for
+        those that finished in time."""
+        self.validations.inc(validator_type, name, result)
         if result == "success":
-            self.child(self.validations_successful, validator_type, name).inc()
+            self.validations_successful.inc(validator_type, name)
         elif result == "error":
-            self.child(self.validations_failed, validator_type, name).inc()
+            self.validations_failed.inc(validator_type, name)
         else:
-            self.child(self.validations_timeouted, validator_type, name).inc()
+            self.validations_timeouted.inc(validator_type, name)
+        if duration_s is not None:
+            self.validation_seconds.observe(duration_s, validator_type)
 
     def count_skip(self, validator_type: str, name: str, reason: str) -> None:
         """One image not validated (``reason``, e.g. ``UNCHANGED_SKIP_REASON``)."""
-        self.child(self.validations_skipped, validator_type, name, reason).inc()
+        self.validations_skipped.inc(validator_type, name, reason)
 
     def count_reload(self, taken: bool) -> None:
         """One configuration reload, taken or refused."""

@@ -35,8 +35,7 @@ class RequestObserver:
         """One validator call finished (in time) with ``verdict``."""
         validator_type = self._type(check.rule.validator)
         result = "success" if isinstance(verdict, Trusted) else "error"
-        self._metrics.count_validation(validator_type, check.rule.validator, result)
-        self._metrics.child(self._metrics.validation_seconds, validator_type).observe(duration_s)
+        self._metrics.count_validation(validator_type, check.rule.validator, result, duration_s)
 
     def request_done(
         self,
