@@ -24,8 +24,9 @@ class Validator(Protocol):
 
     @property
     def needs_network(self) -> bool:
-        """Whether ``validate`` waits for I/O; those that don't are awaited inline, which
-        spares a task per image for static answers."""
+        """Whether ``validate`` waits for I/O. Those that don't must answer without a
+        checkpoint: they are awaited inline, outside the deadline's cancel scope, which spares
+        a task per image (and the scope when no other image waits) for static answers."""
         ...
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
