@@ -1,5 +1,7 @@
-"""``auth.k8sKeychain``: the admitted object's imagePullSecrets, read from a (fake) Kubernetes
-API over TLS, unlock a real docker-registry with htpasswd authentication.
+"""``auth.k8sKeychain``: the admitted object's imagePullSecrets and its ServiceAccount's, read
+from a FAKE Kubernetes API over TLS (``tests/support/fake_kube.py``: the real JSON shapes of
+Secret and ServiceAccount objects, 404 and 403 ``Status`` answers), unlock a real
+docker-registry with htpasswd authentication.
 
 Whole admission requests go through ``decide_request`` with one snapshot, so the validator's
 caches and single flights are shared between requests as in the daemon.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,11 +36,13 @@ from tests.loopback.servers import serve_https
 from tests.support.auth_registries import auth_registry_or_skip, htpasswd_or_skip, own_images
 from tests.support.cosign_signing import new_key, public_pem
 from tests.support.fake_kube import FakeKubeApi
+from tests.support.kube_forbidden import ForbiddingKubeApi
 
 pytestmark = pytest.mark.testbed
 
 NAMESPACE = "team"
 SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+ACCOUNTS = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts"
 
 
 def _pull_secret(name: str, auths: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -58,10 +63,30 @@ def _pull_secret(name: str, auths: dict[str, dict[str, str]]) -> dict[str, Any]:
     }
 
 
-def _review(kind: str, image: str, pull_secrets: list[str]) -> bytes:
+def _service_account(name: str, pull_secrets: list[str]) -> dict[str, Any]:
+    """A ServiceAccount as the API returns it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "uid": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+            "resourceVersion": "4712",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "imagePullSecrets": [{"name": secret} for secret in pull_secrets],
+    }
+
+
+def _review(
+    kind: str, image: str, pull_secrets: list[str], service_account: str | None = None
+) -> bytes:
     pod_spec: dict[str, Any] = {"containers": [{"name": "app", "image": image}]}
     if pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in pull_secrets]
+    if service_account is not None:
+        pod_spec["serviceAccountName"] = service_account
     if kind == "Pod":
         obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": pod_spec}
         group_version = {"group": "", "version": "v1"}
@@ -88,11 +113,14 @@ def _review(kind: str, image: str, pull_secrets: list[str]) -> bytes:
 @attrs.frozen
 class Cluster:
     api: FakeKubeApi
+    forbidden: set[str]  # API paths answered with 403, as if RBAC did not allow them
     registry: AuthRegistry
     snapshot: Snapshot
 
-    async def decide(self, kind: str, image: str, pull_secrets: list[str]) -> Decision:
-        request = parse_review(_review(kind, image, pull_secrets))
+    async def decide(
+        self, kind: str, image: str, pull_secrets: list[str], service_account: str | None = None
+    ) -> Decision:
+        request = parse_review(_review(kind, image, pull_secrets, service_account))
         deadline = trio.current_time() + self.snapshot.config.deadlines.request_s
         return await decide_request(request, self.snapshot, deadline=deadline)
 
@@ -101,6 +129,7 @@ class Cluster:
 async def _cluster(tmp_path: Path, key_pem: str) -> AsyncIterator[Cluster]:
     auth = htpasswd_or_skip(tmp_path / "registry", {"team": "team-pass"})
     api = FakeKubeApi()
+    forbidden: set[str] = set()
     with auth_registry_or_skip(tmp_path / "registry", auth) as registry:
         validator = {
             "name": "cosign",
@@ -116,11 +145,12 @@ async def _cluster(tmp_path: Path, key_pem: str) -> AsyncIterator[Cluster]:
             "kubernetes": {"enabled": True, "apiSeconds": 2},
         }
         config = load_config(yaml.safe_dump(document))
-        async with serve_https(api) as server, open_runtime() as runtime:
+        served = ForbiddingKubeApi(api, forbidden)
+        async with serve_https(served) as server, open_runtime() as runtime:
             access = ClusterAccess(server.base_url, ca_pem=server.ca_pem, token=api.token)
             async with KubeClient(access) as kube:
                 snapshot = Snapshot(config, build_validators(config, runtime), kube=kube)
-                yield Cluster(api, registry, snapshot)
+                yield Cluster(api, forbidden, registry, snapshot)
 
 
 async def test_the_pods_pull_secrets_unlock_the_registry(tmp_path: Path) -> None:
@@ -157,3 +187,41 @@ async def test_the_pods_pull_secrets_unlock_the_registry(tmp_path: Path) -> None
         assert not anonymous.response.allowed
         assert host in anonymous.response.message
         assert "asks for basic credentials; none are configured" in anonymous.response.message
+
+
+async def test_the_service_accounts_pull_secrets_unlock_the_registry(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = new_key()
+    async with _cluster(tmp_path, public_pem(key)) as cluster:
+        images = own_images(cluster.registry, "team/app")
+        images.signed_image("v1", key)
+        host = cluster.registry.host
+        right = {host: {"username": "team", "password": "team-pass"}}
+        cluster.api.put(f"{SECRETS}/regcred", _pull_secret("regcred", right))
+        stale = {host: {"username": "team", "password": "x"}}
+        cluster.api.put(f"{SECRETS}/stale", _pull_secret("stale", stale))
+        cluster.api.put(f"{ACCOUNTS}/builder", _service_account("builder", ["regcred"]))
+
+        # A workload template names no secret; the account it runs as carries the login.
+        deployment = await cluster.decide("Deployment", images.ref("v1"), [], "builder")
+        assert deployment.response.allowed, deployment.response.message
+        assert f"{ACCOUNTS}/builder" in [path for path, _ in cluster.api.requests]
+
+        # The pod's own secret comes first: its stale login answers for the registry.
+        pod_first = await cluster.decide("Pod", images.ref("v1"), ["stale"], "builder")
+        assert not pod_first.response.allowed
+        assert "the server refused our basic authorization" in pod_first.response.message
+
+        # Without read access to the account its login is unknown: the registry's refusal
+        # denies, and the log says which account could not be read and why.
+        cluster.forbidden.add(f"{ACCOUNTS}/builder")
+        with caplog.at_level(logging.WARNING, logger="kenner.kube.pull_secrets"):
+            denied = await cluster.decide("Deployment", images.ref("v1"), [], "builder")
+        assert not denied.response.allowed
+        assert host in denied.response.message
+        assert "asks for basic credentials; none are configured" in denied.response.message
+        (warning,) = [r for r in caplog.records if r.name == "kenner.kube.pull_secrets"]
+        assert warning.getMessage() == "service account pull secrets not used"
+        assert warning.__dict__["fields"]["serviceAccount"] == f"{ACCOUNTS}/builder"
+        assert "(HTTP 403)" in warning.__dict__["fields"]["reason"]
