@@ -84,7 +84,9 @@ class SigstoreHost:
 
     rekor_pubkey: str | None = None  # PEM key of the Rekor log whose bundles are accepted
     fulcio_cert: str | None = None  # PEM Fulcio root (and intermediate) certificates
-    ct_log_pubkey: str | None = None  # accepted for Connaisseur configs; SCTs are not checked
+    # PEM key of the CT log whose embedded SCT every Fulcio certificate must carry; unset, SCTs
+    # are not checked (kenner.cosign.sct).
+    ct_log_pubkey: str | None = None
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ class Failure(enum.StrEnum):
     NO_CERTIFICATE = "no_certificate"
     BAD_CERTIFICATE = "bad_certificate"
     IDENTITY_MISMATCH = "identity_mismatch"
+    BAD_SCT = "bad_sct"  # no, a foreign or a bad SCT of the configured CT log
     NO_TLOG_ENTRY = "no_tlog_entry"
     BAD_TLOG_ENTRY = "bad_tlog_entry"
 

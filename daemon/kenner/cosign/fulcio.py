@@ -98,8 +98,11 @@ def verify_chain(
     intermediates: Sequence[x509.Certificate],
     anchors: Sequence[x509.Certificate],
     at: datetime,
-) -> None:
+) -> x509.Certificate:
     """Check that ``leaf`` chains to one of ``anchors`` and everything is valid at ``at``.
+
+    Returns the certificate that issued ``leaf`` (an intermediate or an anchor): the log signed
+    embedded SCTs over the hash of its key.
 
     Raises:
         Rejected: (``bad_certificate``) naming the certificate and the reason.
@@ -107,11 +110,12 @@ def verify_chain(
     _valid_at(leaf, at, "the signing certificate")
     _check_leaf_usage(leaf)
     current = leaf
+    leaf_issuer: x509.Certificate | None = None
     for _ in range(_MAX_PATH):
         for anchor in anchors:
             if _issued_by(current, anchor):
                 _valid_at(anchor, at, f"the Fulcio certificate {anchor.subject.rfc4514_string()}")
-                return
+                return anchor if leaf_issuer is None else leaf_issuer
         issuer = next((c for c in intermediates if c != current and _issued_by(current, c)), None)
         if issuer is None:
             name = current.issuer.rfc4514_string()
@@ -120,6 +124,7 @@ def verify_chain(
                 f"no configured Fulcio certificate or shipped intermediate issued {name!r}",
             )
         _check_ca(issuer, at)
+        leaf_issuer = issuer if leaf_issuer is None else leaf_issuer
         current = issuer
     raise Rejected(Failure.BAD_CERTIFICATE, f"the chain is longer than {_MAX_PATH} certificates")
 
@@ -200,5 +205,11 @@ def _check_leaf_usage(leaf: x509.Certificate) -> None:
         usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         usages = x509.ExtendedKeyUsage([])
+    except ValueError as error:
+        # cryptography parses all extensions at once; the leaf is the signer's to shape.
+        raise Rejected(
+            Failure.BAD_CERTIFICATE,
+            f"the signing certificate's extensions cannot be parsed ({error})",
+        ) from None
     if ExtendedKeyUsageOID.CODE_SIGNING not in usages:
         raise Rejected(Failure.BAD_CERTIFICATE, "the signing certificate is not for code signing")

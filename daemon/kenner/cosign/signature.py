@@ -3,9 +3,10 @@
 A layer counts for a trust root when, in this order: its payload is a Cosign simple-signing
 payload for the expected digest (and, as the rule asks, the image's repository); the signature
 verifies with the root's key, or, for a keyless root, with the leaf certificate that chains to
-a configured Fulcio certificate at the Rekor integration time and names the expected identity;
-and, when the transparency log is required (always for keyless), the Rekor bundle verifies
-offline and describes exactly this payload, signature and signer.
+a configured Fulcio certificate at the Rekor integration time, carries an SCT of the configured
+CT log (only when one is configured) and names the expected identity; and, when the
+transparency log is required (always for keyless), the Rekor bundle verifies offline and
+describes exactly this payload, signature and signer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kenner.cosign.fulcio import IdentityPolicy, identity_of, load_certificates,
 from kenner.cosign.keys import VerificationKey, from_public_key
 from kenner.cosign.payload import SIMPLE_SIGNING_MEDIA_TYPE, parse_payload
 from kenner.cosign.rekor import RekorEntry, verify_bundle
+from kenner.cosign.sct import CtLog, verify_embedded_sct
 from kenner.oci.manifest import ImageManifest
 from kenner.oci.naming import same_path, same_repository
 
@@ -92,10 +94,15 @@ TrustRoot = KeyRoot | KeylessRoot
 
 @attrs.frozen
 class Sigstore:
-    """The configured Sigstore anchors: Rekor's key and Fulcio's certificates (maybe none)."""
+    """The configured Sigstore anchors, each of which may be missing.
+
+    Rekor's key, Fulcio's certificates, and the CT log whose SCT every Fulcio certificate must
+    carry (without a CT log, SCTs are not checked).
+    """
 
     rekor_key: VerificationKey | None = None
     fulcio_certificates: tuple[x509.Certificate, ...] = ()
+    ct_log: CtLog | None = None
 
 
 @attrs.frozen
@@ -181,7 +188,9 @@ def _verify_keyless(
     )
     intermediates = load_certificates(layer.chain, "the chain") if layer.chain else ()
     logged_at = datetime.fromtimestamp(entry.integrated_time, UTC)
-    verify_chain(leaf, intermediates, sigstore.fulcio_certificates, logged_at)
+    issuer = verify_chain(leaf, intermediates, sigstore.fulcio_certificates, logged_at)
+    if sigstore.ct_log is not None:
+        verify_embedded_sct(leaf, issuer, sigstore.ct_log)
     identity = identity_of(leaf)
     if not root.identity.matches(identity):
         subjects = ", ".join(identity.subjects) or "no subject"

@@ -29,6 +29,7 @@ from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import IdentityPolicy, load_certificates
 from kenner.cosign.keys import load_public_key
 from kenner.cosign.payload import render_payload
+from kenner.cosign.sct import load_ct_log
 from kenner.cosign.signature import (
     Expectation,
     KeylessRoot,
@@ -117,6 +118,7 @@ class CosignValidator:
         self._sigstore = Sigstore(
             load_public_key(host.rekor_pubkey) if host.rekor_pubkey else None,
             load_certificates(host.fulcio_cert, "fulcioCert") if host.fulcio_cert else (),
+            load_ct_log(host.ct_log_pubkey) if host.ct_log_pubkey else None,
         )
 
     @property
