@@ -16,6 +16,7 @@ from kenner.config.source import KeyPath
 from kenner.cosign.errors import Rejected, UnusableKey
 from kenner.cosign.fulcio import load_certificates
 from kenner.cosign.keys import load_public_key
+from kenner.cosign.sct import load_ct_log
 from kenner.cosign.threshold import RequirementError, requirement
 from kenner.oci.naming import canonical_registry
 
@@ -48,7 +49,10 @@ def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, repo
     if host.rekor_pubkey is not None:
         _check_key(host.rekor_pubkey, (*host_path, "rekorPubkey"), "the Rekor key", report)
     if host.ct_log_pubkey is not None:
-        _check_key(host.ct_log_pubkey, (*host_path, "ctLogPubkey"), "the CT log key", report)
+        try:
+            load_ct_log(host.ct_log_pubkey.strip())
+        except UnusableKey as error:
+            report((*host_path, "ctLogPubkey"), f"the CT log key: {error}")
     if host.fulcio_cert is not None:
         _check_certificates(host.fulcio_cert, (*host_path, "fulcioCert"), report)
     if keyless_used and (host.fulcio_cert is None or host.rekor_pubkey is None):

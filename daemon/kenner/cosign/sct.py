@@ -35,7 +35,7 @@ from cryptography.x509.certificate_transparency import (
     SignedCertificateTimestamp,
 )
 
-from kenner.cosign.errors import Failure, Rejected
+from kenner.cosign.errors import Failure, Rejected, UnusableKey
 from kenner.cosign.keys import load_public_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,10 +80,15 @@ def load_ct_log(pem: str | bytes) -> CtLog:
     """The CT log of a PEM ``PUBLIC KEY``.
 
     Raises:
-        UnusableKey: not a PEM public key of a supported type (see ``kenner.cosign.keys``).
+        UnusableKey: not a PEM public key, or not an ECDSA or RSA key (RFC 6962 logs sign
+            with nothing else, so any other key could never verify an SCT).
     """
     der = load_public_key(pem).der
-    return CtLog(hashlib.sha256(der).digest(), serialization.load_der_public_key(der))
+    key = serialization.load_der_public_key(der)
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        kind = type(key).__name__.removesuffix("PublicKey")
+        raise UnusableKey(f"a CT log signs with ECDSA or RSA, and this is an {kind} key")
+    return CtLog(hashlib.sha256(der).digest(), key)
 
 
 def verify_embedded_sct(leaf: x509.Certificate, issuer: x509.Certificate, log: CtLog) -> datetime:

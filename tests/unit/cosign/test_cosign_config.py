@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 import trustme
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kenner.config.errors import ConfigError
 from kenner.config.load import load_config
@@ -129,4 +131,19 @@ def test_k8s_keychain_needs_the_api_and_a_cosign_validator() -> None:
     }
     assert _problems(notary, {"trustRoot": "alice"}) == [
         "validators[0].auth.k8sKeychain: imagePullSecrets are used by cosign validators only"
+    ]
+
+
+def test_a_ct_log_key_must_be_one_a_ct_log_can_sign_with() -> None:
+    ed25519 = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    validator = _fixture("11_keyless.yaml")
+    validator["host"]["ctLogPubkey"] = ed25519
+    assert _problems(validator, {"trustRoot": "philipp-keyless"}) == [
+        "validators[0].host.ctLogPubkey: the CT log key: a CT log signs with ECDSA or RSA, "
+        "and this is an Ed25519 key"
     ]
