@@ -92,6 +92,8 @@ def prepare_alerts(
     if event is None:
         return ()
     receivers = alerting.admit_request if event == "admit" else alerting.reject_request
+    if not receivers.receivers:
+        return ()  # the common case: no message to build
     message = alert_message(event, decision)
     prepared = []
     for index, receiver in enumerate(receivers.receivers):

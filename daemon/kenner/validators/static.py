@@ -14,6 +14,14 @@ class StaticValidator:
     """Admits (``approve: true``) or denies every image, without pinning a digest."""
 
     config: StaticValidatorConfig
+    # Built once: verdicts are immutable, and a static answer is the same for every image.
+    _verdict: Verdict = attrs.field(init=False)
+
+    @_verdict.default
+    def _answer(self) -> Verdict:
+        if self.config.approve:
+            return Trusted()
+        return Untrusted(f"denied by static validator {self.name!r}")
 
     @property
     def name(self) -> str:
@@ -24,6 +32,4 @@ class StaticValidator:
         return False
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        if self.config.approve:
-            return Trusted()
-        return Untrusted(f"denied by static validator {self.name!r}")
+        return self._verdict
