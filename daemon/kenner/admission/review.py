@@ -14,11 +14,11 @@ Rules, in the order they are applied to a request body:
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import orjson
 
 SUPPORTED_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 
@@ -65,8 +65,11 @@ def parse_review(body: bytes) -> AdmissionRequest:
     if not body.strip():
         raise ReviewError("empty body: expected an AdmissionReview JSON object")
     try:
-        review = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # orjson: strict RFC 8259 (no NaN, no lone surrogates, UTF-8 only), nesting capped
+        # at 1024 levels where the standard library hits RecursionError, and several times
+        # faster on every request.
+        review = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
         raise ReviewError(f"body is not valid JSON: {error}") from None
     if not isinstance(review, dict):
         raise ReviewError(f"expected an AdmissionReview JSON object, got {_json_type(review)}")
@@ -117,11 +120,11 @@ def render_response(request_api_version: str, uid: str, response: AdmissionRespo
     if response.warnings:
         body["warnings"] = list(response.warnings)
     if response.patch:
-        encoded = json.dumps(list(response.patch), separators=(",", ":")).encode()
+        encoded = orjson.dumps(list(response.patch))
         body["patchType"] = "JSONPatch"
         body["patch"] = base64.b64encode(encoded).decode("ascii")
     review = {"apiVersion": request_api_version, "kind": "AdmissionReview", "response": body}
-    return json.dumps(review, separators=(",", ":")).encode()
+    return orjson.dumps(review)
 
 
 def _object_or_none(value: object) -> JsonObject | None:
