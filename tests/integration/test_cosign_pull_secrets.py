@@ -9,7 +9,6 @@ caches and single flights are shared between requests as in the daemon.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import logging
@@ -35,7 +34,7 @@ from tests.harness.auth_registry import AuthRegistry
 from tests.loopback.servers import serve_https
 from tests.support.auth_registries import auth_registry_or_skip, htpasswd_or_skip, own_images
 from tests.support.cosign_signing import new_key, public_pem
-from tests.support.fake_kube import FakeKubeApi
+from tests.support.fake_kube import FakeKubeApi, pull_secret, service_account
 from tests.support.kube_forbidden import ForbiddingKubeApi
 
 pytestmark = pytest.mark.testbed
@@ -46,37 +45,7 @@ ACCOUNTS = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts"
 
 
 def _pull_secret(name: str, auths: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """A kubernetes.io/dockerconfigjson Secret as the API returns it."""
-    config = base64.b64encode(json.dumps({"auths": auths}).encode()).decode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "namespace": NAMESPACE,
-            "uid": "6f1d2c3b-0a9e-4d8c-b7a6-5e4f3d2c1b0a",
-            "resourceVersion": "4711",
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-        },
-        "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": config},
-    }
-
-
-def _service_account(name: str, pull_secrets: list[str]) -> dict[str, Any]:
-    """A ServiceAccount as the API returns it."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": name,
-            "namespace": NAMESPACE,
-            "uid": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-            "resourceVersion": "4712",
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-        },
-        "imagePullSecrets": [{"name": secret} for secret in pull_secrets],
-    }
+    return pull_secret(name, NAMESPACE, auths)
 
 
 def _review(
@@ -201,7 +170,7 @@ async def test_the_service_accounts_pull_secrets_unlock_the_registry(
         cluster.api.put(f"{SECRETS}/regcred", _pull_secret("regcred", right))
         stale = {host: {"username": "team", "password": "x"}}
         cluster.api.put(f"{SECRETS}/stale", _pull_secret("stale", stale))
-        cluster.api.put(f"{ACCOUNTS}/builder", _service_account("builder", ["regcred"]))
+        cluster.api.put(f"{ACCOUNTS}/builder", service_account("builder", NAMESPACE, ["regcred"]))
 
         # A workload template names no secret; the account it runs as carries the login.
         deployment = await cluster.decide("Deployment", images.ref("v1"), [], "builder")

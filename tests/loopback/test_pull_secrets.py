@@ -10,7 +10,6 @@ RBAC does not allow.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections import Counter
@@ -31,42 +30,22 @@ from kenner.kube.pull_secrets import pod_pull_logins
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
 from tests.loopback.servers import serve_https
 from tests.support.cosign_signing import new_key, public_pem
-from tests.support.fake_kube import FakeKubeApi
+from tests.support.fake_kube import FakeKubeApi, pull_secret, service_account
 from tests.support.kube_forbidden import ForbiddingKubeApi
 
 NAMESPACE = "team"
 SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 ACCOUNTS = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts"
-METADATA = {"uid": "4c1e7a52-8d3b-4f6a-9e0c-2b7d5f8a1c93", "resourceVersion": "5120"}
 IMAGE = ("reg.example", "team/app")
 
 
 def _pull_secret(name: str, user: str, *registries: str) -> dict[str, Any]:
-    """A kubernetes.io/dockerconfigjson Secret as the API returns it."""
     auths = {registry: {"username": user, "password": f"{user}-pass"} for registry in registries}
-    config = base64.b64encode(json.dumps({"auths": auths}).encode()).decode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": NAMESPACE, **METADATA},
-        "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": config},
-    }
+    return pull_secret(name, NAMESPACE, auths)
 
 
 def _service_account(name: str, *pull_secrets: str) -> dict[str, Any]:
-    """A ServiceAccount as the API returns it (no token secrets: projected tokens since 1.24)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": name,
-            "namespace": NAMESPACE,
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-            **METADATA,
-        },
-        "imagePullSecrets": [{"name": secret} for secret in pull_secrets],
-    }
+    return service_account(name, NAMESPACE, list(pull_secrets))
 
 
 def _request(kind: str, pod_spec: dict[str, Any], *, operation: str = "CREATE") -> AdmissionRequest:

@@ -158,6 +158,41 @@ def pod(
     }
 
 
+def pull_secret(name: str, namespace: str, auths: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A ``kubernetes.io/dockerconfigjson`` Secret as the API returns it; ``auths`` maps a
+    registry to its ``username``/``password`` entry."""
+    config = base64.b64encode(json.dumps({"auths": auths}).encode()).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": "6f1d2c3b-0a9e-4d8c-b7a6-5e4f3d2c1b0a",
+            "resourceVersion": "4711",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": config},
+    }
+
+
+def service_account(name: str, namespace: str, pull_secrets: list[str]) -> dict[str, Any]:
+    """A ServiceAccount as the API returns it (no token secrets: projected tokens since 1.24)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+            "resourceVersion": "4712",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "imagePullSecrets": [{"name": secret} for secret in pull_secrets],
+    }
+
+
 def write_kubeconfig(folder: Path, server: str, ca_pem: str, token: str) -> Path:
     """A kubeconfig (CA inline as ``certificate-authority-data``) pointing at ``server``."""
     doc = {
