@@ -23,14 +23,12 @@ are counted apart.
 from __future__ import annotations
 
 import re
-import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable
 
 import attrs
 
 from bench.errors import BenchError
+from bench.server_log import RequestSummary, ServerLog, from_kenner
 
 _LOGFMT_FIELD = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)')
 _COMPLETED = ('msg="response completed"', 'msg="response completed with error"')
@@ -38,7 +36,6 @@ _COMPLETED = ('msg="response completed"', 'msg="response completed with error"')
 _ACCESS_LINE = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} .* "(?P<agent>[^"]*)"$')
 _API_URI = re.compile(r"^/v2/(?P<repository>.+)/(?P<what>manifests|blobs)/(?P<reference>[^/?]+)")
 _SIGNATURE_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.sig$")
-_KENNER_AGENT = "kenner/"
 
 TAG = "tag"
 SIGNATURE = "signature"
@@ -48,11 +45,6 @@ AUTH = "auth"
 OTHER = "other"
 # The dependent steps of one image's validation, in the order kenner takes them.
 STEPS = (TAG, SIGNATURE, BY_DIGEST, BLOB)
-
-# The registry logs a request just after writing its response, so a line can land a moment
-# after kenner has already answered; read until the log stops growing.
-_SETTLE_S = 0.1
-_SETTLE_LIMIT_S = 2.0
 
 
 @attrs.frozen
@@ -66,61 +58,19 @@ class RegistryFetch:
 
 
 @attrs.frozen
-class RegistrySummary:
-    """kenner's requests to the registry in one interval, summed up."""
+class RegistrySummary(RequestSummary[RegistryFetch]):
+    """kenner's requests to the registry in one interval, summed up.
 
-    fetches: tuple[RegistryFetch, ...]
+    ``count``, ``rounds`` and ``per_repository`` cover the requests for images (tags,
+    manifests, blobs); auth traffic is counted apart.
+    """
 
-    @property
-    def count(self) -> int:
-        """Requests that reached the registry for images (auth traffic not included)."""
-        return len(self.image_fetches)
+    steps = STEPS
 
     @property
     def auth_count(self) -> int:
         """The rest: API pings and 401 answers (the login handshake) and any other URI."""
-        return len(self.fetches) - len(self.image_fetches)
-
-    @property
-    def image_fetches(self) -> tuple[RegistryFetch, ...]:
-        """The requests for tags, manifests and blobs."""
-        return tuple(fetch for fetch in self.fetches if fetch.kind not in (AUTH, OTHER))
-
-    @property
-    def connections(self) -> int:
-        """Distinct client connections all requests came over."""
-        return len({fetch.client for fetch in self.fetches})
-
-    @property
-    def rounds(self) -> int:
-        """Round trips: the dependent steps of the image that took most of them.
-
-        Images are validated concurrently, so a request waits for its slowest image, not for
-        the sum of all.
-        """
-        by_repository: dict[str, set[str]] = {}
-        for fetch in self.image_fetches:
-            by_repository.setdefault(fetch.repository, set()).add(fetch.kind)
-        return max((len(kinds) for kinds in by_repository.values()), default=0)
-
-    def per_repository(self) -> str:
-        """``one: 1 tag + 1 signature`` for each repository, in first-seen order."""
-        counts: dict[str, Counter[str]] = {}
-        for fetch in self.image_fetches:
-            counts.setdefault(fetch.repository, Counter())[fetch.kind] += 1
-        return ", ".join(
-            f"{repository.rsplit('/', 1)[-1]}: "
-            + " + ".join(f"{kinds[kind]} {kind}" for kind in STEPS if kinds[kind])
-            for repository, kinds in counts.items()
-        )
-
-    def statuses(self) -> Counter[int]:
-        """How many requests got each HTTP status."""
-        return Counter(fetch.status for fetch in self.fetches)
-
-    def shape(self) -> tuple[tuple[str, str], ...]:
-        """Which kinds of request went to which repositories, for comparing samples."""
-        return tuple(sorted((fetch.repository, fetch.kind) for fetch in self.fetches))
+        return len(self.fetches) - self.count
 
 
 def request_kind(uri: str, status: int) -> tuple[str, str]:
@@ -159,12 +109,12 @@ def parse_fetches(lines: Iterable[str]) -> list[RegistryFetch]:
                 raise BenchError(
                     f"unreadable docker-registry log line ({error!r}): {line[:300]}"
                 ) from None
-            if agent.startswith(_KENNER_AGENT):
+            if from_kenner(agent):
                 repository, kind = request_kind(uri, status)
                 found.append(RegistryFetch(repository, kind, status, client))
         else:
             access = _ACCESS_LINE.match(line)
-            if access is not None and access["agent"].startswith(_KENNER_AGENT):
+            if access is not None and from_kenner(access["agent"]):
                 access_lines += 1
     if access_lines != len(found):
         raise BenchError(
@@ -182,33 +132,9 @@ def _fields(line: str) -> dict[str, str]:
 
 
 @attrs.frozen
-class RegistryLog:
+class RegistryLog(ServerLog):
     """docker-registry's log file, read from a remembered position on."""
-
-    path: Path
-
-    def position(self) -> int:
-        """The current end of the log: count from here."""
-        return self.path.stat().st_size
 
     def fetches_since(self, position: int) -> RegistrySummary:
         """kenner's requests logged after ``position``, once the log is quiet."""
-        return RegistrySummary(tuple(parse_fetches(self._settled_tail(position).splitlines())))
-
-    def _settled_tail(self, position: int) -> str:
-        deadline = time.monotonic() + _SETTLE_LIMIT_S
-        size = self.position()
-        while True:
-            time.sleep(_SETTLE_S)
-            grown = self.position()
-            if grown == size or time.monotonic() > deadline:
-                break
-            size = grown
-        with self.path.open("rb") as log:
-            log.seek(position)
-            return log.read().decode("utf-8", errors="replace")
-
-
-def same_requests(summaries: Sequence[RegistrySummary]) -> bool:
-    """Whether every summary made the same kinds of request to the same repositories."""
-    return len({summary.shape() for summary in summaries}) <= 1
+        return RegistrySummary(tuple(parse_fetches(self.settled_tail(position).splitlines())))

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import attrs
 
-from bench.cosign_log import RegistrySummary, same_requests
+from bench.cosign_log import RegistrySummary
 from bench.report import aligned
+from bench.server_log import describe_samples, new_connections
 
 
 @attrs.frozen
@@ -76,7 +77,7 @@ def cosign_report(
     """
     cold, misses = states.cold, states.misses
     first, miss = cold[0].requests, misses[0].requests
-    new_connections = _new_connections(states.miss_first, misses)
+    new = new_connections(states.miss_first.requests, [sample.requests for sample in misses])
     rows = [
         _COLUMNS,
         (
@@ -91,7 +92,7 @@ def cosign_report(
             *_latencies(misses),
             _trips(miss.count, miss.rounds),
             str(miss.auth_count),
-            f"{miss.connections} ({new_connections} new)",
+            f"{miss.connections} ({new} new)",
         ),
         (
             "warm: cached (the table's rounds)",
@@ -126,19 +127,9 @@ def _latencies(samples: Sequence[Sample]) -> tuple[str, str, str]:
     )
 
 
-def _new_connections(first: Sample, later: Sequence[Sample]) -> int:
-    known = {fetch.client for fetch in first.requests.fetches}
-    return len({f.client for s in later for f in s.requests.fetches} - known)
-
-
 def _shape(samples: Sequence[Sample]) -> str:
-    first = samples[0].requests
-    statuses = ", ".join(f"{n}x HTTP {status}" for status, n in sorted(first.statuses().items()))
-    alike = same_requests([sample.requests for sample in samples])
-    counts = ", ".join(str(sample.requests.count) for sample in samples)
-    return f"{first.per_repository()}; {statuses}; " + (
-        "every sample made the same requests" if alike else f"SAMPLES DIFFER: {counts}"
-    )
+    requests = [sample.requests for sample in samples]
+    return describe_samples(requests, alike="every sample made the same requests")
 
 
 def _trips(requests: int, rounds: int) -> str:

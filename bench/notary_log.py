@@ -18,29 +18,26 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable
 
 import attrs
 
 from bench.errors import BenchError
+from bench.server_log import RequestSummary, ServerLog, from_kenner
 
 _TRUST_URI = re.compile(r"^/v2/(?P<gun>.+)/_trust/tuf/(?P<role>.+)\.json$")
 _VERSIONED_ROOT = re.compile(r"^\d+\.root$")
 TOP_LEVEL_ROLES = frozenset({"root", "timestamp", "snapshot", "targets"})
-# notary-server logs a request right after writing its response, so a line can land a moment
-# after kenner has already answered; read until the log stops growing.
-_SETTLE_S = 0.1
-_SETTLE_LIMIT_S = 2.0
+TOP_LEVEL = "top-level"
+VERSIONED_ROOT = "versioned root"
+DELEGATION = "delegation"
 
 
 @attrs.frozen
 class TrustFetch:
     """One trust-data request notary-server answered for kenner."""
 
-    gun: str
+    repository: str  # the GUN: registry host and image repository
     role: str
     status: int
     client: str  # host:port of kenner's side of the connection
@@ -49,54 +46,21 @@ class TrustFetch:
     def kind(self) -> str:
         """``top-level``, ``versioned root`` or ``delegation``: which round fetched it."""
         if self.role in TOP_LEVEL_ROLES:
-            return "top-level"
+            return TOP_LEVEL
         if _VERSIONED_ROOT.match(self.role):
-            return "versioned root"
-        return "delegation"
+            return VERSIONED_ROOT
+        return DELEGATION
 
 
 @attrs.frozen
-class FetchSummary:
-    """The trust-data requests of one interval, summed up."""
+class FetchSummary(RequestSummary[TrustFetch]):
+    """The trust-data requests of one interval, summed up (every one is a step)."""
 
-    fetches: tuple[TrustFetch, ...]
+    steps = (TOP_LEVEL, VERSIONED_ROOT, DELEGATION)
 
-    @property
-    def count(self) -> int:
-        """How many requests reached notary-server."""
-        return len(self.fetches)
-
-    @property
-    def connections(self) -> int:
-        """Distinct client connections they came over."""
-        return len({fetch.client for fetch in self.fetches})
-
-    @property
-    def rounds(self) -> int:
-        """Round trips, read from the roles: top-level, then versioned roots, then delegations.
-
-        Repositories are loaded concurrently, so a request's rounds are those of its slowest
-        repository, not their sum.
-        """
-        by_gun: dict[str, set[str]] = {}
-        for fetch in self.fetches:
-            by_gun.setdefault(fetch.gun, set()).add(fetch.kind)
-        return max((len(kinds) for kinds in by_gun.values()), default=0)
-
-    def per_repository(self) -> str:
-        """``gun: 4 top-level + 2 delegation`` for each repository, in first-seen order."""
-        counts: dict[str, Counter[str]] = {}
-        for fetch in self.fetches:
-            counts.setdefault(fetch.gun, Counter())[fetch.kind] += 1
-        parts = []
-        for gun, kinds in counts.items():
-            shown = " + ".join(f"{n} {kind}" for kind, n in kinds.items())
-            parts.append(f"{gun.rsplit('/', 1)[-1]}: {shown}")
-        return ", ".join(parts)
-
-    def statuses(self) -> Counter[int]:
-        """How many requests got each HTTP status."""
-        return Counter(fetch.status for fetch in self.fetches)
+    def shape(self) -> tuple[tuple[str, str], ...]:
+        """Which roles of which repositories were fetched, for comparing samples."""
+        return tuple(sorted((fetch.repository, fetch.role) for fetch in self.fetches))
 
 
 def parse_fetches(lines: Iterable[str]) -> list[TrustFetch]:
@@ -117,42 +81,15 @@ def parse_fetches(lines: Iterable[str]) -> list[TrustFetch]:
             client = str(record["http.request.remoteaddr"])
         except (ValueError, KeyError, TypeError) as error:
             raise BenchError(f"unreadable notary-server log line ({error}): {line[:300]}") from None
-        if agent.startswith("kenner/") and match is not None:
+        if from_kenner(agent) and match is not None:
             found.append(TrustFetch(match["gun"], match["role"], status, client))
     return found
 
 
 @attrs.frozen
-class NotaryLog:
+class NotaryLog(ServerLog):
     """notary-server's log file, read from a remembered position on."""
-
-    path: Path
-
-    def position(self) -> int:
-        """The current end of the log: count from here."""
-        return self.path.stat().st_size
 
     def fetches_since(self, position: int) -> FetchSummary:
         """kenner's trust-data requests logged after ``position``, once the log is quiet."""
-        text = self._settled_tail(position)
-        # The last line may still be half-written only while the log grows; it has settled.
-        return FetchSummary(tuple(parse_fetches(text.splitlines())))
-
-    def _settled_tail(self, position: int) -> str:
-        deadline = time.monotonic() + _SETTLE_LIMIT_S
-        size = self.position()
-        while True:
-            time.sleep(_SETTLE_S)
-            grown = self.position()
-            if grown == size or time.monotonic() > deadline:
-                break
-            size = grown
-        with self.path.open("rb") as log:
-            log.seek(position)
-            return log.read().decode("utf-8", errors="replace")
-
-
-def same_fetches(summaries: Sequence[FetchSummary]) -> bool:
-    """Whether every summary fetched the same roles of the same repositories."""
-    shapes = {tuple(sorted((f.gun, f.role) for f in s.fetches)) for s in summaries}
-    return len(shapes) <= 1
+        return FetchSummary(tuple(parse_fetches(self.settled_tail(position).splitlines())))

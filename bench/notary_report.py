@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import attrs
 
-from bench.notary_log import FetchSummary, same_fetches
+from bench.notary_log import FetchSummary
+from bench.report import aligned
+from bench.server_log import describe_samples, new_connections
 
 
 @attrs.frozen
@@ -47,7 +49,7 @@ def notary_report(
         answered: requests the warm kenner answered meanwhile.
     """
     cold, misses = states.cold, states.misses
-    new_connections = _new_connections(states.miss_first, misses)
+    new = new_connections(states.miss_first.fetches, [sample.fetches for sample in misses])
     rows = [
         _COLUMNS,
         (
@@ -61,7 +63,7 @@ def notary_report(
             "cache miss: running kenner, ttlSeconds 0",
             *_latencies(misses),
             str(misses[0].fetches.count),
-            f"{misses[0].fetches.connections} ({new_connections} new)",
+            f"{misses[0].fetches.connections} ({new} new)",
             str(misses[0].fetches.rounds),
         ),
         ("warm: cached (the table's rounds)", str(answered), "-", "-", str(warm.count), "-", "-"),
@@ -71,7 +73,7 @@ def notary_report(
         f"  4 per repository in round 1 + the required delegations in round 2 = {expected}.",
         "  Notary req.: per validation (cold, cache miss) or in total (warm); conns: client",
         "  connections they came over; rounds: read from the roles fetched.",
-        *_aligned(rows),
+        *aligned(rows),
         f"per cold validation: {_shape(cold)}",
     ]
 
@@ -85,30 +87,6 @@ def _latencies(samples: Sequence[Sample]) -> tuple[str, str, str]:
     )
 
 
-def _connections(samples: Sequence[Sample]) -> int:
-    return samples[0].fetches.connections
-
-
-def _new_connections(first: Sample, later: Sequence[Sample]) -> int:
-    known = {fetch.client for fetch in first.fetches.fetches}
-    return len({f.client for s in later for f in s.fetches.fetches} - known)
-
-
 def _shape(samples: Sequence[Sample]) -> str:
-    first = samples[0].fetches
-    statuses = ", ".join(f"{n}x HTTP {status}" for status, n in sorted(first.statuses().items()))
-    alike = same_fetches([sample.fetches for sample in samples])
-    counts = ", ".join(str(sample.fetches.count) for sample in samples)
-    return f"{first.per_repository()}; {statuses}; " + (
-        "every sample fetched the same roles" if alike else f"SAMPLES DIFFER: {counts}"
-    )
-
-
-def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
-        )
-        for row in rows
-    ]
+    fetches = [sample.fetches for sample in samples]
+    return describe_samples(fetches, alike="every sample fetched the same roles")
