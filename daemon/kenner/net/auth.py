@@ -9,6 +9,12 @@ Safety rules: credentials and tokens never appear in errors or reprs; a token re
 https (credentials would otherwise travel in clear text); the original request is retried
 once. Tokens are cached per (realm, service, scope) until ``expires_in`` runs out, and the
 challenge of each origin is remembered so later requests send a cached token right away.
+
+Token requests are single-flight per (realm, service, scope): when several GETs need the same
+uncached token at once (two tags of one repository, two admission requests together), the
+first one asks the realm and the others wait for its answer instead of asking too. There is
+no background nursery here, so the request runs in the first caller's task, under that
+caller's deadline; see ``AuthSession._token`` for what the waiters do when it fails.
 """
 
 from __future__ import annotations
@@ -34,6 +40,15 @@ TOKEN_RESPONSE_MAX_BYTES = 64 * 1024
 _CHALLENGE_MEMORY_S = 3600.0
 
 _TokenKey = tuple[str, str, str]  # (realm, service, scope)
+
+
+@attrs.define
+class _TokenRequest:
+    """A token request in flight: ``done`` is set once it returned, failed or was cancelled."""
+
+    done: trio.Event = attrs.Factory(trio.Event)
+    token: str | None = attrs.field(default=None, repr=False)
+    failure: AuthError | None = None
 
 
 @attrs.frozen
@@ -71,6 +86,7 @@ class AuthSession:
         self._challenges: TtlCache[str, Challenge] = TtlCache(
             ttl_s=_CHALLENGE_MEMORY_S, max_entries=max_cached_tokens, clock=clock
         )
+        self._token_requests: dict[_TokenKey, _TokenRequest] = {}
 
     async def get(
         self,
@@ -122,13 +138,55 @@ class AuthSession:
             if self._credentials is None:
                 raise AuthError(url, "the server asks for basic credentials; none are configured")
             return self._credentials.basic_authorization()
-        key = _token_key(challenge, repository, url)
-        cached = self._tokens.lookup(key)
-        if isinstance(cached, Cached):
-            return f"Bearer {cached.value}"
-        token, lifetime_s = await self._request_token(key, url)
-        self._tokens.put(key, token, ttl_s=lifetime_s)
-        return f"Bearer {token}"
+        return f"Bearer {await self._token(_token_key(challenge, repository, url), url)}"
+
+    async def _token(self, key: _TokenKey, url: str) -> str:
+        """The token for ``key``: cached, shared from a request in flight, or requested now.
+
+        A caller that finds a request for ``key`` in flight waits for it (in its own cancel
+        scope: its deadline still applies) and then:
+
+        * uses the token it brought;
+        * raises the AuthError it failed with, under its own URL: the waiter asked the same
+          realm the same question with the same credentials at the same moment, so a refused
+          login, a broken token response or an unreachable realm would have been its answer
+          too. Asking again at once would only multiply the load on a failing token server
+          and queue the waiters behind one another's failures. The failure is not cached: the
+          next call asks afresh;
+        * if the request ended with neither (its caller was cancelled, as when that
+          admission request's deadline passed), loops: the first waiter to run finds nothing
+          in flight and becomes the new requester, the others wait for it in turn. So no
+          waiter fails because of another caller's deadline, and each wake-up starts at
+          most one new request.
+        """
+        while True:
+            cached = self._tokens.lookup(key)
+            if isinstance(cached, Cached):
+                return cached.value
+            in_flight = self._token_requests.get(key)
+            if in_flight is None:
+                return await self._lead_token_request(key, url)
+            await in_flight.done.wait()
+            if in_flight.token is not None:
+                return in_flight.token
+            if in_flight.failure is not None:
+                raise AuthError(url, in_flight.failure.reason)
+
+    async def _lead_token_request(self, key: _TokenKey, url: str) -> str:
+        request = _TokenRequest()
+        self._token_requests[key] = request
+        try:
+            token, lifetime_s = await self._request_token(key, url)
+            self._tokens.put(key, token, ttl_s=lifetime_s)
+            request.token = token
+            return token
+        except AuthError as exc:
+            request.failure = exc
+            raise
+        finally:
+            # Also on cancellation: the waiters must wake up (and find no token or failure).
+            del self._token_requests[key]
+            request.done.set()
 
     async def _request_token(self, key: _TokenKey, url: str) -> tuple[str, float]:
         realm, service, scope = key
