@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 
 import attrs
-from tests.harness import HarnessError, Testbed, start_testbed
+from tests.harness import Testbed
 from tests.harness.services import StateLayout
 from tests.support.cosign_signing import PrivateKey, new_key, public_pem
 from tests.support.registry_storage import RegistryStorage
@@ -38,7 +38,7 @@ from bench.cosign_report import CacheStates, Design, Sample, cosign_report
 from bench.errors import BenchError
 from bench.probe import probe
 from bench.review import check_allowed, check_pinned, pod_review
-from bench.servers import KENNER_LOG_LEVEL, RunningServer, kenner_serving
+from bench.servers import KENNER_LOG_LEVEL, RunningServer, harness_testbed, kenner_serving
 from bench.target import BenchRun, Target
 
 TAG_NAME = "kenner cosign"
@@ -145,7 +145,12 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
     name, label, design = (
         (DIGEST_NAME, "digest", BY_DIGEST) if by_digest else (TAG_NAME, "tag", BY_TAG)
     )
-    with _registry(run.scratch / f"cosign-{label}-registry") as registry:
+    with harness_testbed(
+        run.scratch / f"cosign-{label}-registry",
+        what="the harness's registry",
+        leave_out="--without-cosign",
+        with_scenarios=False,
+    ) as registry:
         key = new_key("ecdsa")
         images = _signed_images(registry, key)
         pinned = tuple(image.pinned for image in images)
@@ -190,21 +195,6 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
                     warm_from,
                 ),
             )
-
-
-@contextmanager
-def _registry(state_dir: Path) -> Iterator[Testbed]:
-    try:
-        registry = start_testbed(state_dir, with_scenarios=False)
-    except HarnessError as error:
-        raise BenchError(
-            f"the harness's registry cannot start ({error}); `python -m bench --without-cosign` "
-            "measures the rest"
-        ) from error
-    try:
-        yield registry
-    finally:
-        registry.stop()
 
 
 def _signed_images(registry: Testbed, key: PrivateKey) -> list[SignedImage]:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 
 import attrs
 
+from bench import server_log
 from bench.cosign_log import RegistrySummary
 from bench.report import aligned
-from bench.server_log import describe_samples, new_connections
+from bench.server_log import describe_samples, latencies, new_connections
 
-
-@attrs.frozen
-class Sample:
-    """One request's latency and the requests docker-registry logged for it."""
-
-    latency_ms: float
-    requests: RegistrySummary
-
-
-@attrs.frozen
-class CacheStates:
-    """The samples taken before the load: cold ones, and cache misses on a running kenner.
-
-    ``miss_first`` is the first request to the kenner that caches nothing: it opens the
-    connections that ``misses`` then reuse, so it is not one of them.
-    """
-
-    cold: tuple[Sample, ...]
-    miss_first: Sample
-    misses: tuple[Sample, ...]
+Sample = server_log.Sample[RegistrySummary]
+CacheStates = server_log.CacheStates[RegistrySummary]
 
 
 @attrs.frozen
@@ -82,14 +64,14 @@ def cosign_report(
         _COLUMNS,
         (
             "cold: fresh kenner",
-            *_latencies(cold),
+            *latencies(cold),
             _trips(first.count, first.rounds),
             str(first.auth_count),
             str(first.connections),
         ),
         (
             "cache miss: running kenner, ttlSeconds 0",
-            *_latencies(misses),
+            *latencies(misses),
             _trips(miss.count, miss.rounds),
             str(miss.auth_count),
             f"{miss.connections} ({new} new)",
@@ -116,15 +98,6 @@ def cosign_report(
         f"per cold validation: {_shape(cold)}",
         _verdict(design, cold, warm),
     ]
-
-
-def _latencies(samples: Sequence[Sample]) -> tuple[str, str, str]:
-    values = [sample.latency_ms for sample in samples]
-    return (
-        str(len(samples)),
-        f"{statistics.median(values):.1f}",
-        f"{min(values):.1f}-{max(values):.1f}",
-    )
 
 
 def _shape(samples: Sequence[Sample]) -> str:

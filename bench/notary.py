@@ -23,14 +23,14 @@ from functools import partial
 from pathlib import Path
 
 import attrs
-from tests.harness import TRUSTED_ROOT, Case, HarnessError, Testbed, start_testbed
+from tests.harness import TRUSTED_ROOT, Case, Testbed
 
 from bench.errors import BenchError
 from bench.notary_log import NotaryLog
 from bench.notary_report import CacheStates, Sample, notary_report
 from bench.probe import probe
 from bench.review import check_pinned, pod_review
-from bench.servers import KENNER_LOG_LEVEL, RunningServer, kenner_serving
+from bench.servers import KENNER_LOG_LEVEL, RunningServer, harness_testbed, kenner_serving
 from bench.target import BenchRun, Target
 
 NAME = "kenner notaryv1"
@@ -106,7 +106,9 @@ def expected_cold_fetches(cases: Sequence[Case]) -> int:
 @contextmanager
 def kenner_notary(run: BenchRun) -> Iterator[Target]:
     """kenner with a notaryv1 validator on the test bed; warm under load, cold sampled."""
-    with _testbed(run.scratch / "testbed") as testbed:
+    with harness_testbed(
+        run.scratch / "testbed", what="the Notary v1 test bed", leave_out="--without-notary"
+    ) as testbed:
         cases = [testbed.case(case_id) for case_id in POD_CASES]
         pinned = tuple(f"{case.image}@{case.digest}" for case in cases)
         body = pod_review([case.image for case in cases])
@@ -143,25 +145,10 @@ def kenner_notary(run: BenchRun) -> Iterator[Target]:
             )
 
 
-@contextmanager
-def _testbed(state_dir: Path) -> Iterator[Testbed]:
-    try:
-        testbed = start_testbed(state_dir)
-    except HarnessError as error:
-        raise BenchError(
-            f"the Notary v1 test bed cannot start ({error}); `python -m bench --without-notary` "
-            "measures the rest"
-        ) from error
-    try:
-        yield testbed
-    finally:
-        testbed.stop()
-
-
 def _require_counted(samples: Sequence[Sample], log: NotaryLog) -> None:
     # A cold validation must fetch; none counted means the log is not read right, and every
     # "0 requests" below would be a lie.
-    if any(sample.fetches.count == 0 for sample in samples):
+    if any(sample.requests.count == 0 for sample in samples):
         raise BenchError(
             f"notary-server logged no trust-data request from kenner for a cold validation; "
             f"cannot count round trips from {log.path}"

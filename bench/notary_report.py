@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 
-import attrs
-
+from bench import server_log
 from bench.notary_log import FetchSummary
 from bench.report import aligned
-from bench.server_log import describe_samples, new_connections
+from bench.server_log import describe_samples, latencies, new_connections
 
-
-@attrs.frozen
-class Sample:
-    """One request's latency and the trust-data requests notary-server logged for it."""
-
-    latency_ms: float
-    fetches: FetchSummary
-
-
-@attrs.frozen
-class CacheStates:
-    """The samples taken before the load: cold ones, and cache misses on a running kenner.
-
-    ``miss_first`` is the first request to the kenner that caches nothing: it opens the
-    connections that ``misses`` then reuse, so it is not one of them.
-    """
-
-    cold: tuple[Sample, ...]
-    miss_first: Sample
-    misses: tuple[Sample, ...]
+Sample = server_log.Sample[FetchSummary]
+CacheStates = server_log.CacheStates[FetchSummary]
 
 
 _COLUMNS = ("cache state", "samples", "median ms", "min-max ms", "Notary req.", "conns", "rounds")
@@ -49,22 +29,22 @@ def notary_report(
         answered: requests the warm kenner answered meanwhile.
     """
     cold, misses = states.cold, states.misses
-    new = new_connections(states.miss_first.fetches, [sample.fetches for sample in misses])
+    new = new_connections(states.miss_first.requests, [sample.requests for sample in misses])
     rows = [
         _COLUMNS,
         (
             "cold: fresh kenner",
-            *_latencies(cold),
-            str(cold[0].fetches.count),
-            str(cold[0].fetches.connections),
-            str(cold[0].fetches.rounds),
+            *latencies(cold),
+            str(cold[0].requests.count),
+            str(cold[0].requests.connections),
+            str(cold[0].requests.rounds),
         ),
         (
             "cache miss: running kenner, ttlSeconds 0",
-            *_latencies(misses),
-            str(misses[0].fetches.count),
-            f"{misses[0].fetches.connections} ({new} new)",
-            str(misses[0].fetches.rounds),
+            *latencies(misses),
+            str(misses[0].requests.count),
+            f"{misses[0].requests.connections} ({new} new)",
+            str(misses[0].requests.rounds),
         ),
         ("warm: cached (the table's rounds)", str(answered), "-", "-", str(warm.count), "-", "-"),
     ]
@@ -78,15 +58,6 @@ def notary_report(
     ]
 
 
-def _latencies(samples: Sequence[Sample]) -> tuple[str, str, str]:
-    values = [sample.latency_ms for sample in samples]
-    return (
-        str(len(samples)),
-        f"{statistics.median(values):.1f}",
-        f"{min(values):.1f}-{max(values):.1f}",
-    )
-
-
 def _shape(samples: Sequence[Sample]) -> str:
-    fetches = [sample.fetches for sample in samples]
+    fetches = [sample.requests for sample in samples]
     return describe_samples(fetches, alike="every sample fetched the same roles")

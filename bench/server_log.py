@@ -9,11 +9,12 @@ in how many round trips, the rounds read from the kinds of request each reposito
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -165,4 +166,38 @@ def describe_samples(samples: Sequence[RequestSummary[RequestT]], alike: str) ->
     counts = ", ".join(str(sample.count) for sample in samples)
     return f"{first.per_repository()}; {statuses}; " + (
         alike if same else f"SAMPLES DIFFER: {counts}"
+    )
+
+
+SummaryT = TypeVar("SummaryT", bound=RequestSummary[Any])
+
+
+@attrs.frozen
+class Sample(Generic[SummaryT]):
+    """One request's latency and the requests the server logged for it."""
+
+    latency_ms: float
+    requests: SummaryT
+
+
+@attrs.frozen
+class CacheStates(Generic[SummaryT]):
+    """The samples taken before the load: cold ones, and cache misses on a running kenner.
+
+    ``miss_first`` is the first request to the kenner that caches nothing: it opens the
+    connections that ``misses`` then reuse, so it is not one of them.
+    """
+
+    cold: tuple[Sample[SummaryT], ...]
+    miss_first: Sample[SummaryT]
+    misses: tuple[Sample[SummaryT], ...]
+
+
+def latencies(samples: Sequence[Sample[SummaryT]]) -> tuple[str, str, str]:
+    """The table cells of a set of samples: how many, median ms, min-max ms."""
+    values = [sample.latency_ms for sample in samples]
+    return (
+        str(len(samples)),
+        f"{statistics.median(values):.1f}",
+        f"{min(values):.1f}-{max(values):.1f}",
     )

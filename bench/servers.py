@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
+from tests.harness import HarnessError, Testbed, start_testbed
 
 from bench.errors import BenchError
 
@@ -159,3 +160,26 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
     process.wait()
+
+
+@contextmanager
+def harness_testbed(
+    state_dir: Path, *, what: str, leave_out: str, with_scenarios: bool = True
+) -> Iterator[Testbed]:
+    """The project's test bed (tests/harness: docker-registry, notary-server, notary-signer on
+    127.0.0.1) for the length of the block.
+
+    Raises:
+        BenchError: it cannot start; the message names ``what`` failed and the ``leave_out``
+            option that measures the rest.
+    """
+    try:
+        testbed = start_testbed(state_dir, with_scenarios=with_scenarios)
+    except HarnessError as error:
+        raise BenchError(
+            f"{what} cannot start ({error}); `python -m bench {leave_out}` measures the rest"
+        ) from error
+    try:
+        yield testbed
+    finally:
+        testbed.stop()
