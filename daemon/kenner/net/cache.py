@@ -41,6 +41,13 @@ class CachedFailure:
     traceback: TracebackType | None = attrs.field(default=None, eq=False)
 
 
+def unwrap(outcome: Cached[V] | CachedFailure) -> V:
+    """The value of a hit, or its remembered failure raised (from the stored traceback)."""
+    if isinstance(outcome, CachedFailure):
+        raise outcome.error.with_traceback(outcome.traceback)
+    return outcome.value
+
+
 @attrs.frozen
 class CacheStatistics:
     """Counters since the cache was created."""
@@ -90,12 +97,33 @@ class TtlCache(Generic[K, V]):
         if entry is None:
             self._misses += 1
             return None
+        self.record_hit(key)
+        return entry.outcome
+
+    def peek(self, key: K) -> Cached[V] | CachedFailure | None:
+        """The live entry for ``key``, or None, without counting it or marking it used.
+
+        For a caller that decides from several entries whether it can answer without loading:
+        it calls ``record_hit`` for each entry it then uses, so that a look that ends in a load
+        (and the ``lookup`` that load makes) is not counted twice.
+        """
+        entry = self._entries.get(key)
+        if entry is None or entry.expires_at <= self._clock():
+            return None
+        return entry.outcome
+
+    def record_hit(self, key: K) -> None:
+        """Count a hit on the entry ``peek`` just returned and mark it most recently used.
+
+        Raises:
+            KeyError: ``key`` has no entry (a put or an eviction ran since the peek).
+        """
+        entry = self._entries[key]
         self._entries.move_to_end(key)
         if isinstance(entry.outcome, CachedFailure):
             self._failure_hits += 1
         else:
             self._hits += 1
-        return entry.outcome
 
     def put(self, key: K, value: V, *, ttl_s: float | None = None) -> None:
         """Remember ``value`` for min(configured ttl, ``ttl_s``) seconds.
