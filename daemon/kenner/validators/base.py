@@ -15,6 +15,9 @@ class Validator(Protocol):
     Expected failures (unsigned, bad signature, unreachable server) are returned as
     ``Untrusted`` values, never raised. The caller owns the deadline: a validator simply
     awaits, and is cancelled when the request's time is up.
+
+    A validator may also answer from what it already knows, without awaiting: see
+    ``AnswersFromCache``.
     """
 
     @property
@@ -31,4 +34,23 @@ class Validator(Protocol):
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         """The verdict for ``image`` under ``options`` (the matching rule's ``with:``)."""
+        ...
+
+
+class AnswersFromCache(Protocol):
+    """The optional synchronous fast path of a validator (``kenner.validators.run`` looks for
+    it by name, so validators without one, such as test doubles, need not declare it).
+
+    A validator whose answers are all in its caches gives them here without a task, a cancel
+    scope or a checkpoint; only the images it cannot answer go to the nursery.
+    """
+
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        """The verdict ``validate`` would give now, when everything it needs is cached and
+        fresh, else None (then ``validate`` runs).
+
+        Must not do I/O or wait. The verdict is exactly ``validate``'s for the same cache
+        state, a remembered failure included, and the cache entries it comes from count as
+        hits, as they would in ``validate``; a None leaves the statistics untouched.
+        """
         ...

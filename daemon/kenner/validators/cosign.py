@@ -13,6 +13,10 @@ The I/O shell around the pure verifier in ``kenner.cosign``. For one image it:
    roots signed the digest (single-flight, like the Notary validator);
 5. with ``with.platformFromIndex``, a platform manifest named by ``tag@digest`` that is not
    signed itself is accepted when the tag's index contains it and is signed.
+
+The verdict is decided from the two caches' values (``kenner.net.loader.Lookups``): by
+``validate``, which loads what is missing, and by ``cached_verdict``, which answers a warm
+image without a task (``kenner.validators.run``) or gives up on the first miss.
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ from kenner.cosign.threshold import Requirement, RequirementError, requirement, 
 from kenner.net.cache import TtlCache
 from kenner.net.errors import FetchError, NotFound
 from kenner.net.http import Fetchers
-from kenner.net.loader import CachedLoader, Loaded
+from kenner.net.loader import (
+    CachedLoader,
+    Loaded,
+    Lookups,
+    answer_from_caches,
+    answer_with_loads,
+)
 from kenner.net.registry import FetchedManifest, RegistryClient
 from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
@@ -57,7 +67,7 @@ PAYLOAD_MAX_BYTES = 256 * 1024
 MAX_CACHED_ENTRIES = 4096
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
 class TagKey:
     """A tag of a repository, as resolved (and cached) to a manifest digest."""
 
@@ -67,7 +77,7 @@ class TagKey:
     login: RegistryLogin | None  # results read with one login are not another login's
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # as TagKey
 class SignatureKey:
     """What the verified signer set of one digest depends on."""
 
@@ -87,6 +97,14 @@ class Findings:
     layers: int
     signed: frozenset[str]
     problems: Mapping[str, str]
+
+
+@attrs.frozen
+class _Reads:
+    """How one verdict reads the registry: with whose login, through which cache lookups."""
+
+    login: RegistryLogin | None
+    lookups: Lookups
 
 
 @attrs.frozen
@@ -114,6 +132,9 @@ class CosignValidator:
         self._signatures = signatures
         self._settings = settings
         self._roots = {root.name: _trust_root(root) for root in config.trust_roots}
+        self._requirements: dict[
+            tuple[str | None, int | None, tuple[str, ...]], Requirement | Untrusted
+        ] = {}
         host = config.host
         self._sigstore = Sigstore(
             load_public_key(host.rekor_pubkey) if host.rekor_pubkey else None,
@@ -129,41 +150,59 @@ class CosignValidator:
     def needs_network(self) -> bool:
         return True
 
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        """``validate``'s verdict from the cached tag resolutions and signature findings (or
+        remembered failures); None when one it needs is not cached and fresh."""
+        return answer_from_caches(lambda lookups: self._verdict(image, options, lookups))
+
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        try:
-            need = requirement(
-                list(self._roots), options.trust_root, options.threshold, options.required
-            )
-        except RequirementError as error:
-            return Untrusted(f"cosign validator {self.name!r}: {error}")
+        return await answer_with_loads(lambda lookups: self._verdict(image, options, lookups))
+
+    def _verdict(self, image: ImageRef, options: RuleOptions, lookups: Lookups) -> Verdict:
+        need = self._requirement(options)
+        if isinstance(need, Untrusted):
+            return need
         login = self._access.login(canonical_registry(image.registry), image.repository)
         try:
-            return await self._validate(image, options, need, login)
+            return self._signed_verdict(image, options, need, _Reads(login, lookups))
         except FetchError as error:
             return Untrusted(f"registry error: {error}")
         except trio.TooSlowError:
             return Untrusted(f"registry error: no answer from {image.registry} in time")
 
-    async def _validate(
-        self, image: ImageRef, options: RuleOptions, need: Requirement, login: RegistryLogin | None
+    def _requirement(self, options: RuleOptions) -> Requirement | Untrusted:
+        # Memoised: every image needs it, and the rules' options are few and fixed for the
+        # lifetime of this validator (one configuration).
+        asked = (options.trust_root, options.threshold, options.required)
+        need = self._requirements.get(asked)
+        if need is None:
+            try:
+                need = requirement(list(self._roots), *asked)
+            except RequirementError as error:
+                need = Untrusted(f"cosign validator {self.name!r}: {error}")
+            self._requirements[asked] = need
+        return need
+
+    def _signed_verdict(
+        self, image: ImageRef, options: RuleOptions, need: Requirement, reads: _Reads
     ) -> Verdict:
-        digest = image.digest or (await self._resolve(image, login)).digest
-        reason = await self._judge(image, digest, need, options, login)
+        digest = image.digest or self._resolve(image, reads).digest
+        reason = self._judge(image, digest, need, options, reads)
         if reason is None:
             return Trusted(digest)
         if options.platform_from_index and image.digest is not None and image.tag is not None:
-            index = await self._resolve(image, login)
+            index = self._resolve(image, reads)
             if not isinstance(index.manifest, ImageIndex) or not index.manifest.contains(digest):
                 return Untrusted(f"{reason}; tag {image.tag!r} names no index containing it")
-            index_reason = await self._judge(image, index.digest, need, options, login)
+            index_reason = self._judge(image, index.digest, need, options, reads)
             if index_reason is None:
                 return Trusted(digest)
             reason = f"{reason}; its index {index.digest} (tag {image.tag!r}): {index_reason}"
         return Untrusted(reason)
 
-    async def _resolve(self, image: ImageRef, login: RegistryLogin | None) -> FetchedManifest:
+    def _resolve(self, image: ImageRef, reads: _Reads) -> FetchedManifest:
         assert image.tag is not None  # a reference has a tag, a digest, or both
-        key = TagKey(canonical_registry(image.registry), image.repository, image.tag, login)
+        key = TagKey(canonical_registry(image.registry), image.repository, image.tag, reads.login)
 
         async def load() -> Loaded[FetchedManifest]:
             client = self._access.client(key.registry, key.login)
@@ -173,15 +212,15 @@ class CosignValidator:
             except NotFound:
                 raise NotFound(f"{image.name}:{image.tag}", "the image does not exist") from None
 
-        return await self._manifests.get(key, load)
+        return reads.lookups.take(self._manifests, key, load)
 
-    async def _judge(
+    def _judge(
         self,
         image: ImageRef,
         digest: str,
         need: Requirement,
         options: RuleOptions,
-        login: RegistryLogin | None,
+        reads: _Reads,
     ) -> str | None:
         key = SignatureKey(
             canonical_registry(image.registry),
@@ -190,9 +229,9 @@ class CosignValidator:
             need.roots,
             options.signed_reference,
             options.verify_in_transparency_log,
-            login,
+            reads.login,
         )
-        findings = await self._signatures.get(key, lambda: self._find(key))
+        findings = reads.lookups.take(self._signatures, key, lambda: self._find(key))
         if findings.layers == 0:
             return f"no cosign signature for {digest} ({signature_tag(digest)} has none)"
         problem = shortfall(need, findings.signed, findings.problems)

@@ -13,6 +13,9 @@ The I/O shell around the pure verifier in ``kenner.tuf``. For one image it:
 3. refuses trust data older than what this process verified before (rollback);
 4. chooses the signed digest for the reference (``kenner.tuf.choose_digest``).
 
+``cached_verdict`` answers from the cache alone (step 2 without a load), through the same
+verdict code, for requests that need no task (``kenner.validators.run``).
+
 If a publish races the concurrent fetch, the hash chain breaks; the load is then repeated
 once before the image is denied.
 """
@@ -32,7 +35,13 @@ from kenner.config.model import NotaryV1ValidatorConfig, RuleOptions
 from kenner.net.auth import AuthSession
 from kenner.net.cache import CacheStatistics
 from kenner.net.errors import FetchError, NotFound
-from kenner.net.loader import CachedLoader, Loaded
+from kenner.net.loader import (
+    CachedLoader,
+    Loaded,
+    Lookups,
+    answer_from_caches,
+    answer_with_loads,
+)
 from kenner.net.singleflight import SingleFlightStatistics
 from kenner.tuf import (
     TOP_LEVEL_ROLES,
@@ -53,7 +62,7 @@ from kenner.tuf.limits import max_bytes
 _RACE_REASONS = frozenset({Reason.HASH_MISMATCH, Reason.LENGTH_MISMATCH})
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
 class TrustKey:
     """What a verified trust view depends on: repository, pinned roots, required roles."""
 
@@ -91,6 +100,9 @@ class NotaryV1Validator:
             root.name: parse_public_key_pem(root.key) for root in config.trust_roots
         }
         self._fetches: collections.Counter[str] = collections.Counter()  # by outcome
+        # The pinned roots per rule's ``trustRoot`` (or why there are none), memoised: every
+        # image needs them, and the rules are fixed for this validator's configuration.
+        self._roots: dict[str | None, tuple[str, ...] | Untrusted] = {}
 
     @property
     def name(self) -> str:
@@ -112,14 +124,42 @@ class NotaryV1Validator:
     def needs_network(self) -> bool:
         return True
 
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        """``validate``'s verdict from the cached trust data (or remembered failure) of the
+        image's repository; None when it has none that is fresh."""
+        key = self._trust_key(image, options)
+        if isinstance(key, Untrusted):
+            return key
+        return answer_from_caches(lambda lookups: self._verdict(image, options, key, lookups))
+
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        roots = self._root_names(options)
-        missing = [name for name in roots if name not in self._keys]
-        if missing:
-            return Untrusted(f"notaryv1 validator {self.name!r} has no trust root {missing[0]!r}")
-        key = TrustKey(image.name, roots, options.delegations)
+        key = self._trust_key(image, options)
+        if isinstance(key, Untrusted):
+            return key
+        return await answer_with_loads(lambda lookups: self._verdict(image, options, key, lookups))
+
+    def _trust_key(self, image: ImageRef, options: RuleOptions) -> TrustKey | Untrusted:
+        roots = self._roots.get(options.trust_root)
+        if roots is None:
+            roots = self._roots[options.trust_root] = self._root_names(options.trust_root)
+        if isinstance(roots, Untrusted):
+            return roots
+        return TrustKey(image.name, roots, options.delegations)
+
+    def _root_names(self, trust_root: str | None) -> tuple[str, ...] | Untrusted:
+        if trust_root == "*":
+            return tuple(sorted(self._keys))
+        name = trust_root or "default"
+        if name not in self._keys:
+            return Untrusted(f"notaryv1 validator {self.name!r} has no trust root {name!r}")
+        return (name,)
+
+    def _verdict(
+        self, image: ImageRef, options: RuleOptions, key: TrustKey, lookups: Lookups
+    ) -> Verdict:
+        """The verdict from the repository's trust data or the failure to load it."""
         try:
-            targets = await self._loader.get(key, lambda: self._load(key))
+            targets = lookups.take(self._loader, key, lambda: self._load(key))
             digest = choose_digest(targets, image.tag, image.digest, options.delegations)
         except TrustError as error:
             return Untrusted(str(error))  # "<reason>: <message naming the role>"
@@ -128,11 +168,6 @@ class NotaryV1Validator:
         except trio.TooSlowError:
             return Untrusted(f"trust data unavailable: no answer from {self._config.host} in time")
         return Trusted(digest)
-
-    def _root_names(self, options: RuleOptions) -> tuple[str, ...]:
-        if options.trust_root == "*":
-            return tuple(sorted(self._keys))
-        return (options.trust_root or "default",)
 
     async def _load(self, key: TrustKey) -> Loaded[TrustedTargets]:
         try:

@@ -31,5 +31,8 @@ class StaticValidator:
     def needs_network(self) -> bool:
         return False
 
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict:
+        return self._verdict
+
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         return self._verdict
