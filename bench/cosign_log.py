@@ -4,8 +4,8 @@ distribution (docker-registry 2.8) writes two lines per answered HTTP request to
 which the harness sends to ``STATE/logs/registry.log``:
 
 * a logrus line, ``msg="response completed"`` (``"response completed with error"`` for
-  errors such as a 404), with ``key=value`` fields: the URI, status, client address with its port and
-  User-Agent;
+  errors such as a 404), with ``key=value`` fields: the URI, status, client address with its
+  port and User-Agent;
 * an access-log line in Apache's combined format (client host without port).
 
 The logrus lines are parsed; the access-log lines are counted as a cross-check, so a change of

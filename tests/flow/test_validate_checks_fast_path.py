@@ -129,10 +129,6 @@ class CacheOrWait:
     broken: bool = False
     validated: list[str] = attrs.Factory(list)
 
-    @property
-    def needs_network(self) -> bool:
-        return True
-
     def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
         if self.broken:
             raise RuntimeError("bug in the fast path")

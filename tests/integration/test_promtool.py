@@ -59,7 +59,9 @@ class _CachingValidator:
     """A static allow that also reports trust-data statistics, as notaryv1 does."""
 
     name: str
-    needs_network: bool = False
+
+    def cached_verdict(self, image: object, options: object) -> object:
+        return None
 
     async def validate(self, image: object, options: object) -> object:
         return await StaticValidator(StaticValidatorConfig(self.name, True)).validate(

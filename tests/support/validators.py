@@ -23,7 +23,9 @@ class ScriptedValidator:
     name: str
     digests: Mapping[str, str]
     calls: list[str] = attrs.Factory(list)
-    needs_network: bool = True
+
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        return None  # always awaited
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         self.calls.append(str(image))
@@ -41,7 +43,9 @@ class SlowValidator:
     name: str
     delay_s: float
     digest: str | None = None
-    needs_network: bool = True
+
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        return None  # always awaited
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         await trio.sleep(self.delay_s)
@@ -53,7 +57,9 @@ class BrokenValidator:
     """Raises, as a validator with a bug would."""
 
     name: str
-    needs_network: bool = True
+
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        return None  # always awaited
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         raise RuntimeError("bug")

@@ -16,8 +16,8 @@ class Validator(Protocol):
     ``Untrusted`` values, never raised. The caller owns the deadline: a validator simply
     awaits, and is cancelled when the request's time is up.
 
-    A validator may also answer from what it already knows, without awaiting: see
-    ``AnswersFromCache``.
+    A validator first gets the chance to answer synchronously (``cached_verdict``); only the
+    images it cannot answer that way are awaited with ``validate``.
     """
 
     @property
@@ -25,32 +25,17 @@ class Validator(Protocol):
         """The validator's configured name."""
         ...
 
-    @property
-    def needs_network(self) -> bool:
-        """Whether ``validate`` waits for I/O. Those that don't must answer without a
-        checkpoint: they are awaited inline, outside the deadline's cancel scope, which spares
-        a task per image (and the scope when no other image waits) for static answers."""
+    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+        """The verdict ``validate`` would give now, when it needs no I/O to know it (a static
+        answer, or everything it needs cached and fresh), else None (then ``validate`` runs).
+
+        Runs in the request's task, without a task of its own, a cancel scope or a checkpoint:
+        it must not do I/O or wait. The verdict is exactly ``validate``'s for the same cache
+        state, a remembered failure included, and the cache entries it comes from count as
+        hits, as they would in ``validate``; a None leaves the statistics untouched.
+        """
         ...
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
         """The verdict for ``image`` under ``options`` (the matching rule's ``with:``)."""
-        ...
-
-
-class AnswersFromCache(Protocol):
-    """The optional synchronous fast path of a validator (``kenner.validators.run`` looks for
-    it by name, so validators without one, such as test doubles, need not declare it).
-
-    A validator whose answers are all in its caches gives them here without a task, a cancel
-    scope or a checkpoint; only the images it cannot answer go to the nursery.
-    """
-
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
-        """The verdict ``validate`` would give now, when everything it needs is cached and
-        fresh, else None (then ``validate`` runs).
-
-        Must not do I/O or wait. The verdict is exactly ``validate``'s for the same cache
-        state, a remembered failure included, and the cache entries it comes from count as
-        hits, as they would in ``validate``; a None leaves the statistics untouched.
-        """
         ...

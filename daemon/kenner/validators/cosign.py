@@ -146,10 +146,6 @@ class CosignValidator:
     def name(self) -> str:
         return self._config.name
 
-    @property
-    def needs_network(self) -> bool:
-        return True
-
     def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
         """``validate``'s verdict from the cached tag resolutions and signature findings (or
         remembered failures); None when one it needs is not cached and fresh."""

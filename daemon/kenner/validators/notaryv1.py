@@ -120,10 +120,6 @@ class NotaryV1Validator:
         """Role fetches so far by (host, outcome: ok, not_found, error, timeout)."""
         return {(self._config.host, outcome): n for outcome, n in self._fetches.items()}
 
-    @property
-    def needs_network(self) -> bool:
-        return True
-
     def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
         """``validate``'s verdict from the cached trust data (or remembered failure) of the
         image's repository; None when it has none that is fresh."""

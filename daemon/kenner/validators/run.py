@@ -27,10 +27,9 @@ async def validate_checks(
     """Answer each check from its validator's caches, or else run the validator; the checks
     that wait on the network run in one nursery and stop at ``deadline`` (trio time).
 
-    A validator's ``cached_verdict`` (``AnswersFromCache``) is asked first, in this task: a
-    warm request opens no task, no nursery and no cancel scope. Validators that need no
-    network are awaited inline. The remaining checks (the cache misses) are awaited directly
-    when there is one, else in one task each.
+    Each validator's ``cached_verdict`` is asked first, in this task: a static or warm request
+    opens no task, no nursery and no cancel scope. The remaining checks (the cache misses) are
+    awaited directly when there is one, else in one task each.
 
     Returns the verdicts that were reached, keyed by ``ImageCheck.key``. Images missing from
     the result did not finish in time; the decision core denies them. A validator that raises
@@ -59,16 +58,13 @@ async def validate_checks(
             continue
         started = trio.current_time()
         try:
-            verdict = _cached_verdict(validator, check)
+            verdict = validator.cached_verdict(check.ref, check.rule.options)
         except Exception:
             verdict = _internal_error(validator, check)
         if verdict is not None:
             settle(check, verdict, started)
-        elif validator.needs_network:
-            waiting.append((check, validator))
         else:
-            # Answers at once, without a checkpoint: no deadline can strike while it runs.
-            await validate_one(check, validator)
+            waiting.append((check, validator))
     if not waiting:
         return verdicts
     with trio.move_on_at(deadline):
@@ -79,15 +75,6 @@ async def validate_checks(
                 for check, validator in waiting:
                     nursery.start_soon(validate_one, check, validator)
     return verdicts
-
-
-def _cached_verdict(validator: Validator, check: ImageCheck) -> Verdict | None:
-    # The fast path is optional (``AnswersFromCache``): looked up by name, so that a validator
-    # without one needs no stub.
-    answer: Callable[..., Verdict | None] | None = getattr(validator, "cached_verdict", None)
-    if answer is None:
-        return None
-    return answer(check.ref, check.rule.options)
 
 
 def _internal_error(validator: Validator, check: ImageCheck) -> Untrusted:

@@ -27,12 +27,8 @@ class StaticValidator:
     def name(self) -> str:
         return self.config.name
 
-    @property
-    def needs_network(self) -> bool:
-        return False
-
     def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict:
         return self._verdict
 
     async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        return self._verdict
+        return self._verdict  # cached_verdict answers first: only reached when called directly
