@@ -89,10 +89,11 @@ def extract_images(kind: str, obj: Mapping[str, Any]) -> tuple[ImageSite, ...]:
         containers = spec.get(list_name)
         if containers is None:
             continue
+        list_pointer = f"{spec_pointer}/{list_name}"
         if not isinstance(containers, list):
-            raise WorkloadError(f"{kind} {spec_pointer}/{list_name} is not a list")
+            raise WorkloadError(f"{kind} {list_pointer} is not a list")
         for index, container in enumerate(containers):
-            pointer = f"{spec_pointer}/{list_name}/{index}"
+            pointer = f"{list_pointer}/{index}"
             if not isinstance(container, Mapping):
                 raise WorkloadError(f"{kind} {pointer} is not a container object")
             image = container.get("image")
@@ -102,7 +103,7 @@ def extract_images(kind: str, obj: Mapping[str, Any]) -> tuple[ImageSite, ...]:
             sites.append(
                 ImageSite(f"{pointer}/image", name if isinstance(name, str) else "", image)
             )
-    if not any(site.pointer.startswith(f"{spec_pointer}/containers/") for site in sites):
+    if not spec.get("containers"):  # missing or empty (any other non-list was refused above)
         raise WorkloadError(f"{kind} has no containers at {spec_pointer}/containers")
     return tuple(sites)
 

@@ -93,7 +93,7 @@ def prepare_alerts(
         return ()
     receivers = alerting.admit_request if event == "admit" else alerting.reject_request
     if not receivers.receivers:
-        return ()  # the common case: no message to build
+        return ()
     message = alert_message(event, decision)
     prepared = []
     for index, receiver in enumerate(receivers.receivers):

@@ -167,6 +167,8 @@ class AlertDispatcher:
 
         Returns why a receiver that must succeed failed (the request is then denied), or None.
         """
+        if not alerting.admit_request.receivers and not alerting.reject_request.receivers:
+            return None  # the default: nothing to render, on every request
         try:
             alerts = prepare_alerts(
                 request,
