@@ -18,7 +18,7 @@ import trustme
 from bench.errors import BenchError
 from bench.measure import Measurement, Plan, measure
 from bench.notary import kenner_notary
-from bench.report import rounds_line, table, verdict
+from bench.report import ratios_line, rounds_line, table, verdict
 from bench.scenarios import BASELINE, COSIGN_SCENARIOS, SCENARIOS
 from bench.servers import KENNER_LOG_LEVEL, TlsFiles
 from bench.target import BenchRun, Scenario
@@ -49,6 +49,7 @@ def main() -> int:
     print(table(measurements, baseline))
     print()
     print(rounds_line(measurements))
+    print(ratios_line(measurements, baseline))
     print(verdict(measurements, baseline))
     for line in notes:
         print(line)
@@ -59,9 +60,9 @@ def main() -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--connections", type=_positive, default=16, metavar="N")
-    parser.add_argument("--duration", type=_positive, default=10, metavar="SECONDS")
+    parser.add_argument("--duration", type=_positive, default=6, metavar="SECONDS")
     parser.add_argument("--warmup", type=_positive, default=3, metavar="SECONDS")
-    parser.add_argument("--rounds", type=_positive, default=3, metavar="N")
+    parser.add_argument("--rounds", type=_positive, default=5, metavar="N")
     parser.add_argument(
         "--max-requests",
         type=_positive,
@@ -148,7 +149,8 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             f"load average before the run: {_load_average()}",
             f"load: wrk, {WRK_THREADS} thread, {load.connections} keep-alive HTTPS "
             f"connections, {plan.warmup_s} s warm-up per scenario (not counted), "
-            f"{plan.rounds} interleaved rounds of {load.duration_s} s (median shown), "
+            f"{plan.rounds} interleaved rounds of {load.duration_s} s (median round shown; "
+            f"vs echo: median of the per-round ratios), "
             f"at most {load.max_requests} requests per round",
             f"kenner log level: {KENNER_LOG_LEVEL} (the per-request decision log is off)",
             "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
