@@ -45,11 +45,10 @@ class ImageCheck:
     ref: ImageRef
     rule: Rule
     sites: tuple[ImageSite, ...]
-
-    @property
-    def key(self) -> str:
-        """The normalised reference: one validation per distinct image per request."""
-        return str(self.ref)
+    # The normalised reference: one validation per distinct image per request.
+    key: str = attrs.field(
+        init=False, default=attrs.Factory(lambda self: str(self.ref), takes_self=True)
+    )
 
 
 @attrs.frozen
@@ -120,13 +119,15 @@ def plan_request(
         except ImageRefError as error:
             early.append(ImageOutcome(site.image, None, None, "deny", str(error)))
             continue
-        if str(ref) in unchanged:
+        normalised = str(ref)
+        if normalised in unchanged:
             early.append(ImageOutcome(site.image, None, None, "skip", "unchanged on update"))
-            continue
-        if str(ref) in owner_images:
+        elif normalised in owner_images:
             early.append(ImageOutcome(site.image, None, None, "skip", "in the owner's template"))
-            continue
-        grouped.setdefault(str(ref), (ref, []))[1].append(site)
+        elif normalised in grouped:
+            grouped[normalised][1].append(site)
+        else:
+            grouped[normalised] = (ref, [site])
 
     policy = policy or PolicyIndex(config.policy)
     checks: list[ImageCheck] = []
@@ -152,7 +153,8 @@ def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decis
             verdict = Untrusted("validation did not finish before the request deadline")
         outcome, pinned = _judge(check, verdict)
         outcomes.append(outcome)
-        pins.extend((site, pinned) for site in check.sites if pinned is not None)
+        if pinned is not None:
+            pins.extend((site, pinned) for site in check.sites)
 
     denials = [o for o in outcomes if o.verdict == "deny"]
     warnings = [f"image {o.image!r}: {o.reason}" for o in outcomes if o.verdict == "warn"]
