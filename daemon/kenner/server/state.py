@@ -20,7 +20,9 @@ class Snapshot:
     """A configuration with the validators built from it.
 
     A reload builds a new snapshot and swaps one reference; requests in flight keep the
-    snapshot they started with.
+    snapshot they started with. The daemon's ``validators`` is a ``BuiltValidators``, which
+    records what each validator was built from: the next reload keeps (shares with this
+    snapshot) every validator whose inputs did not change, with its caches.
     """
 
     config: Config

@@ -1,8 +1,15 @@
-"""Build the validators named in a configuration, on the process-wide runtime."""
+"""Build the validators named in a configuration, on the process-wide runtime.
+
+A reload keeps the validator object (and so its warm caches and their statistics) of every
+validator whose build inputs did not change: its own configuration, the global settings its
+builder reads, and the credentials it loads from mounted secrets. Only the others are built
+anew, so a certificate rotation or a policy edit does not send every image back to Notary and
+the registries.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
@@ -10,12 +17,15 @@ import httpx
 import trio
 
 from kenner.config.model import (
+    CacheConfig,
     Config,
     CosignValidatorConfig,
+    Deadlines,
     NotaryV1ValidatorConfig,
     StaticValidatorConfig,
+    ValidatorConfig,
 )
-from kenner.net.auth import AuthSession
+from kenner.net.auth import AuthSession, Credentials
 from kenner.net.cache import TtlCache
 from kenner.net.http import Fetchers
 from kenner.net.loader import CachedLoader
@@ -24,6 +34,7 @@ from kenner.validators.base import Validator
 from kenner.validators.cosign import cosign_validator
 from kenner.validators.credentials import load_credentials
 from kenner.validators.notaryv1 import NotaryFetchSettings, NotaryV1Validator, TrustKey
+from kenner.validators.registry_access import LoginSource, load_logins
 from kenner.validators.static import StaticValidator
 
 MAX_CACHED_REPOSITORIES = 4096
@@ -52,29 +63,103 @@ async def open_runtime(
         nursery.cancel_scope.cancel()
 
 
-def build_validators(config: Config, runtime: Runtime) -> Mapping[str, Validator]:
+@attrs.frozen
+class BuildInputs:
+    """Everything one validator's builder reads; equal inputs build an equivalent validator.
+
+    ``credentials`` are the values read from the validator's secret, so a rotated secret file
+    makes the inputs unequal even when the configuration is the same (they are compared, never
+    shown: not in the repr). ``secretsDir`` itself is not an input: it only says where those
+    files are, and the values read from them stand for it.
+    """
+
+    validator: ValidatorConfig
+    cache: CacheConfig | None = None  # None for a static validator: it reads neither
+    deadlines: Deadlines | None = None
+    credentials: Credentials | LoginSource | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen(eq=False)  # a Mapping: equal to any mapping with the same validators
+class BuiltValidators(Mapping[str, Validator]):
+    """The validators of one configuration by name, with the inputs each was built from.
+
+    A mapping, so callers look validators up by name; ``inputs`` lets the next reload tell
+    which validators it may keep.
+    """
+
+    by_name: Mapping[str, Validator]
+    inputs: Mapping[str, BuildInputs]
+
+    def __getitem__(self, name: str) -> Validator:
+        return self.by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.by_name)
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+
+def build_validators(
+    config: Config, runtime: Runtime, previous: Mapping[str, Validator] | None = None
+) -> BuiltValidators:
     """One validator object per configured validator, by name.
+
+    With ``previous`` (the validators serving until now), a validator whose build inputs equal
+    the ones it was built from is kept, the same object with its caches; the others are built
+    anew. A plain mapping (a snapshot made by hand) records no inputs, so none of it is kept.
 
     Raises:
         ConfigError: a credential secret cannot be read.
     """
+    reusable = previous if isinstance(previous, BuiltValidators) else None
     validators: dict[str, Validator] = {}
+    inputs: dict[str, BuildInputs] = {}
     for validator_config in config.validators:
-        if isinstance(validator_config, StaticValidatorConfig):
-            validators[validator_config.name] = StaticValidator(validator_config)
-        elif isinstance(validator_config, CosignValidatorConfig):
-            validators[validator_config.name] = cosign_validator(
-                validator_config, config, runtime.fetchers, runtime.nursery
-            )
+        name = validator_config.name
+        inputs[name] = build_inputs(validator_config, config)
+        if reusable is not None and reusable.inputs.get(name) == inputs[name]:
+            validators[name] = reusable[name]
         else:
-            validators[validator_config.name] = _notary_v1(validator_config, config, runtime)
-    return validators
+            validators[name] = _build(inputs[name], config, runtime)
+    return BuiltValidators(validators, inputs)
+
+
+def build_inputs(validator: ValidatorConfig, config: Config) -> BuildInputs:
+    """What building ``validator`` reads: its configuration, the global settings its builder
+    uses, and the credentials of its secret (read now).
+
+    Raises:
+        ConfigError: a credential secret cannot be read.
+    """
+    if isinstance(validator, StaticValidatorConfig):
+        return BuildInputs(validator)
+    credentials: Credentials | LoginSource | None
+    if isinstance(validator, CosignValidatorConfig):
+        credentials = load_logins(validator.auth, config.secrets_dir)
+    else:
+        credentials = load_credentials(validator.auth, config.secrets_dir, validator.host)
+    return BuildInputs(validator, config.cache, config.deadlines, credentials)
+
+
+def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Validator:
+    validator = inputs.validator
+    if isinstance(validator, StaticValidatorConfig):
+        return StaticValidator(validator)
+    if isinstance(validator, CosignValidatorConfig):
+        # cosign_validator reads the secret again itself; read after the inputs were, so a
+        # rotation in between only costs one more rebuild on the next reload.
+        return cosign_validator(validator, config, runtime.fetchers, runtime.nursery)
+    assert isinstance(inputs.credentials, Credentials | None)  # build_inputs loads these
+    return _notary_v1(validator, inputs.credentials, config, runtime)
 
 
 def _notary_v1(
-    validator: NotaryV1ValidatorConfig, config: Config, runtime: Runtime
+    validator: NotaryV1ValidatorConfig,
+    credentials: Credentials | None,
+    config: Config,
+    runtime: Runtime,
 ) -> NotaryV1Validator:
-    credentials = load_credentials(validator.auth, config.secrets_dir, validator.host)
     cache: TtlCache[TrustKey, TrustedTargets] = TtlCache(
         ttl_s=config.cache.ttl_s,
         failure_ttl_s=config.cache.failure_ttl_s,
