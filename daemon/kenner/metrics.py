@@ -5,8 +5,9 @@ and several daemons in one process do not share counts. Counters are updated whe
 happen (``admit``, ``validators.run``, the alert sender, the reloader); cache, single-flight and
 trust-data fetch statistics and readiness are read at scrape time by ``DaemonCollector``,
 so the network layer needs no knowledge of Prometheus. Those statistics belong to the
-validators of the current configuration: after a reload they start again from zero (a counter
-reset, which ``rate()`` handles).
+validators of the current configuration: a reload keeps the validators whose inputs did not
+change, with their counts; a rebuilt one starts again from zero (a counter reset, which
+``rate()`` handles).
 """
 
 from __future__ import annotations

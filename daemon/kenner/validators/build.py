@@ -146,12 +146,12 @@ def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Validator:
     validator = inputs.validator
     if isinstance(validator, StaticValidatorConfig):
         return StaticValidator(validator)
+    credentials = inputs.credentials  # read once, by build_inputs
     if isinstance(validator, CosignValidatorConfig):
-        # cosign_validator reads the secret again itself; read after the inputs were, so a
-        # rotation in between only costs one more rebuild on the next reload.
-        return cosign_validator(validator, config, runtime.fetchers, runtime.nursery)
-    assert isinstance(inputs.credentials, Credentials | None)  # build_inputs loads these
-    return _notary_v1(validator, inputs.credentials, config, runtime)
+        assert isinstance(credentials, LoginSource)
+        return cosign_validator(validator, credentials, config, runtime.fetchers, runtime.nursery)
+    assert not isinstance(credentials, LoginSource)
+    return _notary_v1(validator, credentials, config, runtime)
 
 
 def _notary_v1(

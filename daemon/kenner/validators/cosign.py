@@ -60,7 +60,7 @@ from kenner.net.registry import FetchedManifest, RegistryClient
 from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
 from kenner.oci.naming import DOCKER_HUB, canonical_registry
-from kenner.validators.registry_access import RegistryAccess, load_logins, registry_fetchers
+from kenner.validators.registry_access import LoginSource, RegistryAccess, registry_fetchers
 
 #: Payloads are a few hundred bytes; annotations may add some.
 PAYLOAD_MAX_BYTES = 256 * 1024
@@ -167,8 +167,8 @@ class CosignValidator:
             return Untrusted(f"registry error: no answer from {image.registry} in time")
 
     def _requirement(self, options: RuleOptions) -> Requirement | Untrusted:
-        # Memoised: every image needs it, and the rules' options are few and fixed for the
-        # lifetime of this validator (one configuration).
+        # Memoised: every image needs it, and it depends only on this validator's roots and
+        # the options asked, of which there are as many as rules ever configured for it.
         asked = (options.trust_root, options.threshold, options.required)
         need = self._requirements.get(asked)
         if need is None:
@@ -308,16 +308,17 @@ def _more_telling(known: Rejected | None, new: Rejected) -> Rejected:
 
 
 def cosign_validator(
-    validator: CosignValidatorConfig, config: Config, fetchers: Fetchers, nursery: trio.Nursery
+    validator: CosignValidatorConfig,
+    logins: LoginSource,
+    config: Config,
+    fetchers: Fetchers,
+    nursery: trio.Nursery,
 ) -> CosignValidator:
-    """A cosign validator on the process-wide fetchers and background nursery.
-
-    Raises:
-        ConfigError: a credential secret cannot be read.
-    """
+    """A cosign validator on the process-wide fetchers and background nursery, with the
+    registry logins read from its secret (``load_logins``)."""
     access = RegistryAccess(
         registry_fetchers(validator, fetchers),
-        load_logins(validator.auth, config.secrets_dir),
+        logins,
         use_pod_logins=validator.auth is not None and validator.auth.k8s_keychain,
     )
     tags: TtlCache[TagKey, FetchedManifest] = TtlCache(
