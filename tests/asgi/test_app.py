@@ -13,6 +13,7 @@ from kenner.config.model import Config, Deadlines, Rule, ServerConfig, StaticVal
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.static import StaticValidator
+from tests.support.reviews import pod_review
 from tests.support.validators import SlowValidator
 
 ALLOW = StaticValidatorConfig("allow", True)
@@ -24,20 +25,7 @@ CONFIG = Config(
 
 
 def _review(image: str) -> dict[str, object]:
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "u-1",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE",
-            "object": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "spec": {"containers": [{"name": "c", "image": image}]},
-            },
-        },
-    }
+    return pod_review(image, uid="u-1", container_name="c")
 
 
 @pytest.fixture

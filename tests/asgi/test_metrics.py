@@ -22,6 +22,7 @@ from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
+from tests.support.reviews import pod_review
 from tests.support.validators import SlowValidator
 
 ALLOW = StaticValidatorConfig("allow", True)
@@ -41,19 +42,10 @@ PAUSE = "registry.k8s.io/pause:3.9"
 
 
 def _review(uid: str, image: str, operation: str = "CREATE", old: str | None = None) -> object:
-    def pod(image: str) -> dict[str, object]:
-        return {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"image": image}]}}
-
-    request: dict[str, object] = {
-        "uid": uid,
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "operation": operation,
-        "namespace": "team",
-        "object": pod(image),
-    }
-    if old is not None:
-        request["oldObject"] = pod(old)
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    old_images = None if old is None else [old]
+    return pod_review(
+        image, uid=uid, operation=operation, old=old_images, namespace="team", container_name=None
+    )
 
 
 @pytest.fixture

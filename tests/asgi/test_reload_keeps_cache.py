@@ -25,6 +25,7 @@ from kenner.server.app import WebhookApp
 from kenner.server.serve import ReloadableTlsConfig, Reloader, ServeOptions, load_settings
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.build import build_validators, open_runtime
+from tests.support.reviews import pod_review
 from tests.support.signed_servers import GUN, NOTARY, SignedNotary
 
 IMAGE = f"{GUN}:v1"
@@ -78,20 +79,7 @@ class Daemon:
         write_config(self.folder, self.notary.pin_pem, policy, cache_ttl_s)
 
     async def admitted(self, image: str) -> bool:
-        review = {
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": {
-                "uid": "u-1",
-                "kind": {"group": "", "version": "v1", "kind": "Pod"},
-                "operation": "CREATE",
-                "object": {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "spec": {"containers": [{"name": "c", "image": image}]},
-                },
-            },
-        }
+        review = pod_review(image, uid="u-1", container_name="c")
         response = await self.client.post("/mutate", json=review)
         assert response.status_code == 200
         allowed = response.json()["response"]["allowed"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import trio
 
 from kenner.admission.review import parse_review
@@ -11,22 +9,14 @@ from kenner.admit import decide_request
 from kenner.config.model import Config, Deadlines, Rule
 from kenner.server.state import Snapshot
 from kenner.validators.base import Validator
+from tests.support.reviews import as_bytes, pod_review
 from tests.support.validators import SlowValidator
 
 DIGEST = "sha256:" + "ab" * 32
 
 
 def _pod(*images: str) -> bytes:
-    containers = [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
-    request = {
-        "uid": "u",
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "operation": "CREATE",
-        "object": {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": containers}},
-    }
-    return json.dumps(
-        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    ).encode()
+    return as_bytes(pod_review(*images, uid="u"))
 
 
 def _snapshot(**validators: Validator) -> Snapshot:

@@ -9,8 +9,6 @@ caches and single flights are shared between requests as in the daemon.
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +34,7 @@ from tests.support.auth_registries import auth_registry_or_skip, htpasswd_or_ski
 from tests.support.cosign_signing import new_key, public_pem
 from tests.support.fake_kube import FakeKubeApi, pull_secret, service_account
 from tests.support.kube_forbidden import ForbiddingKubeApi
+from tests.support.reviews import admission_review, as_bytes, deployment, pod
 
 pytestmark = pytest.mark.testbed
 
@@ -51,32 +50,15 @@ def _pull_secret(name: str, auths: dict[str, dict[str, str]]) -> dict[str, Any]:
 def _review(
     kind: str, image: str, pull_secrets: list[str], service_account: str | None = None
 ) -> bytes:
-    pod_spec: dict[str, Any] = {"containers": [{"name": "app", "image": image}]}
+    spec_fields: dict[str, Any] = {}
     if pull_secrets:
-        pod_spec["imagePullSecrets"] = [{"name": name} for name in pull_secrets]
+        spec_fields["imagePullSecrets"] = [{"name": name} for name in pull_secrets]
     if service_account is not None:
-        pod_spec["serviceAccountName"] = service_account
-    if kind == "Pod":
-        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": pod_spec}
-        group_version = {"group": "", "version": "v1"}
-    else:
-        obj = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "app"},
-            "spec": {"template": {"metadata": {}, "spec": copy.deepcopy(pod_spec)}},
-        }
-        group_version = {"group": "apps", "version": "v1"}
-    request = {
-        "uid": "b1c2d3e4-0000-4000-8000-000000000001",
-        "kind": {**group_version, "kind": kind},
-        "namespace": NAMESPACE,
-        "operation": "CREATE",
-        "userInfo": {"username": "dev"},
-        "object": obj,
-    }
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    return json.dumps(review).encode()
+        spec_fields["serviceAccountName"] = service_account
+    workload = pod if kind == "Pod" else deployment
+    obj = workload(image, name="app", container_name="app", **spec_fields)
+    uid = "b1c2d3e4-0000-4000-8000-000000000001"
+    return as_bytes(admission_review(obj, uid=uid, namespace=NAMESPACE, user="dev"))
 
 
 @attrs.frozen

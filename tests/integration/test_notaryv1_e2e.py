@@ -21,10 +21,12 @@ import trustme
 
 from tests.harness import TRUSTED_ROOT, Testbed
 from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
+from tests.support.reviews import admission_review, deployment, pod_review
 
 pytestmark = pytest.mark.testbed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+UID = "e2e-uid"  # every review here carries it; the answers must echo it
 
 
 def config_yaml(testbed: Testbed) -> str:
@@ -49,39 +51,12 @@ def config_yaml(testbed: Testbed) -> str:
     return json.dumps(config, indent=2)
 
 
-def admission_review(kind: str, obj: dict[str, Any], group: str = "") -> dict[str, Any]:
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "e2e-uid",
-            "kind": {"group": group, "version": "v1", "kind": kind},
-            "operation": "CREATE",
-            "namespace": "default",
-            "object": obj,
-        },
-    }
-
-
-def pod_review(image: str) -> dict[str, Any]:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "app"},
-        "spec": {"containers": [{"name": "app", "image": image}]},
-    }
-    return admission_review("Pod", pod)
+def single_pod_review(image: str) -> dict[str, Any]:
+    return pod_review(image, uid=UID, namespace="default", name="app", container_name="app")
 
 
 def deployment_review(images: list[str]) -> dict[str, Any]:
-    containers = [{"name": f"c{index}", "image": image} for index, image in enumerate(images)]
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "app"},
-        "spec": {"template": {"spec": {"containers": containers}}},
-    }
-    return admission_review("Deployment", deployment, group="apps")
+    return admission_review(deployment(*images), uid=UID, namespace="default")
 
 
 def patch_of(response: dict[str, Any]) -> list[dict[str, Any]]:
@@ -117,7 +92,7 @@ async def post_review(
         answer = await client.post(f"{daemon.url}/mutate", json=review)
     assert answer.status_code == 200, answer.text
     response: dict[str, Any] = answer.json()["response"]
-    assert response["uid"] == "e2e-uid"
+    assert response["uid"] == UID
     return response
 
 
@@ -127,7 +102,7 @@ async def test_moved_tag_is_admitted_and_pinned_to_the_signed_digest(
     case = testbed.case("moved-tag/v1/trusted-root")
     assert case.digest is not None
     assert case.digest != case.registry_digest
-    response = await post_review(daemon, ca, pod_review(case.image))
+    response = await post_review(daemon, ca, single_pod_review(case.image))
     assert response["allowed"] is True
     assert patch_of(response) == [
         {
@@ -143,7 +118,7 @@ async def test_unsigned_image_is_denied_naming_image_and_reason(
     testbed: Testbed, daemon: RunningDaemon, ca: trustme.CA
 ) -> None:
     case = testbed.case("unsigned/v1/trusted-root")
-    response = await post_review(daemon, ca, pod_review(case.image))
+    response = await post_review(daemon, ca, single_pod_review(case.image))
     assert response["allowed"] is False
     message = response["status"]["message"]
     assert case.image in message
@@ -192,13 +167,13 @@ def test_review_command_exits_0_when_allowed_and_1_when_denied(
     testbed: Testbed, config_file: Path, tmp_path: Path
 ) -> None:
     signed = testbed.case("signed/v1/trusted-root")
-    code, output = run_review(config_file, pod_review(signed.image), tmp_path)
+    code, output = run_review(config_file, single_pod_review(signed.image), tmp_path)
     assert code == 0, output
     allowed = json.loads(output)["response"]
     assert patch_of(allowed)[0]["value"] == f"{signed.image}@{signed.digest}"
 
     unsigned_tag = testbed.case("signed/unsigned-tag/trusted-root")
-    code, output = run_review(config_file, pod_review(unsigned_tag.image), tmp_path)
+    code, output = run_review(config_file, single_pod_review(unsigned_tag.image), tmp_path)
     assert code == 1, output
     message = json.loads(output)["response"]["status"]["message"]
     assert unsigned_tag.image in message

@@ -23,6 +23,7 @@ from kenner.net.singleflight import SingleFlightStatistics
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
+from tests.support.reviews import as_bytes, pod_review
 
 _POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
@@ -83,14 +84,7 @@ class _CachingValidator:
 
 
 def _review(uid: str, image: str) -> bytes:
-    return (
-        '{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "'
-        + uid
-        + '", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", '
-        '"object": {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"image": "'
-        + image
-        + '"}]}}}}'
-    ).encode()
+    return as_bytes(pod_review(image, uid=uid, container_name=None))
 
 
 async def test_promtool_accepts_the_metrics() -> None:

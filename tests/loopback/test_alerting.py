@@ -30,6 +30,7 @@ from kenner.metrics import Metrics
 from kenner.server.state import Snapshot
 from kenner.validators.static import StaticValidator
 from tests.loopback.servers import Request, Response, RoutedApp, RunningServer, respond, serve_https
+from tests.support.reviews import as_bytes, pod_review
 
 SECRET = "s3cr3t-token"
 
@@ -97,23 +98,7 @@ def _snapshot(config: Config) -> Snapshot:
 
 
 def _body(uid: str, image: str) -> bytes:
-    return json.dumps(
-        {
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": {
-                "uid": uid,
-                "kind": {"group": "", "version": "v1", "kind": "Pod"},
-                "operation": "CREATE",
-                "namespace": "team",
-                "object": {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "spec": {"containers": [{"image": image}]},
-                },
-            },
-        }
-    ).encode()
+    return as_bytes(pod_review(image, uid=uid, namespace="team", container_name=None))
 
 
 def _count(metrics: Metrics, receiver: str, outcome: str) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import ssl
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import trio
 import trustme
 
 from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
+from tests.support.reviews import as_bytes, pod_review
 
 CONFIG = """
 validators:
@@ -33,21 +33,7 @@ ALLOW_NGINX = (
 
 
 def _review(image: str) -> dict[str, object]:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "spec": {"containers": [{"name": "c", "image": image}]},
-    }
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "u",
-            "kind": {"version": "v1", "kind": "Pod"},
-            "operation": "CREATE",
-            "object": pod,
-        },
-    }
+    return pod_review(image, uid="u", container_name="c")
 
 
 @pytest.fixture
@@ -112,7 +98,7 @@ async def test_sighup_reloads_config_and_certificate_and_refuses_a_bad_one(
 async def test_sigterm_lets_the_request_in_flight_finish(
     daemon: RunningDaemon, ca: trustme.CA
 ) -> None:
-    body = json.dumps(_review("registry.k8s.io/pause:3.9")).encode()
+    body = as_bytes(_review("registry.k8s.io/pause:3.9"))
     host, port = daemon.url.removeprefix("https://").rsplit(":", 1)
     with trio.fail_after(20):
         tcp = await trio.open_tcp_stream(host, int(port))

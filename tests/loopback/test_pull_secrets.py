@@ -10,7 +10,6 @@ RBAC does not allow.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from tests.loopback.servers import serve_https
 from tests.support.cosign_signing import new_key, public_pem
 from tests.support.fake_kube import FakeKubeApi, pull_secret, service_account
 from tests.support.kube_forbidden import ForbiddingKubeApi
+from tests.support.reviews import admission_review, as_bytes, deployment, pod
 
 NAMESPACE = "team"
 SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
@@ -49,29 +49,14 @@ def _service_account(name: str, *pull_secrets: str) -> dict[str, Any]:
 
 
 def _request(kind: str, pod_spec: dict[str, Any], *, operation: str = "CREATE") -> AdmissionRequest:
-    spec = {"containers": [{"name": "app", "image": "reg.example/team/app:1"}], **pod_spec}
+    image = "reg.example/team/app:1"
     if kind == "Pod":
-        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": spec}
-        group_version = {"group": "", "version": "v1"}
+        obj = pod(image, name="app", container_name="app", **pod_spec)
     else:
-        template = {"metadata": {"labels": {"app": "app"}}, "spec": spec}
-        obj = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "app"},
-            "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": template},
-        }
-        group_version = {"group": "apps", "version": "v1"}
-    request = {
-        "uid": "c2d3e4f5-0000-4000-8000-000000000002",
-        "kind": {**group_version, "kind": kind},
-        "namespace": NAMESPACE,
-        "operation": operation,
-        "userInfo": {"username": "dev"},
-        "object": obj,
-    }
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    return parse_review(json.dumps(review).encode())
+        obj = deployment(image, container_name="app", labels={"app": "app"}, **pod_spec)
+    uid = "c2d3e4f5-0000-4000-8000-000000000002"
+    review = admission_review(obj, uid=uid, namespace=NAMESPACE, operation=operation, user="dev")
+    return parse_review(as_bytes(review))
 
 
 def _config(*, keychain: bool) -> Config:

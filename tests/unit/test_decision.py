@@ -28,6 +28,7 @@ from kenner.server.state import Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
 from tests.shared import connaisseur_fixtures
+from tests.support.reviews import as_bytes, pod_review
 from tests.support.validators import BrokenValidator, ScriptedValidator
 
 DIGEST = "sha256:1234567890123456123456789012345612345678901234561234567890123456"
@@ -151,25 +152,10 @@ async def test_unsupported_object_api_version_is_denied(reviews: Path) -> None:
 
 
 def _pod_review(*images: str, operation: str = "CREATE", old: list[str] | None = None) -> bytes:
-    def pod(names: list[str]) -> dict[str, object]:
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "p"},
-            "spec": {"containers": [{"name": f"c{i}", "image": n} for i, n in enumerate(names)]},
-        }
-
-    request: dict[str, object] = {
-        "uid": "u",
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "operation": operation,
-        "namespace": "default",
-        "object": pod(list(images)),
-    }
-    if old is not None:
-        request["oldObject"] = pod(old)
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-    return json.dumps(review).encode()
+    review = pod_review(
+        *images, uid="u", operation=operation, old=old, namespace="default", name="p"
+    )
+    return as_bytes(review)
 
 
 async def _decide(body: bytes, config: Config = CONFIG, deadline: float = 10.0):
