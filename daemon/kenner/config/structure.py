@@ -194,22 +194,15 @@ def _shape_checked(
 
 
 def _class_factory(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
-    def factory(cl: Any) -> Callable[[Any, Any], Any]:
-        # Typed Any: mypy would otherwise match the overrides against the generator's own
-        # keyword parameters.
-        renames: dict[str, Any] = {
-            f.name: override(rename=yaml_key(f.name)) for f in attrs.fields(cl)
-        }
-        structure_fields = make_dict_structure_fn(cl, converter, **renames)
+    return _shape_checked(converter, _camel_case_fields, Mapping, "mapping")
 
-        def structure(value: Any, _: Any) -> Any:
-            if not isinstance(value, Mapping):
-                raise InvalidValue(f"must be a mapping, got {_type_name(value)}")
-            return structure_fields(value, cl)
 
-        return structure
-
-    return factory
+def _camel_case_fields(cl: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """cattrs' structuring of an attrs class, reading each field from its YAML (camelCase) key."""
+    # Typed Any: mypy would otherwise match the overrides against the generator's own
+    # keyword parameters.
+    renames: dict[str, Any] = {f.name: override(rename=yaml_key(f.name)) for f in attrs.fields(cl)}
+    return make_dict_structure_fn(cl, converter, **renames)
 
 
 def _problems(error: BaseException, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
