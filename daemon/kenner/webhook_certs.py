@@ -28,8 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kenner.errors import KennerError
 
-class WebhookCertError(ValueError):
+
+class WebhookCertError(KennerError, ValueError):
     """A certificate request or a webhook manifest that ``kenner cert`` cannot work with."""
 
 

@@ -15,6 +15,8 @@ import re
 
 import attrs
 
+from kenner.errors import KennerError
+
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_DEFAULT_REGISTRY = "index.docker.io"
 OFFICIAL_NAMESPACE = "library/"
@@ -41,7 +43,7 @@ _LOWER_HEX = re.compile(r"[a-f0-9]+")
 _IMAGE_ID = re.compile(r"[a-f0-9]{64}")
 
 
-class ImageRefError(ValueError):
+class ImageRefError(KennerError, ValueError):
     """An image reference is not valid; the message names the reference and the reason."""
 
     def __init__(self, reference: str, reason: str) -> None:

@@ -20,12 +20,14 @@ from typing import Any
 import attrs
 import orjson
 
+from kenner.errors import KennerError
+
 SUPPORTED_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 
 JsonObject = Mapping[str, Any]
 
 
-class ReviewError(ValueError):
+class ReviewError(KennerError, ValueError):
     """The body is not an AdmissionReview kenner can answer (the server replies HTTP 400)."""
 
 

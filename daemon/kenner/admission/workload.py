@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from kenner.errors import KennerError
+
 # kind -> (accepted apiVersions, path of the pod spec as JSON keys)
 WORKLOAD_KINDS: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "Pod": (frozenset({"v1"}), ("spec",)),
@@ -43,7 +45,7 @@ WORKLOAD_KINDS: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(KennerError, ValueError):
     """The object is not a workload kenner can read; the message says what is missing."""
 
 

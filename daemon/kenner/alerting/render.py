@@ -20,6 +20,8 @@ from pathlib import Path
 
 import attrs
 
+from kenner.errors import KennerError
+
 VARIABLES = (
     "alert_message",
     "priority",
@@ -36,7 +38,7 @@ _PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class TemplateError(ValueError):
+class TemplateError(KennerError, ValueError):
     """A template cannot be found, read or rendered; the message names it and says why."""
 
 

@@ -25,6 +25,7 @@ from kenner.admission.review import AdmissionRequest
 from kenner.alerting.events import PreparedAlert, prepare_alerts
 from kenner.alerting.render import Template, TemplateError, load_template
 from kenner.config.model import AlertingConfig
+from kenner.errors import KennerError
 from kenner.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ WORKERS = 4
 DRAIN_S = 2.0  # at shutdown, queued alerts get this long before they are dropped
 
 
-class AlertSendError(Exception):
+class AlertSendError(KennerError):
     """A receiver could not be reached or did not answer 2xx."""
 
     def __init__(self, receiver: str, reason: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from kenner.errors import KennerError
+
 
 @attrs.frozen
 class Problem:
@@ -26,7 +28,7 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(KennerError, ValueError):
     """A configuration cannot be used.
 
     The loader raises it through ``from_problems``: ``problems`` then lists every reason found

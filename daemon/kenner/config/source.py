@@ -7,6 +7,8 @@ from typing import Any
 import attrs
 import yaml
 
+from kenner.errors import KennerError
+
 KeyPath = tuple[str | int, ...]
 
 # PyYAML's tag for the "<<" merge key; merged entries have no line of their own in the
@@ -22,7 +24,7 @@ def format_path(path: KeyPath) -> str:
     return text
 
 
-class SourceSyntaxError(ValueError):
+class SourceSyntaxError(KennerError, ValueError):
     """The text is not YAML kenner can read; ``line`` is 1-based or None."""
 
     def __init__(self, line: int | None, message: str) -> None:

@@ -29,6 +29,7 @@ from kenner.config.model import (
     ValidatorConfig,
 )
 from kenner.config.source import KeyPath
+from kenner.errors import KennerError
 
 SUPPORTED_VALIDATORS: dict[str, type[ValidatorConfig]] = {
     "static": StaticValidatorConfig,
@@ -43,7 +44,7 @@ DEFAULT_NOTARY_HOST = "notary.docker.io"
 _SPECIAL_KEYS = {"options": "with"}
 
 
-class InvalidValue(ValueError):
+class InvalidValue(KennerError, ValueError):
     """Raised by structuring hooks; ``key`` optionally narrows the location below the value."""
 
     def __init__(self, message: str, key: str | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from kenner.errors import KennerError
+
 
 class Failure(enum.StrEnum):
     """The kind of a rejection, stable for tests and logs."""
@@ -21,7 +23,7 @@ class Failure(enum.StrEnum):
     BAD_TLOG_ENTRY = "bad_tlog_entry"
 
 
-class Rejected(Exception):
+class Rejected(KennerError):
     """A signature does not count: ``failure`` says what kind of problem, the message which."""
 
     def __init__(self, failure: Failure, message: str) -> None:
@@ -30,5 +32,5 @@ class Rejected(Exception):
         super().__init__(f"{failure}: {message}")
 
 
-class UnusableKey(ValueError):
+class UnusableKey(KennerError, ValueError):
     """A configured public key or certificate cannot be used."""

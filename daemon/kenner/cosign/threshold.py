@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from kenner.errors import KennerError
+
 ANY_ROOT = "*"
 DEFAULT_ROOT = "default"
 
 
-class RequirementError(ValueError):
+class RequirementError(KennerError, ValueError):
     """The rule asks for something the validator's trust roots cannot give."""
 
 

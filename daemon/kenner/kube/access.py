@@ -24,6 +24,8 @@ from typing import Any
 import attrs
 import yaml
 
+from kenner.errors import KennerError
+
 FileReader = Callable[[str], bytes]
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -42,7 +44,7 @@ _UNSUPPORTED_CLUSTER_KEYS = {
 }
 
 
-class KubeAccessError(ValueError):
+class KubeAccessError(KennerError, ValueError):
     """Kubernetes API access cannot be set up; the message names the source and the reason."""
 
 

@@ -23,6 +23,7 @@ import attrs
 import httpx
 
 from kenner import __version__
+from kenner.errors import KennerError
 from kenner.kube.access import ClusterAccess, KubeAccessError
 from kenner.net.closing import AsyncClosing
 from kenner.net.http import CaBundleError, tls_context
@@ -31,7 +32,7 @@ MAX_OBJECT_BYTES = 8 * 1024 * 1024
 STALL_BACKSTOP_S = 30.0
 
 
-class KubeError(Exception):
+class KubeError(KennerError):
     """An API call failed: ``path`` names the object, ``reason`` says why."""
 
     def __init__(self, path: str, reason: str) -> None:

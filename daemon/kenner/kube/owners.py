@@ -15,6 +15,7 @@ import attrs
 
 from kenner.admission.image import ImageRefError, parse_image
 from kenner.admission.workload import WORKLOAD_KINDS, WorkloadError, extract_images
+from kenner.errors import KennerError
 
 # The REST resource name of each owner kind (lower-case plural, as the API spells it).
 RESOURCES = {
@@ -31,7 +32,7 @@ RESOURCES = {
 MAX_OWNERS = 4
 
 
-class OwnerMismatch(ValueError):
+class OwnerMismatch(KennerError, ValueError):
     """The fetched owner is not the object the child names, or has no readable pod template."""
 
 

@@ -13,6 +13,8 @@ import re
 
 import attrs
 
+from kenner.errors import KennerError
+
 # RFC 9110 "token" characters.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # token68 (a bare credential-like blob after the scheme, e.g. "Negotiate abc==").
@@ -20,7 +22,7 @@ _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _WHITESPACE = re.compile(r"[ \t]*")
 
 
-class ChallengeError(ValueError):
+class ChallengeError(KennerError, ValueError):
     """A ``WWW-Authenticate`` header is malformed."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from kenner.errors import KennerError
+
 
 def display_url(url: str) -> str:
     """``url`` reduced to scheme, host, port and path: safe to put into messages and logs."""
@@ -24,7 +26,7 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-class FetchError(Exception):
+class FetchError(KennerError):
     """Fetching ``url`` failed for ``reason``."""
 
     def __init__(self, url: str, reason: str) -> None:

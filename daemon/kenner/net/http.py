@@ -18,6 +18,7 @@ import attrs
 import httpx
 
 from kenner import __version__
+from kenner.errors import KennerError
 from kenner.net.closing import AsyncClosing
 from kenner.net.errors import (
     AuthError,
@@ -29,7 +30,7 @@ from kenner.net.errors import (
 )
 
 
-class CaBundleError(ValueError):
+class CaBundleError(KennerError, ValueError):
     """A configured CA bundle cannot be used to verify servers."""
 
 

@@ -15,6 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import attrs
 import trio
 
+from kenner.errors import KennerError
 from kenner.net.cache import Cached, CachedFailure, CacheStatistics, TtlCache, unwrap
 from kenner.net.singleflight import SingleFlight, SingleFlightStatistics
 
@@ -96,7 +97,7 @@ class CachedLoader(Generic[K, V]):
         return loaded.value
 
 
-class NotAtHand(Exception):
+class NotAtHand(KennerError):
     """Raised by ``Lookups.take`` for a value it does not hold: a signal, not an error.
 
     ``decide`` functions must let it through (catch only the errors they map to answers).

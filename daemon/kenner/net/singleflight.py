@@ -15,11 +15,13 @@ from typing import Generic, TypeVar
 import attrs
 import trio
 
+from kenner.errors import KennerError
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class WorkAbandoned(Exception):
+class WorkAbandoned(KennerError):
     """The shared work was cancelled from outside (the background nursery is shutting down)."""
 
 

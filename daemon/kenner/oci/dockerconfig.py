@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from kenner.errors import KennerError
 from kenner.oci.naming import canonical_registry
 
 _PULL_SECRET_FIELDS = {
@@ -26,7 +27,7 @@ _PULL_SECRET_FIELDS = {
 }
 
 
-class DockerConfigError(ValueError):
+class DockerConfigError(KennerError, ValueError):
     """A ``.dockerconfigjson`` cannot be used; the message names the entry and the reason."""
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from kenner.errors import KennerError
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -29,11 +31,11 @@ _HASHES = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST = re.compile(r"(sha256|sha384|sha512):([a-f0-9]+)")
 
 
-class ManifestError(ValueError):
+class ManifestError(KennerError, ValueError):
     """A manifest or index cannot be used; the message says which field and why."""
 
 
-class DigestMismatch(ValueError):
+class DigestMismatch(KennerError, ValueError):
     """Content does not hash to the digest it was fetched or announced by."""
 
     def __init__(self, what: str, expected: str, actual: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from kenner.admission.review import ReviewError
 from kenner.admit import answer_review
+from kenner.errors import KennerError
 from kenner.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kenner.server.access import logged
 from kenner.server.state import DaemonState
@@ -27,7 +28,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(KennerError):
     """The request body is larger than ``server.max_body_bytes``."""
 
 

@@ -24,11 +24,13 @@ import json
 import math
 import re
 
+from kenner.errors import KennerError
+
 _MAX_EXACT_INTEGER = 2**53
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class CanonicalJSONError(ValueError):
+class CanonicalJSONError(KennerError, ValueError):
     """The bytes are not JSON Notary could have signed (names the offending value)."""
 
 

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 import attrs
 
+from kenner.errors import KennerError
+
 
 class Reason(StrEnum):
     """Why trust data was refused (stable codes for metrics, logs and admission messages)."""
@@ -31,7 +33,7 @@ class Reason(StrEnum):
 
 
 @attrs.frozen(str=False)
-class TrustError(Exception):
+class TrustError(KennerError):
     """Trust data does not establish a signed digest.
 
     Attributes:
@@ -49,7 +51,7 @@ class TrustError(Exception):
 
 
 @attrs.frozen(str=False)
-class RootRotationNeeded(Exception):
+class RootRotationNeeded(KennerError):
     """The pinned key does not sign the current root.json: the root chain must be walked.
 
     The fetcher answers by fetching ``1.root.json`` .. ``<current_version - 1>.root.json`` (404s

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from kenner.errors import KennerError
 from kenner.tuf.canonical import canonical_json
 
 KeyAlgorithm = Literal["ecdsa", "rsa", "ed25519"]
@@ -51,7 +52,7 @@ _PEM = re.compile(
 )
 
 
-class KeyFormatError(ValueError):
+class KeyFormatError(KennerError, ValueError):
     """A key could not be read (names the key type and what is wrong with it)."""
 
 
