@@ -6,11 +6,12 @@ import pytest
 import trio
 import trio.testing
 
+from kenner.errors import KennerError
 from kenner.net.cache import TtlCache
 from kenner.net.loader import CachedLoader, Loaded
 
 
-class Unreachable(Exception):
+class Unreachable(KennerError):  # an expected failure: cached like one
     pass
 
 
@@ -103,6 +104,24 @@ async def test_failure_reaches_all_waiters_and_is_cached_for_the_failure_ttl_onl
     with pytest.raises(Unreachable, match="load 2 failed"):
         await loader.get("k", source.load)
     assert source.calls == [0.0, failed_at + 5.0]
+
+
+async def test_a_bug_reaches_the_waiters_but_is_not_cached(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    """Issue 11 point 12: a bug is no remembered outcome; the next call loads again."""
+    loader = new_loader(background)
+    calls: list[float] = []
+
+    async def broken() -> Loaded[str]:
+        calls.append(trio.current_time())
+        raise KeyError("a bug")
+
+    for _ in range(2):
+        with pytest.raises(KeyError, match="a bug"):
+            await loader.get("k", broken)
+    assert len(calls) == 2
+    assert loader.cache_statistics().failure_hits == 0
 
 
 async def test_work_deadline_is_a_cached_failure(

@@ -9,6 +9,7 @@ the same answer for the same cache state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -18,6 +19,8 @@ import trio
 from kenner.errors import KennerError
 from kenner.net.cache import Cached, CachedFailure, CacheStatistics, TtlCache, unwrap
 from kenner.net.singleflight import SingleFlight, SingleFlightStatistics
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -41,8 +44,10 @@ class CachedLoader(Generic[K, V]):
 
     A load runs in the background nursery (see ``SingleFlight``) under ``work_deadline_s`` and
     fills the cache itself, so its outcome is cached even when every waiting caller has given
-    up. Failures, the deadline included, are cached for the cache's failure ttl and re-raised
-    to callers during that time.
+    up. Expected failures (``KennerError``) and the deadline are cached for the cache's failure
+    ttl and re-raised to callers during that time. Any other exception is a bug: it reaches the
+    callers waiting now and is logged with its traceback, but never cached, so it never
+    becomes a remembered outcome.
     """
 
     def __init__(
@@ -50,7 +55,7 @@ class CachedLoader(Generic[K, V]):
     ) -> None:
         self._cache = cache
         self._flights: SingleFlight[K, V] = SingleFlight(
-            nursery, work_deadline_s=work_deadline_s, on_failure=cache.put_failure
+            nursery, work_deadline_s=work_deadline_s, on_failure=self._remember_failure
         )
 
     def cache_statistics(self) -> CacheStatistics:
@@ -80,6 +85,8 @@ class CachedLoader(Generic[K, V]):
         try:
             return Cached(await self.get(key, load))
         except Exception as error:
+            # Broad on purpose, and safe: the failure is handed to this one answer, which
+            # re-raises it (``unwrap``); a bug thus still reaches ``validate``'s caller.
             return CachedFailure(error, error.__traceback__)
 
     def peek(self, key: K) -> Cached[V] | CachedFailure | None:
@@ -90,6 +97,12 @@ class CachedLoader(Generic[K, V]):
     def record_hit(self, key: K) -> None:
         """Count the entry ``peek`` returned as a cache hit (see ``TtlCache.record_hit``)."""
         self._cache.record_hit(key)
+
+    def _remember_failure(self, key: K, error: Exception) -> None:
+        if isinstance(error, KennerError | trio.TooSlowError):
+            self._cache.put_failure(key, error)
+            return
+        log.error("a load failed with an unexpected error; not cached", exc_info=error)
 
     async def _load_and_store(self, key: K, load: Callable[[], Awaitable[Loaded[V]]]) -> V:
         loaded = await load()
@@ -138,7 +151,8 @@ def answer_from_caches(decide: Callable[[Lookups], R]) -> R | None:
     except NotAtHand:
         return None
     except Exception:
-        # A remembered failure that ``decide`` raises, as it would after the load.
+        # A remembered failure that ``decide`` raises, as it would after the load: counted,
+        # then re-raised unchanged (broad because it swallows nothing).
         lookups.record_hits()
         raise
     lookups.record_hits()

@@ -106,6 +106,8 @@ class SingleFlight(Generic[K, V]):
             with trio.fail_after(self._work_deadline_s):
                 flight.returned = (await work(),)
         except Exception as exc:
+            # Broad on purpose: whatever the work raised, bug or not, is handed to every
+            # waiter, who would otherwise hang; ``on_failure`` decides what is remembered.
             flight.error = exc
             flight.error_traceback = exc.__traceback__
             if self._on_failure is not None:

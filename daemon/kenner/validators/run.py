@@ -9,6 +9,7 @@ import trio
 
 from kenner.admission.decision import ImageCheck
 from kenner.admission.verdict import Untrusted, Verdict
+from kenner.errors import KennerError
 from kenner.validators.base import Validator
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ async def validate_checks(
 
     Returns the verdicts that were reached, keyed by ``ImageCheck.key``. Images missing from
     the result did not finish in time; the decision core denies them. A validator that raises
-    (a bug, not an expected failure) denies its image instead of failing the whole request.
+    denies its image instead of failing the whole request (fail closed): with the error's own
+    message for an expected failure (``KennerError``), with "internal error" and a logged
+    traceback for anything else (a bug).
     """
     verdicts: dict[str, Verdict] = {}
 
@@ -46,8 +49,8 @@ async def validate_checks(
         started = trio.current_time()
         try:
             verdict = await validator.validate(check.ref, check.rule.options)
-        except Exception:
-            verdict = _internal_error(validator, check)
+        except Exception as error:  # turned into a denial of this image only, never an allow
+            verdict = _failed(validator, check, error)
         settle(check, verdict, started)
 
     waiting: list[tuple[ImageCheck, Validator]] = []
@@ -59,8 +62,8 @@ async def validate_checks(
         started = trio.current_time()
         try:
             verdict = validator.cached_verdict(check.ref, check.rule.options)
-        except Exception:
-            verdict = _internal_error(validator, check)
+        except Exception as error:  # as in validate_one
+            verdict = _failed(validator, check, error)
         if verdict is not None:
             settle(check, verdict, started)
         else:
@@ -77,6 +80,10 @@ async def validate_checks(
     return verdicts
 
 
-def _internal_error(validator: Validator, check: ImageCheck) -> Untrusted:
-    log.exception("validator %r failed on %s", validator.name, check.key)
+def _failed(validator: Validator, check: ImageCheck, error: Exception) -> Untrusted:
+    """The denial of an image whose validator raised; the verdict is not cached anywhere."""
+    if isinstance(error, KennerError):
+        log.warning("validator %r failed on %s: %s", validator.name, check.key, error)
+        return Untrusted(f"validator {validator.name!r}: {error}")
+    log.error("validator %r failed on %s", validator.name, check.key, exc_info=error)
     return Untrusted(f"internal error in validator {validator.name!r}")
