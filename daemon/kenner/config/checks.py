@@ -26,6 +26,8 @@ from kenner.config.model import (
     ValidatorConfig,
 )
 from kenner.config.source import KeyPath
+from kenner.config.tls_bundles import tls_bundle_problem
+from kenner.tuf.keys import KeyFormatError, parse_public_key_pem
 
 Report = Callable[[KeyPath, str], None]
 
@@ -160,7 +162,12 @@ def _normalise_host(host: str, path: KeyPath, report: Report) -> str:
 
 
 def public_key_problem(pem: str) -> str | None:
-    """Why ``pem`` is not a usable trust-root public key, or None if it is."""
+    """Why ``pem`` is not a usable Notary trust-root public key, or None if it is.
+
+    The key is read by the very function the notaryv1 validator reads it with
+    (``kenner.tuf.parse_public_key_pem``: RSA under 2048 bits is refused there), and must in
+    addition be a bare ``PUBLIC KEY`` block, and ECDSA only on P-256.
+    """
     text = pem.strip()
     if not _PEM_KEY.fullmatch(text):
         return (
@@ -171,6 +178,10 @@ def public_key_problem(pem: str) -> str | None:
         key = load_pem_public_key(text.encode("ascii"))
     except (ValueError, UnsupportedAlgorithm) as error:
         return f"key cannot be loaded as a public key ({error})"
+    try:
+        parse_public_key_pem(text)
+    except KeyFormatError as error:
+        return f"key cannot be used: {error}"
     if isinstance(key, ec.EllipticCurvePublicKey):
         if not isinstance(key.curve, ec.SECP256R1):
             return f"ECDSA key on curve {key.curve.name} is not supported (only P-256)"
@@ -181,9 +192,12 @@ def public_key_problem(pem: str) -> str | None:
 
 
 def certificate_problem(pem: str) -> str | None:
-    """Why ``pem`` is not a PEM bundle of one or more certificates, or None if it is."""
+    """Why ``pem`` is not a PEM bundle of one or more certificates TLS can trust, or None."""
+    problem = tls_bundle_problem(pem)
+    if problem:
+        return f"cert {problem}"
     try:
-        x509.load_pem_x509_certificates(pem.encode("ascii", errors="replace"))
+        x509.load_pem_x509_certificates(pem.encode("ascii"))
     except ValueError as error:
         return f"cert is not a PEM certificate bundle ({error})"
     return None

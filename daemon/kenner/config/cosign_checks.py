@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from kenner.config.model import CosignValidatorConfig, KeylessIdentity, Rule
 from kenner.config.source import KeyPath
+from kenner.config.tls_bundles import tls_bundle_problem
 from kenner.cosign.errors import Rejected, UnusableKey
 from kenner.cosign.fulcio import load_certificates
 from kenner.cosign.keys import load_public_key
@@ -62,7 +63,7 @@ def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, repo
             "offline and never fetches Sigstore's public roots)",
         )
     if validator.cert is not None:
-        _check_certificates(validator.cert, (*path, "cert"), report)
+        _check_certificates(validator.cert, (*path, "cert"), report, tls=True)
     _check_registry_certs(validator.registry_certs, (*path, "registryCerts"), report)
 
 
@@ -94,7 +95,12 @@ def _check_key(pem: str, path: KeyPath, what: str, report: Report) -> None:
         report(path, f"{what}: {error}")
 
 
-def _check_certificates(pem: str, path: KeyPath, report: Report) -> None:
+def _check_certificates(pem: str, path: KeyPath, report: Report, *, tls: bool = False) -> None:
+    """``tls``: the bundle verifies registries, so it must also be one OpenSSL loads."""
+    problem = tls_bundle_problem(pem) if tls else None
+    if problem:
+        report(path, problem)
+        return
     try:
         if not load_certificates(pem, "the value"):
             report(path, "holds no PEM certificate")
@@ -115,7 +121,7 @@ def _check_registry_certs(certs: Mapping[str, str], path: KeyPath, report: Repor
         if canonical in seen:
             report((*path, host), f"names the same registry as '{seen[canonical]}'")
         seen[canonical] = host
-        _check_certificates(pem, (*path, host), report)
+        _check_certificates(pem, (*path, host), report, tls=True)
 
 
 def _check_identity(identity: KeylessIdentity, path: KeyPath, report: Report) -> None:

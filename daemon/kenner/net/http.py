@@ -77,7 +77,7 @@ def tls_context(ca_pem: str | None) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_verify_locations(cadata=ca_pem)
-    except (ssl.SSLError, ValueError) as exc:
+    except (ssl.SSLError, ValueError, TypeError) as exc:  # TypeError: a non-ASCII str
         raise CaBundleError(f"the CA bundle is not usable PEM: {exc}") from exc
     return context
 
