@@ -2,6 +2,10 @@
 
 Exit codes: ``review`` exits 0 when the request is allowed, 1 when denied, 2 on any error
 (an unreadable file, a bad configuration, a body that is not an AdmissionReview).
+
+Errors are translated once, in ``main``: an expected failure (``KennerError``, also inside an
+exception group from trio) and an unreadable file argument print ``kenner: <message>`` and
+exit 2, without a traceback; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import datetime
 import sys
 from collections.abc import Sequence
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -17,16 +22,16 @@ import trio
 
 from kenner import __version__
 from kenner.admission.decision import Decision
-from kenner.admission.review import AdmissionRequest, ReviewError, parse_review
+from kenner.admission.review import AdmissionRequest, parse_review
 from kenner.admit import answer_request
-from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
+from kenner.errors import KennerError
 from kenner.logs import configure_logging
-from kenner.server.serve import ServeOptions, load_settings, run_daemon
+from kenner.server.serve import ServeOptions, check_settings, load_settings, run_daemon
 from kenner.server.state import Snapshot
 from kenner.validators.build import build_validators, open_runtime
-from kenner.webhook_certs import CertRequest, WebhookCertError, write_webhook_files
+from kenner.webhook_certs import CertRequest, write_webhook_files
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
@@ -34,7 +39,24 @@ EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script and ``python -m kenner``."""
     args = _parser().parse_args(argv)
-    raise SystemExit(args.run(args))
+    raise SystemExit(_run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit code; expected failures become a message and ``EXIT_ERROR``."""
+    try:
+        code: int = args.run(args)
+    except KennerError as error:
+        print(f"kenner: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except BaseExceptionGroup as group:  # raised inside the daemon's nurseries
+        expected, rest = group.split(KennerError)
+        if rest is not None or expected is None:
+            raise  # a bug (or an interrupt) among them: keep every traceback
+        for leaf in _leaves(expected):
+            print(f"kenner: {leaf}", file=sys.stderr)
+        return EXIT_ERROR
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,8 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("review", nargs="?", default="-", metavar="REVIEW.json|-")
     review.set_defaults(run=_review)
 
-    check = commands.add_parser("check-config", help="load a configuration file and report errors")
+    check = commands.add_parser(
+        "check-config",
+        help="run the steps of serve with a configuration file (no network) and report errors",
+    )
     check.add_argument("config", metavar="FILE")
+    for flag, key in (("--tls-cert", "certFile"), ("--tls-key", "keyFile")):
+        check.add_argument(flag, metavar="FILE", help=f"override server.tls.{key}, as serve")
+    check.add_argument("--kubeconfig", metavar="FILE", help="override kubernetes.kubeconfig")
+    check.add_argument(
+        "--content-only",
+        action="store_true",
+        help="skip what exists only where kenner runs: TLS files, secrets, Kubernetes access",
+    )
     check.set_defaults(run=_check_config)
 
     cert = commands.add_parser(
@@ -80,22 +113,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(args.config, args.listen, args.tls_cert, args.tls_key, args.kubeconfig)
-    try:
-        config = load_settings(options)
-    except ConfigError as error:
-        print(f"kenner: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    config = load_settings(options)
     configure_logging(config.log.level, config.log.format)
     if args.config is None:
         _print_try_it(config.server.listen)
-    failures: list[str] = []
-    try:
-        trio.run(run_daemon, options)
-    except* ConfigError as group:  # raised inside the daemon's nurseries, hence grouped
-        failures += [str(error) for error in _leaves(group)]
-    for failure in failures:
-        print(f"kenner: {failure}", file=sys.stderr)
-    return EXIT_ERROR if failures else 0
+    trio.run(run_daemon, options)
+    return 0
 
 
 def _print_try_it(listen: str) -> None:
@@ -114,26 +137,15 @@ def _print_try_it(listen: str) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
-    failures: list[str] = []
     try:
-        return _review_file(args)
-    except* ConfigError as group:  # a secret that cannot be read, found inside the runtime
-        failures += [str(error) for error in _leaves(group)]
-    for failure in failures:
-        print(f"kenner: {failure}", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def _review_file(args: argparse.Namespace) -> int:
-    try:
-        config = load_config_file(args.config) if args.config else default_config()
         body = sys.stdin.buffer.read() if args.review == "-" else _read(args.review)
-        request = parse_review(body)
-        configure_logging("warning", config.log.format)
-        answer, decision = trio.run(_review_once, request, config)
-    except (ConfigError, ReviewError, OSError) as error:
+    except OSError as error:
         print(f"kenner: {error}", file=sys.stderr)
         return EXIT_ERROR
+    config = load_config_file(args.config) if args.config else default_config()
+    request = parse_review(body)
+    configure_logging("warning", config.log.format)
+    answer, decision = trio.run(_review_once, request, config)
     sys.stdout.write(answer.decode() + "\n")
     return EXIT_ALLOWED if decision.response.allowed else EXIT_DENIED
 
@@ -145,11 +157,14 @@ async def _review_once(request: AdmissionRequest, config: Config) -> tuple[bytes
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    try:
-        config = load_config_file(args.config)
-    except (ConfigError, OSError) as error:
-        print(f"kenner: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    configure_logging("error", "text")  # only what stops the configuration
+    config = trio.run(
+        partial(
+            check_settings,
+            ServeOptions(args.config, None, args.tls_cert, args.tls_key, args.kubeconfig),
+            content_only=args.content_only,
+        )
+    )
     print(f"{args.config}: ok ({len(config.validators)} validators, {len(config.policy)} rules)")
     return 0
 
@@ -165,7 +180,7 @@ def _cert(args: argparse.Namespace) -> int:
     )
     try:
         certificates = write_webhook_files(request, datetime.datetime.now(datetime.UTC))
-    except (WebhookCertError, OSError) as error:
+    except OSError as error:  # a file argument; a WebhookCertError is handled in _run
         print(f"kenner: {error}", file=sys.stderr)
         return EXIT_ERROR
     print(f"{args.out}: ca.crt tls.crt tls.key tls-secret.yaml for {', '.join(certificates.hosts)}")
@@ -176,8 +191,8 @@ def _cert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:
-    leaves: list[ConfigError] = []
+def _leaves(group: BaseExceptionGroup[KennerError]) -> list[KennerError]:
+    leaves: list[KennerError] = []
     for error in group.exceptions:
         if isinstance(error, BaseExceptionGroup):
             leaves += _leaves(error)

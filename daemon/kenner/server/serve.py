@@ -20,12 +20,13 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
 import attrs
+import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
@@ -35,13 +36,15 @@ from kenner.certs import self_signed_certificate
 from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
+from kenner.errors import KennerError
 from kenner.kube.access import KubeAccessError, resolve_access
 from kenner.kube.client import KubeClient
 from kenner.metrics import Metrics
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.state import DaemonState, Snapshot
-from kenner.validators.build import Runtime, build_validators, open_runtime
+from kenner.validators.base import Validator
+from kenner.validators.build import BuiltValidators, Runtime, build_validators, open_runtime
 from kenner.watchdog import Probes, readiness_summary, run_watchdog
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,59 @@ def load_settings(options: ServeOptions) -> Config:
     if options.kubeconfig:
         kubernetes = attrs.evolve(kubernetes, kubeconfig=options.kubeconfig)
     return attrs.evolve(config, server=server, kubernetes=kubernetes)
+
+
+@attrs.frozen
+class Prepared:
+    """A loaded configuration made ready to serve: its certificate files and its validators."""
+
+    config: Config
+    files: TlsFiles
+    validators: BuiltValidators
+
+
+def prepare(
+    config: Config, runtime: Runtime, scratch: Path, previous: Mapping[str, Validator] | None = None
+) -> Prepared:
+    """What a reload and ``kenner check-config`` do with a loaded configuration before serving
+    it: load the certificate pair, build the validators (keys, CA bundles, secrets).
+
+    Raises:
+        KennerError: the configuration cannot be served (a ``ConfigError`` naming the key).
+        OSError: a self-signed certificate cannot be written to ``scratch``.
+    """
+    files = tls_files(config, scratch)
+    check_tls_files(files)
+    return Prepared(config, files, build_validators(config, runtime, previous=previous))
+
+
+async def check_settings(options: ServeOptions, *, content_only: bool = False) -> Config:
+    """``kenner check-config``: the steps ``serve`` takes with a configuration before serving
+    it (``load_settings``, ``prepare``, the Kubernetes API access), with the network closed.
+
+    ``content_only`` leaves out what exists only where kenner runs: the TLS files, the
+    secrets of ``secretsDir`` and the Kubernetes API access.
+
+    Raises:
+        KennerError: what ``serve`` would fail with (a ``ConfigError`` naming the key).
+    """
+    config = load_settings(options)
+    async with open_runtime(transport=_NO_NETWORK) as runtime:
+        if content_only:
+            build_validators(config, runtime, read_secrets=False)
+            return config
+        with tempfile.TemporaryDirectory(prefix="kenner-check-") as scratch:
+            prepare(config, runtime, Path(scratch))
+        async with _kube_client(config):
+            pass  # resolving the access and making the client is the check; no request
+    return config
+
+
+def _refuse_requests(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("check-config opens no connections", request=request)
+
+
+_NO_NETWORK = httpx.MockTransport(_refuse_requests)
 
 
 def tls_files(config: Config, scratch: Path) -> TlsFiles:
@@ -263,8 +319,13 @@ async def _handle_signals(reloader: Reloader, shutdown: trio.Event) -> None:
 class Reloader:
     """Loads configuration and certificate anew on SIGHUP; swaps both or neither.
 
-    Validators whose build inputs did not change are kept with their warm caches
-    (``build_validators``); the log line of a taken reload names the kept and the built ones.
+    The new configuration goes through the steps of a start (``load_settings``, ``prepare``),
+    before anything is swapped. A reload that fails in any way keeps the previous
+    configuration serving and logs one error line: the message (key path and line) for an
+    expected failure (``KennerError``), the traceback for a bug. It never raises, so the
+    signal handler lives on. Validators whose build inputs did not change are kept with their
+    warm caches (``build_validators``); the log line of a taken reload names the kept and the
+    built ones.
     """
 
     options: ServeOptions
@@ -276,41 +337,39 @@ class Reloader:
 
     def reload(self) -> bool:
         """True when the new configuration and certificate were taken."""
-        self.notifier.reloading()
         taken = False
         try:
+            self.notifier.reloading()
             taken = self._reload()
-            return taken
-        finally:
+        except KennerError as error:
+            log.error("reload refused; the previous configuration keeps serving: %s", error)
+        except Exception:  # a bug: the daemon must outlive it, with the old configuration
+            log.exception("reload failed (a bug); the previous configuration keeps serving")
+        try:
             self.state.metrics.count_reload(taken)
             self.notifier.send("READY=1", f"STATUS={readiness_summary(self.state)}")
+        except Exception:  # as above: the signal handler must not die of a bug here
+            log.exception("reporting the reload failed (a bug)")
+        return taken
 
     def _reload(self) -> bool:
         current = self.state.snapshot
         try:
             config = load_settings(self.options)
-            if config.server.listen != current.config.server.listen:
-                raise ConfigError("server.listen cannot change on reload; restart kenner instead")
-            if config.server.metrics_listen != current.config.server.metrics_listen:
-                raise ConfigError(
-                    "server.metricsListen cannot change on reload; restart kenner instead"
-                )
-            access = (config.kubernetes.enabled, config.kubernetes.kubeconfig)
-            if access != (current.config.kubernetes.enabled, current.config.kubernetes.kubeconfig):
-                raise ConfigError(
-                    "kubernetes.enabled and kubernetes.kubeconfig cannot change on reload; "
-                    "restart kenner instead"
-                )
-            files = tls_files(config, self.scratch)
-            check_tls_files(files)
-            validators = build_validators(config, self.runtime, previous=current.validators)
-            snapshot = Snapshot(config, validators, kube=current.kube)
-        except (ConfigError, OSError) as error:
-            log.error("reload refused; the previous configuration keeps serving: %s", error)
-            return False
+            _check_unchanged(config, current.config)
+            prepared = prepare(config, self.runtime, self.scratch, previous=current.validators)
+        except OSError as error:  # the self-signed certificate could not be written
+            raise ConfigError(f"server.tls: {error}") from error
+        snapshot = Snapshot(config, prepared.validators, kube=current.kube)
         if self.hypercorn_config.ssl_context is not None:
-            self.hypercorn_config.ssl_context.load_cert_chain(files.cert, files.key)
+            try:
+                self.hypercorn_config.ssl_context.load_cert_chain(
+                    prepared.files.cert, prepared.files.key
+                )
+            except (OSError, ssl.SSLError) as error:  # the files changed since the check
+                raise ConfigError(f"server.tls: cannot load the new certificate: {error}") from None
         self.state.snapshot = snapshot
+        validators = prepared.validators
         kept = [name for name, new in validators.items() if current.validators.get(name) is new]
         built = [name for name in validators if name not in kept]
         log.info(
@@ -318,3 +377,17 @@ class Reloader:
             extra={"fields": {"validators_kept": kept, "validators_built": built}},
         )
         return True
+
+
+def _check_unchanged(config: Config, current: Config) -> None:
+    """Refuse changes a reload cannot make (they need a restart)."""
+    if config.server.listen != current.server.listen:
+        raise ConfigError("server.listen cannot change on reload; restart kenner instead")
+    if config.server.metrics_listen != current.server.metrics_listen:
+        raise ConfigError("server.metricsListen cannot change on reload; restart kenner instead")
+    access = (config.kubernetes.enabled, config.kubernetes.kubeconfig)
+    if access != (current.kubernetes.enabled, current.kubernetes.kubeconfig):
+        raise ConfigError(
+            "kubernetes.enabled and kubernetes.kubeconfig cannot change on reload; "
+            "restart kenner instead"
+        )

@@ -5,6 +5,11 @@ validator whose build inputs did not change: its own configuration, the global s
 builder reads, and the credentials it loads from mounted secrets. Only the others are built
 anew, so a certificate rotation or a policy edit does not send every image back to Notary and
 the registries.
+
+Building reads and checks everything a validator will use (keys, certificates, CA bundles,
+secrets) and opens no connection, so ``kenner check-config`` and a reload run it too: any
+failure is a ``ConfigError`` naming the validator (``validators[INDEX] ('NAME')``) before a
+configuration is taken.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import attrs
 import httpx
 import trio
 
+from kenner.config.errors import ConfigError
 from kenner.config.model import (
     CacheConfig,
     Config,
@@ -25,9 +31,10 @@ from kenner.config.model import (
     StaticValidatorConfig,
     ValidatorConfig,
 )
+from kenner.errors import KennerError
 from kenner.net.auth import AuthSession, Credentials
 from kenner.net.cache import TtlCache
-from kenner.net.http import Fetchers
+from kenner.net.http import CaBundleError, Fetcher, Fetchers
 from kenner.net.loader import CachedLoader
 from kenner.tuf import RollbackGuard, TrustedTargets
 from kenner.validators.base import Validator
@@ -101,33 +108,46 @@ class BuiltValidators(Mapping[str, Validator]):
 
 
 def build_validators(
-    config: Config, runtime: Runtime, previous: Mapping[str, Validator] | None = None
+    config: Config,
+    runtime: Runtime,
+    previous: Mapping[str, Validator] | None = None,
+    *,
+    read_secrets: bool = True,
 ) -> BuiltValidators:
     """One validator object per configured validator, by name.
 
     With ``previous`` (the validators serving until now), a validator whose build inputs equal
     the ones it was built from is kept, the same object with its caches; the others are built
     anew. A plain mapping (a snapshot made by hand) records no inputs, so none of it is kept.
+    ``read_secrets=False`` builds without the files of ``secretsDir`` (``check-config
+    --content-only`` away from the host or pod they are mounted in).
 
     Raises:
-        ConfigError: a credential secret cannot be read.
+        ConfigError: a validator cannot be built (a secret that cannot be read, a key or CA
+            bundle its code refuses); the message names the validator.
     """
     reusable = previous if isinstance(previous, BuiltValidators) else None
     validators: dict[str, Validator] = {}
     inputs: dict[str, BuildInputs] = {}
-    for validator_config in config.validators:
+    for index, validator_config in enumerate(config.validators):
         name = validator_config.name
-        inputs[name] = build_inputs(validator_config, config)
-        if reusable is not None and reusable.inputs.get(name) == inputs[name]:
-            validators[name] = reusable[name]
-        else:
-            validators[name] = _build(inputs[name], config, runtime)
+        try:
+            inputs[name] = build_inputs(validator_config, config, read_secrets=read_secrets)
+            if reusable is not None and reusable.inputs.get(name) == inputs[name]:
+                validators[name] = reusable[name]
+            else:
+                validators[name] = _build(inputs[name], config, runtime)
+        except KennerError as error:
+            # The loader refuses what it can see; this names the rest (files, OpenSSL).
+            raise ConfigError(f"validators[{index}] ({name!r}): {error}") from error
     return BuiltValidators(validators, inputs)
 
 
-def build_inputs(validator: ValidatorConfig, config: Config) -> BuildInputs:
+def build_inputs(
+    validator: ValidatorConfig, config: Config, *, read_secrets: bool = True
+) -> BuildInputs:
     """What building ``validator`` reads: its configuration, the global settings its builder
-    uses, and the credentials of its secret (read now).
+    uses, and the credentials of its secret (read now, unless ``read_secrets`` is False).
 
     Raises:
         ConfigError: a credential secret cannot be read.
@@ -136,9 +156,14 @@ def build_inputs(validator: ValidatorConfig, config: Config) -> BuildInputs:
         return BuildInputs(validator)
     credentials: Credentials | LoginSource | None
     if isinstance(validator, CosignValidatorConfig):
-        credentials = load_logins(validator.auth, config.secrets_dir)
-    else:
+        if read_secrets:
+            credentials = load_logins(validator.auth, config.secrets_dir)
+        else:
+            credentials = LoginSource()
+    elif read_secrets:
         credentials = load_credentials(validator.auth, config.secrets_dir, validator.host)
+    else:
+        credentials = None
     return BuildInputs(validator, config.cache, config.deadlines, credentials)
 
 
@@ -149,9 +174,21 @@ def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Validator:
     credentials = inputs.credentials  # read once, by build_inputs
     if isinstance(validator, CosignValidatorConfig):
         assert isinstance(credentials, LoginSource)
+        # The registries' fetchers are made on first use; make them now, so a CA bundle
+        # OpenSSL refuses fails the build instead of the first admission request.
+        _fetcher(runtime, validator.cert, "cert")
+        for host, pem in validator.registry_certs.items():
+            _fetcher(runtime, pem, f"registryCerts.{host}")
         return cosign_validator(validator, credentials, config, runtime.fetchers, runtime.nursery)
     assert not isinstance(credentials, LoginSource)
     return _notary_v1(validator, credentials, config, runtime)
+
+
+def _fetcher(runtime: Runtime, ca_pem: str | None, key: str) -> Fetcher:
+    try:
+        return runtime.fetchers.for_ca_bundle(ca_pem)
+    except CaBundleError as error:
+        raise ConfigError(f"{key}: {error}") from error
 
 
 def _notary_v1(
@@ -167,7 +204,7 @@ def _notary_v1(
     )
     return NotaryV1Validator(
         validator,
-        session=AuthSession(runtime.fetchers.for_ca_bundle(validator.cert), credentials),
+        session=AuthSession(_fetcher(runtime, validator.cert, "cert"), credentials),
         loader=CachedLoader(cache, runtime.nursery, work_deadline_s=config.deadlines.request_s),
         rollback=runtime.rollback,
         settings=NotaryFetchSettings(fetch_s=config.deadlines.fetch_s),
