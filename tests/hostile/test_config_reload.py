@@ -78,6 +78,16 @@ def write(path: Path, validators: list[dict[str, object]], **settings: object) -
     return path
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main`` points the root logger at the (captured) stderr: undo that after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def check_config(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exited:
         main(["check-config", *args])
@@ -237,18 +247,13 @@ def test_indented_pem_lines_in_a_cosign_registry_cert_fail_check_config(
         "trustRoots": [{"name": "default", "key": p256_pem()}],
         "registryCerts": {"registry.example:5000": indented},
     }
+    rule = {
+        "pattern": "registry.example:5000/*",
+        "validator": "cosign",
+        "with": {"verifyInTransparencyLog": False},
+    }
     config = tmp_path / "kenner.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "validators": [ALLOW, cosign],
-                "policy": [
-                    ALLOW_PAUSE,
-                    {"pattern": "registry.example:5000/*", "validator": "cosign"},
-                ],
-            }
-        )
-    )
+    config.write_text(json.dumps({"validators": [ALLOW, cosign], "policy": [ALLOW_PAUSE, rule]}))
     code, err = check_config(capsys, str(config))
     assert code == 2
     assert "registryCerts.registry.example:5000" in err

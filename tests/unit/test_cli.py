@@ -1,7 +1,10 @@
-"""The ``kenner`` command: review exit codes and output, check-config, --version."""
+"""The ``kenner`` command: review exit codes and output, check-config, --version, and how
+errors are translated (an expected failure exits 2 with its message; a bug keeps its
+traceback)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from collections.abc import Iterator
@@ -10,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from kenner import __version__
+from kenner.cli import _run as run_command
 from kenner.cli import main
+from kenner.config.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -108,3 +113,59 @@ def test_review_with_an_unreadable_secret_exits_2(
     code, out, err = _run(capsys, "review", "--config", str(config), review)
     assert (code, out) == (2, "")
     assert "secret 'missing'" in err
+
+
+def test_check_config_runs_serve_s_steps_and_takes_serve_s_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "validators:\n  - {name: allow, type: static, approve: true}\n"
+        "policy:\n  - {pattern: '*:*', validator: allow}\n"
+    )
+    missing = str(tmp_path / "missing.crt")
+    code, out, err = _run(capsys, "check-config", str(good), "--tls-cert", missing)
+    assert code == 2
+    assert "server.tls" in err
+    assert "Traceback" not in err
+    code, out, _ = _run(
+        capsys, "check-config", str(good), "--tls-cert", missing, "--tls-key", missing,
+        "--content-only",
+    )  # fmt: skip
+    assert (code, out.strip()) == (0, f"{good}: ok (1 validators, 1 rules)")
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        ConfigError("x.yaml:3: policy: must not be empty"),
+        ExceptionGroup("nursery", [ExceptionGroup("inner", [ConfigError("kubernetes: no")])]),
+    ],
+)
+def test_an_expected_failure_exits_2_with_its_message_only(
+    raised: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def command(args: object) -> int:
+        raise raised
+
+    code = run_command(argparse.Namespace(run=command))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("kenner: ")
+    assert "Traceback" not in err
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    def command(args: object) -> int:
+        raise ZeroDivisionError("a bug")
+
+    with pytest.raises(ZeroDivisionError):
+        run_command(argparse.Namespace(run=command))
+    group = ExceptionGroup("nursery", [ConfigError("expected"), KeyError("a bug")])
+
+    def mixed(args: object) -> int:
+        raise group
+
+    with pytest.raises(ExceptionGroup) as raised:
+        run_command(argparse.Namespace(run=mixed))
+    assert raised.value is group  # every traceback kept, the expected one too
