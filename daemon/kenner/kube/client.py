@@ -117,7 +117,8 @@ class KubeClient(AsyncClosing):
         except httpx.LocalProtocolError:
             # h11 quotes the offending header value, which may be the token: drop it.
             raise KubeUnavailable(path, "the request could not be sent (invalid header)") from None
-        except Exception as error:
+        except Exception as error:  # httpx's stack raises more than httpx.HTTPError: all are
+            # "no usable answer"; callers then validate in full or deny, they never allow.
             raise KubeUnavailable(path, _describe(error)) from error
         if response.status_code == 404:
             raise KubeNotFound(path, "not found (HTTP 404)")

@@ -168,7 +168,8 @@ class Fetcher(AsyncClosing):
         except httpx.LocalProtocolError:
             # h11 quotes the offending header value, which may be a credential: drop it.
             raise TransportError(url, "the request could not be sent (invalid header)") from None
-        except Exception as exc:
+        except Exception as exc:  # httpx's stack (httpcore, h11, h2, trio, ssl) raises more
+            # than httpx.HTTPError; a failed fetch denies, never allows. Ours: FetchError, above.
             raise TransportError(url, _describe(exc)) from exc
 
 
@@ -240,7 +241,7 @@ async def _abandon(response: httpx.Response, chunks: AsyncIterator[bytes]) -> No
     try:
         async for _ in chunks:
             pass
-    except Exception:  # noqa: S110 - the expected read-after-close failure; nothing to report
+    except Exception:  # noqa: S110 - read-after-close failure; TooLarge is raised next anyway
         pass
 
 
