@@ -315,6 +315,27 @@ def test_an_unusable_kubeconfig_fails_check_config_as_it_fails_serve(
     assert "exec credential plugins are not supported" in err
 
 
+def test_a_non_ascii_alert_header_value_fails_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11 point 12: an alert receiver's ``customHeaders`` value with a non-ASCII
+    character passed check-config; the first alert then raised UnicodeEncodeError in the HTTP
+    client, which ended ``kenner serve`` (the process exited after the first denied request).
+    The loader now refuses it, naming the header, not its value."""
+    receiver = {
+        "template": "slack",
+        "receiverUrl": "https://127.0.0.1:9/hook",
+        "customHeaders": ["X-Team: Z\u00fcrich"],
+    }
+    alerting = {"rejectRequest": {"receivers": [receiver]}}
+    config = write(tmp_path / "kenner.yaml", [ALLOW], alerting=alerting)
+    code, err = check_config(capsys, str(config))
+    assert code == 2
+    assert "alerting.rejectRequest.receivers[0].customHeaders[0]" in err
+    assert "must be ASCII only" in err
+    assert "rich" not in err  # header values may be tokens: never quoted
+
+
 class _BrokenLoad:
     """A validator whose load has a bug (a KeyError), counting its loads."""
 

@@ -82,4 +82,6 @@ def header_problem(header: str) -> str | None:
         return f"header name {name.strip()!r} is not a valid HTTP header name"
     if any(char in value for char in "\r\n\0"):
         return f"the value of header {name!r} contains a line break or NUL"
+    if not value.isascii():  # the HTTP client sends header values as ASCII, else it raises
+        return f"the value of header {name!r} must be ASCII only"
     return None
