@@ -336,6 +336,31 @@ def test_a_non_ascii_alert_header_value_fails_check_config(
     assert "rich" not in err  # header values may be tokens: never quoted
 
 
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("deadlines: {requestSeconds: .nan}", "deadlines.requestSeconds"),
+        ("deadlines: {requestSeconds: .inf, fetchSeconds: .inf}", "deadlines.requestSeconds"),
+        ("cache: {ttlSeconds: .nan}", "cache.ttlSeconds"),
+        ("alerting: {sendTimeoutSeconds: .nan}", "alerting.sendTimeoutSeconds"),
+    ],
+)
+def test_a_number_that_is_not_finite_fails_check_config(
+    setting: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11 point 12: YAML's ``.nan`` passed every "must be greater than 0" check; with
+    ``deadlines.requestSeconds: .nan`` every request that reached a Notary or cosign validator
+    raised trio's "deadline must not be NaN" (no answer); ``.inf`` seconds is a hang."""
+    config = tmp_path / "kenner.yaml"
+    config.write_text(
+        "validators: [{name: allow, type: static, approve: true}]\n"
+        "policy: [{pattern: '*:*', validator: allow}]\n" + setting + "\n"
+    )
+    code, err = check_config(capsys, str(config))
+    assert code == 2
+    assert f"kenner.yaml:3: {key}: must be a finite number" in err
+
+
 class _BrokenLoad:
     """A validator whose load has a bug (a KeyError), counting its loads."""
 

@@ -5,8 +5,10 @@ Problems are reported at kenner-layout key paths; the loader maps them back to t
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,6 +28,7 @@ from kenner.config.model import (
     ValidatorConfig,
 )
 from kenner.config.source import KeyPath
+from kenner.config.structure import yaml_key
 from kenner.config.tls_bundles import tls_bundle_problem
 from kenner.tuf.keys import KeyFormatError, parse_public_key_pem
 
@@ -60,7 +63,24 @@ def check_config(config: Config) -> tuple[Config, list[tuple[KeyPath, str]]]:
     )
     _unique_patterns(rules, report)
     _check_settings(config, report)
+    _check_finite(config, (), report)
     return attrs.evolve(config, validators=validators, policy=rules), problems
+
+
+def _check_finite(value: object, path: KeyPath, report: Report) -> None:
+    """Every number of the configuration is finite: YAML's ``.nan`` passes every ``> 0``
+    check and trio refuses a NaN deadline at the first request; ``.inf`` seconds is a hang."""
+    if isinstance(value, float) and not math.isfinite(value):
+        report(path, f"must be a finite number, got {value}")
+    elif attrs.has(type(value)):
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(value))):
+            _check_finite(getattr(value, field.name), (*path, yaml_key(field.name)), report)
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            _check_finite(item, (*path, index), report)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_finite(item, (*path, str(key)), report)
 
 
 def _unique_validators(
