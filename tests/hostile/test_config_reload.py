@@ -1,11 +1,18 @@
 """Issue 11 point 12: config checks are the runtime's checks; a reload never ends the daemon.
 
-Each test names the hole it closes. On the base commit (69dca0b): check-config accepted every
-configuration below and ``kenner serve`` then failed at start, on SIGHUP (the process exited)
-or on the first admission request; a reload whose build raised anything but a ConfigError or
-OSError ended the daemon.
+Each test names the hole it closes; every one failed on the base commit (69dca0b). What
+check-config accepted there and the runtime then refused:
 
-Configurations are kenner's layout written as JSON (JSON is YAML).
+* a Notary root that is an RSA key under 2048 bits (SIGHUP: the process exited);
+* a CA bundle OpenSSL refuses: a non-ASCII comment (TypeError at build), indented PEM lines
+  (cosign ``registryCerts``: every request to that registry failed);
+* an alert header value with a non-ASCII character (the first alert ended the daemon);
+* ``.nan`` / ``.inf`` seconds (trio refuses a NaN deadline at the first request);
+* what only serve read: a missing secret, unusable TLS files, an unusable kubeconfig.
+
+And: a reload whose build raised anything but ConfigError/OSError ended the daemon; a bug in a
+validator's load was remembered as its outcome. Most configurations are written as JSON (JSON
+is YAML).
 """
 
 from __future__ import annotations
