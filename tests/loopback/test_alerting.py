@@ -8,6 +8,7 @@ import json
 import ssl
 from collections.abc import AsyncIterator
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -249,3 +250,27 @@ async def test_a_full_queue_drops_and_counts(receivers: tuple[RoutedApp, Running
         assert accepted.count(False) == extra - WORKERS
         assert metrics.registry.get_sample_value("kenner_alert_queue_length") == QUEUE_SIZE
     assert _count(metrics, "admit-0-slack", "dropped") == extra - WORKERS
+
+
+async def test_an_alert_httpx_cannot_encode_fails_without_ending_the_workers(
+    receivers: tuple[RoutedApp, RunningServer],
+) -> None:
+    """A header httpx cannot encode (UnicodeEncodeError, not an httpx.HTTPError) once ended
+    a worker and with it the daemon; now it is one failed alert and the next one is sent."""
+    _, server = receivers
+    metrics = Metrics()
+    broken = PreparedAlert(
+        receiver="admit-0-slack",
+        event="admit",
+        must_succeed=False,
+        url=server.url(f"/ok/{SECRET}"),
+        headers=(("X-Token", "caf\u00e9\u2603"),),
+        body=b"{}",
+    )
+    good = attrs.evolve(broken, receiver="admit-1-slack", headers=())
+    async with open_alert_sender(metrics, transport=_transport(server)) as sender:
+        for _ in range(WORKERS + 1):  # more than every worker: each survives its failure
+            assert sender.enqueue(broken, 1.0)
+        assert sender.enqueue(good, 1.0)
+    assert _count(metrics, "admit-0-slack", "failed") == WORKERS + 1
+    assert _count(metrics, "admit-1-slack", "sent") == 1

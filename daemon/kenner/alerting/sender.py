@@ -75,6 +75,14 @@ class AlertSender:
             )
         except httpx.HTTPError as error:
             raise AlertSendError(alert.receiver, _describe(error, alert.url)) from None
+        except Exception as error:
+            # httpx raises more than HTTPError for odd input (InvalidURL, UnicodeEncodeError
+            # from a header, ...). An alert is a side channel: one that cannot be sent is a
+            # failed alert (which denies for failIfAlertSendingFails receivers), never the end
+            # of a worker task and with it the daemon. The traceback goes to the log.
+            log.exception("alert could not be sent", extra={"fields": {"receiver": alert.receiver}})
+            reason = f"internal error: {type(error).__name__}"
+            raise AlertSendError(alert.receiver, reason) from None
         if not 200 <= response.status_code < 300:
             raise AlertSendError(alert.receiver, f"answered HTTP {response.status_code}")
 
