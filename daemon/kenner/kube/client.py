@@ -5,6 +5,12 @@ a backstop against a peer that stalls forever. Failures leave as ``KubeError`` s
 name the API path and the reason, never as httpx or ssl exceptions, so callers can treat them
 as values: the watchdog turns them into "not ready", child approval into "validate in full".
 
+Only canonical paths are sent (``/seg/seg/...``, each segment of letters, digits, ``.``, ``_``
+and ``-``, none ``.`` or ``..``): httpx would resolve a ``..`` before sending, and an escaped
+``%2F`` or ``%2e%2e`` is for the API server to decode, so either could reach another object.
+Callers build paths with ``kenner.kube.paths.object_path``, which checks the names first; this
+check is the backstop that refuses anything else without a request.
+
 The bearer token file is read again whenever its modification time or size changes: the
 kubelet rotates projected service account tokens in place.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import ssl
 import tempfile
 from collections.abc import Mapping
@@ -29,6 +36,7 @@ from kenner.net.closing import AsyncClosing
 from kenner.net.http import CaBundleError, tls_context
 
 MAX_OBJECT_BYTES = 8 * 1024 * 1024
+_CANONICAL_PATH = re.compile(r"(?:/[A-Za-z0-9._-]+)+")
 STALL_BACKSTOP_S = 30.0
 
 
@@ -47,6 +55,10 @@ class KubeNotFound(KubeError):
 
 class KubeForbidden(KubeError):
     """The API answered 401 or 403: kenner's credentials do not allow this read."""
+
+
+class KubeBadPath(KubeError):
+    """The path is not canonical (see the module docstring); nothing was sent."""
 
 
 class KubeUnavailable(KubeError):
@@ -107,7 +119,9 @@ class KubeClient(AsyncClosing):
             KubeNotFound: HTTP 404.
             KubeForbidden: HTTP 401 or 403.
             KubeUnavailable: anything else that is not a 200 with a JSON object.
+            KubeBadPath: ``path`` is not canonical (nothing is sent).
         """
+        _check_path(path)
         headers = {}
         token = self._token_file.current() if self._token_file else self.access.token
         if token:
@@ -135,6 +149,14 @@ class KubeClient(AsyncClosing):
         if not isinstance(body, dict):
             raise KubeUnavailable(path, "the answer is not a JSON object")
         return body
+
+
+def _check_path(path: str) -> None:
+    if _CANONICAL_PATH.fullmatch(path) is None or any(
+        segment in (".", "..") for segment in path.split("/")
+    ):
+        shown = repr(path[:200]) + ("..." if len(path) > 200 else "")
+        raise KubeBadPath(shown, "not a canonical API path; nothing was sent")
 
 
 def _tls(access: ClusterAccess) -> ssl.SSLContext:

@@ -20,6 +20,15 @@ credentials, and a registry that refuses them denies. A missing ServiceAccount (
 secrets: the ServiceAccount admission plugin refuses to create a Pod whose account does not
 exist (before any webhook sees it), so a workload's pods will not run until it exists.
 Objects are read per request and never cached, so a rotated secret counts at once.
+
+Names are checked before any read (``kenner.kube.paths``): the namespace must be a DNS-1123
+label, Secret and ServiceAccount names DNS-1123 subdomains, as the API server requires of real
+objects, and every path is built from escaped segments. An invalid name (``../../kube-system/
+secrets/admin``, ``a%2Fb``) is skipped with a warning like a missing secret; an invalid
+namespace, or an object whose ``metadata.namespace`` is not the request's, reads nothing. So
+kenner only ever reads Secrets of the admitted object's own namespace. Skipping, not denying, is
+safe: a login only decides whether a registry lets kenner read; a signature counts the same
+whichever login fetched it, and a registry that refuses denies.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from kenner.admission.review import AdmissionRequest
 from kenner.admission.workload import WORKLOAD_KINDS
 from kenner.config.model import Config, CosignValidatorConfig
 from kenner.kube.client import KubeClient, KubeError, KubeNotFound
+from kenner.kube.paths import KubeNameError, check_name, check_namespace, object_path
 from kenner.oci.dockerconfig import (
     DockerConfigError,
     RegistryLogins,
@@ -101,6 +111,8 @@ async def pod_pull_logins(
     account = service_account_name(request.kind, request.object)
     if account is None:
         return None
+    if not _own_namespace(request):
+        return RegistryLogins({})
     own = pull_secret_names(request.kind, request.object)
     reads = _Reads(kube, request, config, deadline)
     async with trio.open_nursery() as nursery:
@@ -123,20 +135,31 @@ class _Reads:
     account_names: tuple[str, ...] = ()
 
     async def secret(self, name: str) -> None:
-        path = f"/api/v1/namespaces/{self.request.namespace}/secrets/{name}"
+        try:
+            check_name(name, "secret name")
+            path = object_path("v1", "secrets", name, self.request.namespace)
+        except KubeNameError as error:
+            self._skipped("image pull secret not used", "secret", _cut(name), str(error))
+            return
         try:
             secret = await self._get(path)
             self.found[name] = parse_pull_secret(secret)
         except KubeError as error:
             self._skipped("image pull secret not used", "secret", path, str(error))
         except DockerConfigError as error:
-            reason = f"secret {name!r}: {error}"
+            reason = f"secret {_cut(name)!r}: {error}"
             self._skipped("image pull secret not used", "secret", path, reason)
 
     async def account_secrets(
         self, account: str, already_read: tuple[str, ...], nursery: trio.Nursery
     ) -> None:
-        path = f"/api/v1/namespaces/{self.request.namespace}/serviceaccounts/{account}"
+        try:
+            check_name(account, "service account name")
+            path = object_path("v1", "serviceaccounts", account, self.request.namespace)
+        except KubeNameError as error:
+            event = "service account pull secrets not used"
+            self._skipped(event, "serviceAccount", _cut(account), str(error))
+            return
         try:
             found = await self._get(path)
         except KubeNotFound:
@@ -169,6 +192,34 @@ class _Reads:
     def _skipped(self, event: str, field: str, path: str, reason: str) -> None:
         fields = {"uid": self.request.uid, field: path, "reason": reason}
         log.warning(event, extra={"fields": fields})
+
+
+def _own_namespace(request: AdmissionRequest) -> bool:
+    """Whether the request's namespace is a valid one and the object's own (if it names one);
+    warns when not. Only then may its pull secrets be read."""
+    metadata = request.object.get("metadata") if request.object is not None else None
+    stated = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    try:
+        check_namespace(request.namespace)
+    except KubeNameError as error:
+        reason = str(error)
+    else:
+        if stated in (None, "") or stated == request.namespace:
+            return True
+        reason = (
+            f"the object's metadata.namespace {_cut(str(stated))!r} is not the request's "
+            f"namespace {request.namespace!r}"
+        )
+    log.warning(
+        "image pull secrets not used",
+        extra={"fields": {"uid": request.uid, "reason": reason}},
+    )
+    return False
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to 200 characters, for messages that quote input."""
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _pod_spec(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
