@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
+import attrs
 import pytest
 
 from kenner.net.auth import AuthSession, Credentials
@@ -19,7 +20,8 @@ from tests.loopback.servers import Request, Response, RoutedApp, RunningServer, 
 USER, PASSWORD = "robot$kenner", "s3cr3t-pa55"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 DATA = b'{"signed": "trust data"}'
-CREDENTIALS = Credentials(USER, PASSWORD)
+# Scoped to the test server by session_for (its port is known only once it runs).
+CREDENTIALS = Credentials(USER, PASSWORD, host="127.0.0.1")
 
 
 class FakeClock:
@@ -65,7 +67,14 @@ async def session_for(
 ) -> AsyncIterator[tuple[AuthSession, RunningServer, FakeClock]]:
     clock = FakeClock()
     async with serve_https(registry.app) as server, Fetcher(ca_pem=server.ca_pem) as fetcher:
+        if credentials is not None:
+            credentials = attrs.evolve(credentials, host=host_of(server))
         yield AuthSession(fetcher, credentials, clock=clock), server, clock
+
+
+def host_of(server: RunningServer) -> str:
+    """The ``host:port`` of ``server``: the scope of credentials meant for it."""
+    return server.base_url.removeprefix("https://")
 
 
 async def get_data(session: AuthSession, server: RunningServer) -> bytes:
@@ -145,7 +154,8 @@ async def test_an_http_realm_is_refused_without_contacting_it() -> None:
 
 async def test_wrong_credentials_fail_without_revealing_them() -> None:
     registry = Registry()
-    async with session_for(registry, Credentials(USER, "wrong-password")) as (session, server, _):
+    wrong = attrs.evolve(CREDENTIALS, password="wrong-password")
+    async with session_for(registry, wrong) as (session, server, _):
         with pytest.raises(AuthError) as caught:
             await get_data(session, server)
     message = str(caught.value)
@@ -157,7 +167,7 @@ async def test_wrong_credentials_fail_without_revealing_them() -> None:
 
 
 def test_credentials_repr_hides_the_password() -> None:
-    assert PASSWORD not in repr(Credentials(USER, PASSWORD))
+    assert PASSWORD not in repr(CREDENTIALS)
 
 
 async def test_a_token_the_resource_keeps_refusing_is_an_auth_error() -> None:
@@ -215,7 +225,8 @@ def basic_only_app() -> RoutedApp:
 async def test_basic_challenge_is_answered_with_the_configured_credentials() -> None:
     app = basic_only_app()
     async with serve_https(app) as server, Fetcher(ca_pem=server.ca_pem) as fetcher:
-        session = AuthSession(fetcher, Credentials(USER, PASSWORD), clock=FakeClock())
+        credentials = Credentials(USER, PASSWORD, host=host_of(server))
+        session = AuthSession(fetcher, credentials, clock=FakeClock())
         assert await get_data(session, server) == DATA
         assert await get_data(session, server) == DATA
     # The second request sent the credentials right away.

@@ -127,7 +127,8 @@ async def served(*, warm: bool = True) -> AsyncIterator[Served]:
         serve_https(registry_app(tokens)) as server,
         Fetcher(ca_pem=server.ca_pem) as fetcher,
     ):
-        ready = Served(server, tokens, AuthSession(fetcher, Credentials(USER, PASSWORD)))
+        credentials = Credentials(USER, PASSWORD, host=server.base_url.removeprefix("https://"))
+        ready = Served(server, tokens, AuthSession(fetcher, credentials))
         if warm:
             assert await ready.get("warmup/repo") == DATA
         yield ready

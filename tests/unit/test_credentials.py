@@ -17,10 +17,11 @@ NOTARY = "https://notary.example:4443"
 
 def test_no_auth_and_inline_credentials(tmp_path: Path) -> None:
     assert load_credentials(None, str(tmp_path), NOTARY) is None
-    credentials = load_credentials(Auth(username="u", password="p"), str(tmp_path), NOTARY)
+    credentials = load_credentials(Auth(username="u", password="pw-42"), str(tmp_path), NOTARY)
     assert credentials is not None
-    assert (credentials.username, credentials.password) == ("u", "p")
-    assert "p" not in repr(credentials).replace("username='u'", "")
+    assert (credentials.username, credentials.password) == ("u", "pw-42")
+    assert "pw-42" not in repr(credentials)
+    assert credentials.host == "notary.example:4443"
 
 
 def test_username_and_password_files(tmp_path: Path) -> None:
@@ -47,6 +48,37 @@ def test_docker_config_entry_for_the_host(tmp_path: Path, key: str) -> None:
     credentials = load_credentials(Auth(secret_name="pull"), str(tmp_path), NOTARY)
     assert credentials is not None
     assert (credentials.username, credentials.password) == ("alice", "pa:ss")
+    assert credentials.host == "notary.example:4443"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "notary.example",  # another port
+        "notary.example:443",
+        "evil.notary.example:4443",
+        "notary.example.evil:4443",
+        "example:4443",
+        "user@notary.example:4443",
+        "https://notary.example:44430",
+    ],
+)
+def test_docker_config_keys_for_other_servers_never_match(tmp_path: Path, key: str) -> None:
+    """Issue 11 point 10: a Notary login comes only from the entry naming its host and port."""
+    secret = tmp_path / "pull"
+    secret.mkdir()
+    auths = {key: {"username": "x", "password": "y"}}
+    (secret / ".dockerconfigjson").write_text(json.dumps({"auths": auths}))
+    with pytest.raises(ConfigError, match="has no entry for notary.example:4443"):
+        load_credentials(Auth(secret_name="pull"), str(tmp_path), NOTARY)
+
+
+def test_deeply_nested_docker_config_is_a_config_error(tmp_path: Path) -> None:
+    secret = tmp_path / "pull"
+    secret.mkdir()
+    (secret / ".dockerconfigjson").write_text("[" * 100_000)
+    with pytest.raises(ConfigError, match="secret 'pull' in"):
+        load_credentials(Auth(secret_name="pull"), str(tmp_path), NOTARY)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,24 @@ A ``Basic`` challenge is answered with the configured credentials directly.
 
 Safety rules: credentials and tokens never appear in errors or reprs; a token realm must be
 https (credentials would otherwise travel in clear text); the original request is retried
-once. Tokens are cached per (realm, service, scope) until ``expires_in`` runs out, and the
+once.
+
+Scope: ``Credentials`` belong to one server (``host[:port]``, the registry's API host or the
+Notary host), and a session sends them only
+
+* to that server itself (a ``Basic`` challenge of its own), and
+* to the token realm named by a ``Bearer`` challenge that server itself answered with (any
+  https host: Docker Hub's realm is ``auth.docker.io``, not the registry host).
+
+A request for a URL on another server raises ``AuthError`` before anything is sent. A ``401``
+that comes from another origin than the one asked (the registry redirected to it) is not
+answered at all: its challenge is the redirect target's, and answering it would hand the
+registry's login to a realm the target chose (containerd too looks credentials up by the host
+that sent the challenge, never by the host first asked). The ``Authorization`` header is set on
+the first request only; on a redirect httpx keeps it for the same origin (scheme, host, port)
+and drops it for any other, so neither a login nor a token follows a redirect to another
+host or port. Token requests are plain GETs with the same redirect rule.
+ Tokens are cached per (realm, service, scope) until ``expires_in`` runs out, and the
 challenge of each origin is remembered so later requests send a cached token right away.
 
 Token requests are single-flight per (realm, service, scope): when several GETs need the same
@@ -51,12 +68,25 @@ class _TokenRequest:
     failure: AuthError | None = None
 
 
+def _lower(text: str) -> str:
+    return text.lower()
+
+
 @attrs.frozen
 class Credentials:
-    """A username and password for a registry or Notary server (password not in repr)."""
+    """A username and password for one registry or Notary server (password not in repr).
+
+    ``host`` is the ``host[:port]`` of the server they belong to (``registry-1.docker.io`` for
+    Docker Hub): ``AuthSession`` sends them nowhere else but the token realm that server names.
+    """
 
     username: str
     password: str = attrs.field(repr=False)
+    host: str = attrs.field(kw_only=True, converter=_lower)
+
+    def covers(self, url: str) -> bool:
+        """Whether ``url`` is on the server these credentials belong to."""
+        return _authority(url) == _authority(f"https://{self.host}")
 
     def basic_authorization(self) -> str:
         """The ``Authorization`` header value for HTTP basic authentication."""
@@ -103,6 +133,8 @@ class AuthSession:
                 or the server refused the answer.
             FetchError: any other failure, as ``Fetcher.get`` raises it.
         """
+        if self._credentials is not None and not self._credentials.covers(url):
+            raise AuthError(url, f"credentials for {self._credentials.host} are not sent here")
         origin = _origin(url)
         authorization: str | None = None
         known = self._challenges.lookup(origin)
@@ -110,6 +142,7 @@ class AuthSession:
             authorization = await self._answer(known.value, repository, url)
         result = await self._send(url, authorization, max_bytes, headers)
         if result.status == 401:
+            _refuse_foreign_challenge(result, origin, url)
             challenge = _supported_challenge(result)
             self._challenges.put(origin, challenge)
             if authorization is not None:
@@ -118,6 +151,7 @@ class AuthSession:
             authorization = await self._answer(challenge, repository, url)
             result = await self._send(url, authorization, max_bytes, headers)
             if result.status == 401:
+                _refuse_foreign_challenge(result, origin, url)
                 raise AuthError(url, f"the server refused our {challenge.scheme} authorization")
         return raise_for_status(result)
 
@@ -206,6 +240,17 @@ class AuthSession:
         return _parse_token(result, url)
 
 
+def _refuse_foreign_challenge(result: FetchResult, origin: str, url: str) -> None:
+    """Raise if the 401 came from another origin than ``url``'s (after a redirect): that
+    challenge and its realm are the redirect target's, not the server's the session is for."""
+    if _origin(result.url) != origin:
+        raise AuthError(
+            url,
+            f"redirected to {display_url(result.url)}, which asks for authentication; "
+            f"credentials and tokens for {display_url(url)} are not sent there",
+        )
+
+
 def _supported_challenge(result: FetchResult) -> Challenge:
     header = result.header("www-authenticate")
     if header is None:
@@ -253,5 +298,16 @@ def _parse_token(result: FetchResult, url: str) -> tuple[str, float]:
 
 
 def _origin(url: str) -> str:
+    scheme, host, port = _authority(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def _authority(url: str) -> tuple[str, str, int | None]:
+    """(scheme, lower-case host, port with the scheme's default filled in) of ``url``."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # matches no real port
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or ""), port if port is not None else default

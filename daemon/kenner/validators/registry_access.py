@@ -4,13 +4,18 @@
   (longest prefix, ``kenner.oci.dockerconfig``); with ``auth.k8sKeychain`` the admitted
   object's pull secrets come first (``kenner.validators.pod_logins``).
 * CAs: a registry's ``registryCerts`` entry, else the validator's ``cert``, else the system CAs.
-* One authenticating session (and token cache) per (registry, login).
+* One authenticating session (and token cache) per (registry, login). The session's
+  ``Credentials`` carry the registry's API host as their scope, so the login goes to that
+  registry and the token realm of its own challenge only (``kenner.net.auth``): a login a
+  docker config key or a pull secret gives for registry R is picked only for images on R, and
+  within one image's reads it cannot follow a redirect or a challenge to another host.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -25,7 +30,7 @@ from kenner.oci.dockerconfig import (
     RegistryLogins,
     parse_docker_config,
 )
-from kenner.oci.naming import canonical_registry
+from kenner.oci.naming import api_base, canonical_registry
 from kenner.validators.pod_logins import current_pod_logins
 
 MAX_SESSIONS = 256
@@ -101,7 +106,10 @@ class RegistryAccess:
         key = (canonical_registry(registry), login)
         session = self._sessions.get(key)
         if session is None:
-            credentials = None if login is None else Credentials(login.username, login.password)
+            credentials = None
+            if login is not None:
+                host = urlsplit(api_base(key[0])).netloc
+                credentials = Credentials(login.username, login.password, host=host)
             session = AuthSession(self._fetcher_for(key[0]), credentials)
             if len(self._sessions) >= MAX_SESSIONS:
                 # Pods' pull secrets may bring many logins: forget the oldest session.
