@@ -6,12 +6,21 @@ Keys may be a host (``registry.example:5000``), a host with a path prefix
 ``/v1/`` or ``/v2/`` are ignored). Docker Hub's historical key ``https://index.docker.io/v1/``
 and its other names are folded to ``docker.io``. For an image, the entry with the longest key
 that prefixes ``registry/repository`` at a ``/`` boundary wins.
+
+Scope: a key names one registry (host and port, exactly) and optionally a repository prefix, so
+a login is only ever picked for images of that registry: ``example`` never covers
+``evil.example`` or ``example.evil``, ``reg.example`` never covers ``reg.example:5000``, and
+``reg.example/team`` never covers ``reg.example/teamster`` (the kubelet's plain string prefix
+would). Keys are literal: the kubelet's ``*.example`` globs match nothing here, and a key with
+user info (``user@host``) matches nothing either.
+
+Parsing untrusted bytes (a pull secret any user of a namespace can write) ends in
+``RegistryLogins`` or ``DockerConfigError``, never another exception.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -77,19 +86,16 @@ def parse_pull_secret(secret: Mapping[str, Any]) -> RegistryLogins:
     data = secret.get("data")
     field = _PULL_SECRET_FIELDS.get(kind) if isinstance(kind, str) else None
     if field is None:
-        raise DockerConfigError(f"type {kind!r} is not a pull secret type")
+        raise DockerConfigError(f"type {_cut(repr(kind))} is not a pull secret type")
     encoded = data.get(field) if isinstance(data, Mapping) else None
     if not isinstance(encoded, str):
         raise DockerConfigError(f"the secret has no data[{field!r}]")
     try:
         decoded = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise DockerConfigError(f"data[{field!r}] is not base64") from None
     if field == ".dockercfg":
-        try:
-            decoded = json.dumps({"auths": json.loads(decoded)}).encode()
-        except ValueError:
-            raise DockerConfigError("the docker config is not JSON") from None
+        decoded = json.dumps({"auths": _json(decoded)}).encode()
     return parse_docker_config(decoded)
 
 
@@ -99,17 +105,23 @@ def parse_docker_config(data: bytes) -> RegistryLogins:
     Raises:
         DockerConfigError: not JSON, no ``auths`` object, or an entry without usable credentials.
     """
-    try:
-        document = json.loads(data)
-    except ValueError:
-        raise DockerConfigError("the docker config is not JSON") from None
+    document = _json(data)
     auths = document.get("auths") if isinstance(document, dict) else None
     if not isinstance(auths, dict):
         raise DockerConfigError("the docker config has no 'auths' object")
     logins: dict[str, RegistryLogin] = {}
     for key, entry in auths.items():
-        logins[normalise_key(key)] = _login(key, entry)
+        prefix = normalise_key(key)
+        if prefix:  # a key without a usable host covers no image
+            logins[prefix] = _login(key, entry)
     return RegistryLogins(logins)
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than json allows
+        raise DockerConfigError("the docker config is not JSON") from None
 
 
 def normalise_key(key: str) -> str:
@@ -122,13 +134,19 @@ def normalise_key(key: str) -> str:
     host, _, path = text.partition("/")
     if path in ("v1", "v2"):
         path = ""
+    if not host or "@" in host:
+        return ""  # no host, or user info: names no registry
     host = canonical_registry(host)
     return f"{host}/{path}" if path else host
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def _login(key: str, entry: Any) -> RegistryLogin:
     if not isinstance(entry, dict):
-        raise DockerConfigError(f"entry {key!r} is not an object")
+        raise DockerConfigError(f"entry {_cut(key)!r} is not an object")
     username, password = entry.get("username"), entry.get("password")
     if isinstance(username, str) and isinstance(password, str) and username:
         return RegistryLogin(username, password)
@@ -136,10 +154,10 @@ def _login(key: str, entry: Any) -> RegistryLogin:
     if isinstance(encoded, str) and encoded:
         try:
             decoded = base64.b64decode(encoded, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise DockerConfigError(f"entry {key!r}: 'auth' is not base64 text") from None
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
+            raise DockerConfigError(f"entry {_cut(key)!r}: 'auth' is not base64 text") from None
         user, separator, secret = decoded.partition(":")
         if not separator or not user:
-            raise DockerConfigError(f"entry {key!r}: 'auth' is not 'username:password'")
+            raise DockerConfigError(f"entry {_cut(key)!r}: 'auth' is not 'username:password'")
         return RegistryLogin(user, secret)
-    raise DockerConfigError(f"entry {key!r} has neither username/password nor auth")
+    raise DockerConfigError(f"entry {_cut(key)!r} has neither username/password nor auth")
