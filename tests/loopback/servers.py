@@ -135,17 +135,22 @@ class RunningServer:
 
 @asynccontextmanager
 async def serve_https(
-    app: AsgiApp, *, ca: trustme.CA | None = None, graceful_timeout_s: float = 0.2
+    app: AsgiApp,
+    *,
+    ca: trustme.CA | None = None,
+    graceful_timeout_s: float = 0.2,
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[RunningServer]:
-    """Serve ``app`` over HTTPS on 127.0.0.1 (free port) until the block ends."""
+    """Serve ``app`` over HTTPS on ``host`` (a loopback address, 127.0.0.1 unless a test needs
+    a second host such as 127.0.0.2; free port) until the block ends."""
     ca = ca or trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    leaf = ca.issue_cert(host, "localhost")
     with ExitStack() as files:
         # hypercorn reads certificate and key from files; trustme deletes these afterwards.
         config = hypercorn.Config()
         config.certfile = files.enter_context(leaf.cert_chain_pems[0].tempfile())
         config.keyfile = files.enter_context(leaf.private_key_pem.tempfile())
-        config.bind = ["127.0.0.1:0"]
+        config.bind = [f"{host}:0"]
         config.graceful_timeout = graceful_timeout_s
         config.accesslog = None
         stop = trio.Event()
