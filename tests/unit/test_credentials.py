@@ -69,7 +69,7 @@ def test_docker_config_keys_for_other_servers_never_match(tmp_path: Path, key: s
     secret.mkdir()
     auths = {key: {"username": "x", "password": "y"}}
     (secret / ".dockerconfigjson").write_text(json.dumps({"auths": auths}))
-    with pytest.raises(ConfigError, match="has no entry for notary.example:4443"):
+    with pytest.raises(ConfigError, match=r"has no entry for notary\.example:4443"):
         load_credentials(Auth(secret_name="pull"), str(tmp_path), NOTARY)
 
 
