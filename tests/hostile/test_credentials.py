@@ -421,6 +421,9 @@ async def test_the_kube_client_refuses_non_canonical_paths() -> None:
                 f"/api/v1/namespaces/{NAMESPACE}/secrets/%2e%2e%2F%2e%2e%2Fkube-system",
                 f"/api/v1/namespaces/{NAMESPACE}/secrets/admin?x",
                 "/api/v1/namespaces//secrets/admin",
+                # child approval's owner path with a hostile request namespace (kube/owners.py)
+                "/apis/apps/v1/namespaces/x/../kube-system/deployments/web",
+                "/apis/apps/v1/namespaces/x%2F..%2Fkube-system/deployments/web",
             ):
                 with pytest.raises(KubeError, match="not a canonical API path"):
                     await kube.get_object(path)
