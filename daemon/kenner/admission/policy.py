@@ -121,6 +121,18 @@ def pattern_matches(pattern: str, image: ImageRef) -> bool:
     return any(_glob_match(body, subject) for body in compiled.bodies)
 
 
+def literal_registry(pattern: str) -> str | None:
+    """The registry host ``pattern`` is anchored to, when it names one literally.
+
+    ``registry.example:5000/app:*`` -> ``registry.example:5000``, ``nginx`` -> ``docker.io``;
+    None for a pattern that spans the whole reference (``*:*``) or globs the host
+    (``*.example/*``): such a rule can send an image on any registry, or on one an attacker
+    registers, to its validator.
+    """
+    host = _compile(pattern).host
+    return None if host is None or not _WILDCARDS.isdisjoint(host) else host
+
+
 def specificity(pattern: str, image: ImageRef) -> Specificity:
     """Connaisseur's specificity of ``pattern`` for ``image`` (meaningful when it matches)."""
     pattern_components = _compile(pattern).normalised.split("/")

@@ -18,7 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kenner.config.alert_checks import check_alerting
-from kenner.config.cosign_checks import check_cosign_rule, check_cosign_validator
+from kenner.config.cosign_checks import (
+    check_cosign_rule,
+    check_cosign_validator,
+    check_login_registry,
+)
+from kenner.config.login_scope import NO_SCOPE, plain_login_scope
 from kenner.config.model import (
     Auth,
     Config,
@@ -62,6 +67,7 @@ def check_config(config: Config) -> tuple[Config, list[tuple[KeyPath, str]]]:
         for index, rule in enumerate(config.policy)
     )
     _unique_patterns(rules, report)
+    _check_login_scopes(validators, rules, report)
     _check_settings(config, report)
     _check_finite(config, (), report)
     return attrs.evolve(config, validators=validators, policy=rules), problems
@@ -107,6 +113,9 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
     if isinstance(validator, CosignValidatorConfig):
         _check_auth(validator.auth, path, report)
         check_cosign_validator(validator, path, report)
+        if validator.auth is not None:
+            auth = check_login_registry(validator.auth, (*path, "auth", "registry"), report)
+            validator = attrs.evolve(validator, auth=auth)
         return validator
     if not isinstance(validator, NotaryV1ValidatorConfig):
         return validator
@@ -127,6 +136,9 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
         if problem:
             report((*path, "cert"), f"validator '{validator.name}': {problem}")
     _check_auth(validator.auth, path, report)
+    if validator.auth is not None and validator.auth.registry is not None:
+        message = "a Notary login belongs to the Notary server in 'host'; only cosign takes this"
+        report((*path, "auth", "registry"), message)
     return attrs.evolve(validator, host=host)
 
 
@@ -157,6 +169,17 @@ def _check_keychain(
             report(path, "imagePullSecrets are used by cosign validators only")
         elif not config.kubernetes.enabled:
             report(path, "needs kubernetes.enabled: true (imagePullSecrets are read from the API)")
+
+
+def _check_login_scopes(
+    validators: tuple[ValidatorConfig, ...], rules: tuple[Rule, ...], report: Report
+) -> None:
+    """An inline plain login must have a registry to go to (``kenner.config.login_scope``)."""
+    for index, validator in enumerate(validators):
+        if not isinstance(validator, CosignValidatorConfig) or validator.auth is None:
+            continue
+        if validator.auth.username is not None and not plain_login_scope(validator, rules):
+            report(("validators", index, "auth", "username"), NO_SCOPE)
 
 
 def _normalise_host(host: str, path: KeyPath, report: Report) -> str:

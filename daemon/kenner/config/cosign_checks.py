@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from kenner.config.model import CosignValidatorConfig, KeylessIdentity, Rule
+import attrs
+
+from kenner.config.model import Auth, CosignValidatorConfig, KeylessIdentity, Rule
 from kenner.config.source import KeyPath
 from kenner.config.tls_bundles import tls_bundle_problem
 from kenner.cosign.errors import Rejected, UnusableKey
@@ -106,6 +108,19 @@ def _check_certificates(pem: str, path: KeyPath, report: Report, *, tls: bool = 
             report(path, "holds no PEM certificate")
     except Rejected as error:
         report(path, error.message)
+
+
+def check_login_registry(auth: Auth, path: KeyPath, report: Report) -> Auth:
+    """``auth`` with ``registry`` normalised (lower case, Docker Hub's aliases as docker.io)."""
+    if auth.registry is None:
+        return auth
+    if not _REGISTRY_HOST.fullmatch(auth.registry):
+        message = (
+            "must be a registry host[:port] such as registry.example:5000 (no scheme, no path)"
+        )
+        report(path, message)
+        return auth
+    return attrs.evolve(auth, registry=canonical_registry(auth.registry))
 
 
 def _check_registry_certs(certs: Mapping[str, str], path: KeyPath, report: Report) -> None:

@@ -30,12 +30,16 @@ class Auth:
     directory (see ``Config.secrets_dir``) holding ``username``/``password`` files or a
     ``.dockerconfigjson``. Cosign only: ``k8s_keychain`` also uses the ``imagePullSecrets`` of
     the admitted object, read through the Kubernetes API (before the other credentials).
+    Cosign only: ``registry`` is the registry host[:port] a plain login (username/password,
+    inline or from the secret's files) is for, normalised by the loader (Docker Hub's aliases
+    to ``docker.io``); unset, the literal registry hosts of the validator's rules are its scope.
     """
 
     username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     secret_name: str | None = None
     k8s_keychain: bool = False
+    registry: str | None = None
 
 
 @attrs.frozen

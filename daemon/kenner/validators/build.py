@@ -22,6 +22,7 @@ import httpx
 import trio
 
 from kenner.config.errors import ConfigError
+from kenner.config.login_scope import plain_login_scope
 from kenner.config.model import (
     CacheConfig,
     Config,
@@ -157,7 +158,8 @@ def build_inputs(
     credentials: Credentials | LoginSource | None
     if isinstance(validator, CosignValidatorConfig):
         if read_secrets:
-            credentials = load_logins(validator.auth, config.secrets_dir)
+            scope = plain_login_scope(validator, config.policy)
+            credentials = load_logins(validator.auth, config.secrets_dir, scope)
         else:
             credentials = LoginSource()
     elif read_secrets:

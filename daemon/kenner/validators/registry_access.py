@@ -1,8 +1,10 @@
 """How the cosign validator reaches registries: whose login, which CA, which session.
 
-* Logins (``auth``): one for every registry, or per image from a mounted ``.dockerconfigjson``
-  (longest prefix, ``kenner.oci.dockerconfig``); with ``auth.k8sKeychain`` the admitted
-  object's pull secrets come first (``kenner.validators.pod_logins``).
+* Logins (``auth``): a plain login for the registries of its scope only (``auth.registry``, else
+  the validator's rules' literal registry hosts: ``kenner.config.login_scope``), or per image
+  from a mounted ``.dockerconfigjson`` (longest prefix, ``kenner.oci.dockerconfig``); with
+  ``auth.k8sKeychain`` the admitted object's pull secrets come first
+  (``kenner.validators.pod_logins``). An image on any other registry gets no login.
 * CAs: a registry's ``registryCerts`` entry, else the validator's ``cert``, else the system CAs.
 * One authenticating session (and token cache) per (registry, login). The session's
   ``Credentials`` carry the registry's API host as their scope, so the login goes to that
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from kenner.config.errors import ConfigError
+from kenner.config.login_scope import NO_SCOPE
 from kenner.config.model import Auth, CosignValidatorConfig
 from kenner.net.auth import AuthSession, Credentials
 from kenner.net.http import Fetcher, Fetchers
@@ -38,27 +41,35 @@ MAX_SESSIONS = 256
 
 @attrs.frozen
 class LoginSource:
-    """Registry credentials: one login for every registry, or per image from a docker config."""
+    """Registry credentials: a plain login for the registries of its scope, or per image from
+    a docker config (whose keys name the registries)."""
 
-    everywhere: RegistryLogin | None = None
+    plain: RegistryLogin | None = None
+    scope: frozenset[str] = frozenset()  # canonical_registry hosts the plain login may go to
     by_image: RegistryLogins | None = None
 
     def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
         if self.by_image is not None:
             return self.by_image.for_image(registry, repository)
-        return self.everywhere
+        if canonical_registry(registry) in self.scope:
+            return self.plain
+        return None
 
 
-def load_logins(auth: Auth | None, secrets_dir: str) -> LoginSource:
+def load_logins(auth: Auth | None, secrets_dir: str, scope: frozenset[str]) -> LoginSource:
     """The registry credentials ``auth`` describes (read when the configuration is loaded).
 
+    ``scope`` is where a plain login may go (``kenner.config.login_scope.plain_login_scope``).
+
     Raises:
-        ConfigError: the secret is missing or unreadable.
+        ConfigError: the secret is missing or unreadable, or it holds a plain login and
+            ``scope`` is empty.
     """
     if auth is None:
         return LoginSource()
     if auth.username is not None:
-        return LoginSource(everywhere=RegistryLogin(auth.username, auth.password or ""))
+        plain = RegistryLogin(auth.username, auth.password or "")
+        return _scoped(plain, scope, "auth.username")
     if auth.secret_name is None:  # k8sKeychain alone: the pods' pull secrets only
         return LoginSource()
     folder = Path(secrets_dir) / auth.secret_name
@@ -70,7 +81,14 @@ def load_logins(auth: Auth | None, secrets_dir: str) -> LoginSource:
         password = (folder / "password").read_text().strip()
     except (OSError, DockerConfigError) as error:
         raise ConfigError(f"secret {auth.secret_name!r} in {folder}: {error}") from None
-    return LoginSource(everywhere=RegistryLogin(username, password))
+    where = f"auth.secretName {auth.secret_name!r} (username/password files in {folder})"
+    return _scoped(RegistryLogin(username, password), scope, where)
+
+
+def _scoped(plain: RegistryLogin, scope: frozenset[str], where: str) -> LoginSource:
+    if not scope:  # the loader refuses this for inline logins; secret files are read only now
+        raise ConfigError(f"{where}: {NO_SCOPE}")
+    return LoginSource(plain=plain, scope=scope)
 
 
 class RegistryAccess:

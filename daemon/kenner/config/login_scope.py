@@ -1,0 +1,31 @@
+"""Where a cosign validator's plain login may be sent: its scope, fixed at config load.
+
+A plain login (``auth.username``/``auth.password``, or ``username``/``password`` files in the
+``auth.secretName`` directory) carries no registry of its own, unlike a ``.dockerconfigjson``
+entry whose key names one. Its scope is ``auth.registry`` when given, else the literal registry
+hosts of the policy rules that use the validator (``registry.example/*``, ``nginx`` for Docker
+Hub); a rule that globs the host (``*:*``, ``*.example/*``) adds nothing, since an image naming
+any registry could match it. A plain login is sent only for images on a host of its scope; an
+empty scope is refused (``checks`` for an inline login, the validator builder for files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kenner.admission.policy import literal_registry
+from kenner.config.model import CosignValidatorConfig, Rule
+from kenner.oci.naming import canonical_registry
+
+NO_SCOPE = (
+    "a plain login needs a registry: set auth.registry or name the registry in a rule for "
+    "this validator"
+)
+
+
+def plain_login_scope(validator: CosignValidatorConfig, policy: Iterable[Rule]) -> frozenset[str]:
+    """The registries (``canonical_registry`` form) the validator's plain login may go to."""
+    if validator.auth is not None and validator.auth.registry is not None:
+        return frozenset({canonical_registry(validator.auth.registry)})
+    hosts = (literal_registry(rule.pattern) for rule in policy if rule.validator == validator.name)
+    return frozenset(canonical_registry(host) for host in hosts if host is not None)
