@@ -22,9 +22,12 @@ import trio
 import trustme
 import yaml
 
+from kenner.admission.image import parse_image
 from kenner.admission.review import AdmissionRequest, parse_review
+from kenner.admission.verdict import Untrusted, Verdict
+from kenner.config.errors import ConfigError, Problem
 from kenner.config.load import load_config
-from kenner.config.model import Auth, Config
+from kenner.config.model import Auth, Config, CosignValidatorConfig, RuleOptions
 from kenner.kube.access import ClusterAccess
 from kenner.kube.client import KubeClient, KubeError
 from kenner.kube.pull_secrets import pod_pull_logins
@@ -33,6 +36,7 @@ from kenner.net.errors import AuthError
 from kenner.net.http import Fetcher
 from kenner.net.registry import BadContent
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins, parse_docker_config
+from kenner.validators.build import build_validators, open_runtime
 from kenner.validators.credentials import load_credentials
 from kenner.validators.registry_access import LoginSource, RegistryAccess, load_logins
 from tests.loopback.servers import (
@@ -110,7 +114,7 @@ def _docker_config_logins(tmp_path: Path, key: str) -> LoginSource:
     folder.mkdir()
     auths = {key: {"username": USER, "password": PASSWORD}}
     (folder / ".dockerconfigjson").write_text(json.dumps({"auths": auths}))
-    return load_logins(Auth(secret_name="regcred"), str(tmp_path))
+    return load_logins(Auth(secret_name="regcred"), str(tmp_path), frozenset())
 
 
 # --- point 10: registry and Notary credentials ------------------------------------------------
@@ -271,6 +275,164 @@ def test_docker_config_keys_never_cover_another_registry_or_sibling_path(
     and path prefix (at a '/' boundary) only."""
     config = json.dumps({"auths": {key: {"username": USER, "password": PASSWORD}}}).encode()
     assert parse_docker_config(config).for_image(registry, repository) is None
+
+
+def _cosign_document(
+    policy: list[str], auth: dict[str, Any], ca_pem: str | None = None
+) -> dict[str, Any]:
+    validator = {
+        "name": "cosign",
+        "type": "cosign",
+        "trustRoots": [{"name": "default", "key": public_pem(new_key())}],
+        "auth": auth,
+    }
+    if ca_pem is not None:
+        validator["cert"] = ca_pem
+    options = {"verifyInTransparencyLog": False}
+    rules = [{"pattern": pattern, "validator": "cosign", "with": options} for pattern in policy]
+    return {"validators": [validator], "policy": rules}
+
+
+async def _validate(config: Config, image: str) -> Verdict:
+    async with open_runtime() as runtime:
+        validator = build_validators(config, runtime)["cosign"]
+        return await validator.validate(parse_image(image), RuleOptions())
+
+
+@pytest.mark.parametrize("scope_from", ["rule", "auth.registry", "secret files"])
+async def test_a_plain_login_under_a_catch_all_rule_reaches_no_other_registry(
+    scope_from: str, tmp_path: Path
+) -> None:
+    """Issue 11 point 10: a cosign validator's plain login (inline or as username/password
+    files) is sent only to the registries of its scope (a rule naming the registry, or
+    ``auth.registry``), never to another registry that a ``*:*`` rule sends to the validator
+    and that asks for basic credentials (the old code sent it to any registry an image named)."""
+    own_app, other_app = _basic_registry(), _basic_registry()
+    async with _two_hosts(own_app, other_app) as (own, other, _):
+        auth: dict[str, Any] = {"username": USER, "password": PASSWORD}
+        policy = ["*:*"]
+        if scope_from == "auth.registry":
+            auth["registry"] = _host(own).upper()  # normalised like image hosts
+        else:
+            policy.append(f"{_host(own)}/team/*:*")
+        if scope_from == "secret files":
+            (tmp_path / "regcred").mkdir()
+            (tmp_path / "regcred" / "username").write_text(USER + "\n")
+            (tmp_path / "regcred" / "password").write_text(PASSWORD + "\n")
+            auth = {"secretName": "regcred"}
+        document = _cosign_document(policy, auth, own.ca_pem)
+        document["secretsDir"] = str(tmp_path)
+        config = load_config(yaml.safe_dump(document))
+        own_verdict = await _validate(config, f"{_host(own)}/team/app:v1")
+        other_verdict = await _validate(config, f"{_host(other)}/team/app:v1")
+    assert _authorizations(own_app) == [None, BASIC]  # the login works where it belongs
+    assert _authorizations(other_app) == [None]
+    assert isinstance(own_verdict, Untrusted)
+    assert isinstance(other_verdict, Untrusted)
+    assert "asks for basic credentials; none are configured" in other_verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("policy", "auth"),
+    [
+        (["*:*"], {"username": USER, "password": PASSWORD}),
+        (["*.example/*", "*"], {"username": USER, "password": PASSWORD, "k8sKeychain": False}),
+    ],
+)
+def test_a_plain_login_without_a_registry_is_refused_at_load(
+    policy: list[str], auth: dict[str, Any]
+) -> None:
+    """Issue 11 point 10: a plain login whose validator's rules name no registry (only host
+    globs) and that gives no ``auth.registry`` would go to any registry an image names: the
+    config is refused, naming the key and its line (the old code loaded it)."""
+    text = yaml.safe_dump(_cosign_document(policy, auth), sort_keys=False)
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "kenner.yaml")
+    line = text.splitlines().index("    username: robot") + 1
+    assert refused.value.problems == (
+        Problem(
+            "validators[0].auth.username",
+            line,
+            "a plain login needs a registry: set auth.registry or name the registry in a rule "
+            "for this validator",
+        ),
+    )
+
+
+async def test_plain_login_files_without_a_registry_are_refused_when_read(tmp_path: Path) -> None:
+    """Issue 11 point 10: username/password files in ``auth.secretName`` are a plain login too;
+    under a ``*:*`` rule alone the validator is not built (the old code sent them anywhere)."""
+    (tmp_path / "regcred").mkdir()
+    (tmp_path / "regcred" / "username").write_text(USER)
+    (tmp_path / "regcred" / "password").write_text(PASSWORD)
+    document = _cosign_document(["*:*"], {"secretName": "regcred"})
+    document["secretsDir"] = str(tmp_path)
+    config = load_config(yaml.safe_dump(document))
+    async with open_runtime() as runtime:
+        with pytest.raises(ConfigError, match=r"auth\.secretName 'regcred'.*needs a registry"):
+            build_validators(config, runtime)
+
+
+@pytest.mark.parametrize(
+    ("auth", "refused_at"),
+    [
+        ({"secretName": "regcred"}, None),
+        ({"username": USER, "password": PASSWORD, "registry": "index.docker.io"}, None),
+        ({"username": USER, "password": PASSWORD}, "application.validators[0].auth.username"),
+    ],
+)
+def test_connaisseur_layout_loads_when_its_logins_are_scoped(
+    auth: dict[str, Any], refused_at: str | None
+) -> None:
+    """Issue 11 point 10, Connaisseur's Helm values (v3): a ``*:*`` rule with a secret still
+    loads (a docker config is keyed by registry; plain login files are checked when read), and
+    so does a plain login with ``auth.registry``; a plain login with no registry is refused,
+    named in the source's own key path."""
+    document = {
+        "application": {
+            "validators": [
+                {
+                    "name": "cosign",
+                    "type": "cosign",
+                    "trustRoots": [{"name": "default", "key": public_pem(new_key())}],
+                    "auth": auth,
+                }
+            ],
+            "policy": [
+                {
+                    "pattern": "*:*",
+                    "validator": "cosign",
+                    "with": {"verifyInTransparencyLog": False},
+                }
+            ],
+        },
+    }
+    if refused_at is None:
+        validator = load_config(yaml.safe_dump(document)).validators[0]
+        assert isinstance(validator, CosignValidatorConfig)
+        assert validator.auth is not None
+        if validator.auth.username is not None:
+            assert validator.auth.registry == "docker.io"  # index.docker.io, normalised
+        return
+    with pytest.raises(ConfigError) as refused:
+        load_config(yaml.safe_dump(document))
+    assert [problem.path for problem in refused.value.problems] == [refused_at]
+
+
+def test_auth_registry_is_refused_for_notary() -> None:
+    """Issue 11 point 10 (Notary ``auth``): a Notary login belongs to the Notary host alone, so
+    it takes no ``auth.registry`` that could suggest another scope."""
+    validator = {
+        "name": "notary",
+        "type": "notaryv1",
+        "host": "notary.example",
+        "trustRoots": [{"name": "default", "key": public_pem(new_key())}],
+        "auth": {"username": USER, "password": PASSWORD, "registry": "reg.example"},
+    }
+    document = {"validators": [validator], "policy": [{"pattern": "*:*", "validator": "notary"}]}
+    with pytest.raises(ConfigError) as refused:
+        load_config(yaml.safe_dump(document))
+    assert [problem.path for problem in refused.value.problems] == ["validators[0].auth.registry"]
 
 
 # --- point 11: pull-secret and ServiceAccount names, namespaces ---------------------------------

@@ -36,7 +36,17 @@ SERVICE = "kenner-test-registry"
 ISSUER = "kenner-test-token-issuer"
 
 
-def _config(key: PrivateKey, secrets_dir: Path | None = None, **validator: Any) -> Config:
+def _config(
+    key: PrivateKey,
+    secrets_dir: Path | None = None,
+    *,
+    hosts: tuple[str, ...] = (),
+    **validator: Any,
+) -> Config:
+    """One cosign validator; its rules name ``hosts`` (``HOST/*:*`` each), else ``*:*``: a plain
+    login is sent only to registries a rule names or ``auth.registry`` gives."""
+    options = {"verifyInTransparencyLog": False}
+    patterns = [f"{host}/*:*" for host in hosts] or ["*:*"]
     document: dict[str, Any] = {
         "validators": [
             {
@@ -47,7 +57,7 @@ def _config(key: PrivateKey, secrets_dir: Path | None = None, **validator: Any) 
             }
         ],
         "policy": [
-            {"pattern": "*:*", "validator": "cosign", "with": {"verifyInTransparencyLog": False}}
+            {"pattern": pattern, "validator": "cosign", "with": options} for pattern in patterns
         ],
     }
     if secrets_dir is not None:
@@ -74,7 +84,8 @@ async def test_htpasswd_basic_auth(tmp_path: Path) -> None:
         images = own_images(registry, "kenner-test/app")
         digest = images.signed_image("v1", key)
 
-        login = {"username": "kenner", "password": "s3cret-pull"}
+        # Under "*:*" the plain login needs its registry named (auth.registry).
+        login = {"username": "kenner", "password": "s3cret-pull", "registry": registry.host}
         config = _config(key, cert=registry.ca_pem, auth=login)
         assert await _validate(config, images.ref("v1")) == Trusted(digest)
 
@@ -139,7 +150,7 @@ async def test_bearer_token_flow(tmp_path: Path) -> None:
             # One bundle trusts both the registry and the token realm it names.
             ca_bundle = registry.ca_pem + token_server.ca_pem
             login = {"username": "ci", "password": "ci-pass"}
-            config = _config(key, cert=ca_bundle, auth=login)
+            config = _config(key, cert=ca_bundle, hosts=(registry.host,), auth=login)
 
             assert await _validate(config, images.ref("v1")) == Trusted(digest)
             asked = app.requests_to("/token")
@@ -150,7 +161,9 @@ async def test_bearer_token_flow(tmp_path: Path) -> None:
                 assert query["service"] == [SERVICE]
                 assert request.headers["authorization"] == "Basic " + _basic("ci", "ci-pass")
 
-            wrong = _config(key, cert=ca_bundle, auth={**login, "password": "nope"})
+            wrong = _config(
+                key, cert=ca_bundle, hosts=(registry.host,), auth={**login, "password": "nope"}
+            )
             reason = _denied(await _validate(wrong, images.ref("v1")))
             assert reason == (
                 f"registry error: https://{registry.host}/v2/kenner-test/bearer/manifests/v1: "
@@ -175,19 +188,25 @@ async def test_registry_certs_give_each_registry_its_own_ca(tmp_path: Path) -> N
         images = [own_images(registry, "kenner-test/ca") for registry in (first, second)]
         digests = [image.signed_image("v1", key) for image in images]
         own_cas = {first.host: first.ca_pem, second.host: second.ca_pem}
-        config = _config(key, registryCerts=own_cas, auth=login)
+        # The one plain login goes to both registries because a rule names each.
+        hosts = (first.host, second.host)
+        config = _config(key, hosts=hosts, registryCerts=own_cas, auth=login)
         for image, digest in zip(images, digests, strict=True):
             assert await _validate(config, image.ref("v1")) == Trusted(digest)
 
         # An entry replaces `cert` for its registry; the others keep `cert`.
         partial = _config(
-            key, cert=second.ca_pem, registryCerts={first.host: first.ca_pem}, auth=login
+            key,
+            cert=second.ca_pem,
+            hosts=hosts,
+            registryCerts={first.host: first.ca_pem},
+            auth=login,
         )
         for image, digest in zip(images, digests, strict=True):
             assert await _validate(partial, image.ref("v1")) == Trusted(digest)
 
         swapped = {first.host: second.ca_pem, second.host: first.ca_pem}
-        config = _config(key, registryCerts=swapped, auth=login)
+        config = _config(key, hosts=hosts, registryCerts=swapped, auth=login)
         for image in images:
             reason = _denied(await _validate(config, image.ref("v1")))
             assert reason.startswith(f"registry error: https://{image.host}/v2/")
