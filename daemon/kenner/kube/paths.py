@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from kenner.errors import KennerError
+
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL = re.compile(_LABEL)
 _DNS1123_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -29,7 +31,7 @@ SUBDOMAIN_MAX = 253
 _QUOTE_MAX = 200
 
 
-class KubeNameError(ValueError):
+class KubeNameError(KennerError, ValueError):
     """A name is not a valid Kubernetes name of its kind; the message says which and why."""
 
 
