@@ -90,8 +90,11 @@ async def _decide(
     observer: RequestObserver | None,
 ) -> tuple[Plan, dict[str, Verdict], Decision]:
     config = snapshot.config
-    owner_images = await owner_approved_images(request, snapshot.kube, config, deadline=deadline)
-    plan = plan_request(request, config, snapshot.policy, owner_images)
+    prover = snapshot.prover
+    owner_images = await owner_approved_images(
+        request, snapshot.kube, config, prover, deadline=deadline
+    )
+    plan = plan_request(request, config, snapshot.policy, owner_images, prover)
     on_validated = observer.validation_done if observer is not None else None
     verdicts: dict[str, Verdict] = {}
     if plan.checks:

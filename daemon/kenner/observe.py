@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kenner.admission.decision import Decision, ImageCheck, Plan
+from kenner.admission.decision import CHILD_SKIP, UNCHANGED_SKIP, Decision, ImageCheck, Plan
 from kenner.admission.image import ImageRefError, parse_image
 from kenner.admission.review import AdmissionRequest
 from kenner.admission.verdict import Trusted, Verdict
@@ -18,8 +18,8 @@ from kenner.server.state import Snapshot
 
 # kenner's skip reasons (kenner.admission.decision) -> Connaisseur's metric label.
 _SKIP_REASONS = {
-    "unchanged on update": UNCHANGED_SKIP_REASON,
-    "in the owner's template": "automatic approval of child image reference",
+    UNCHANGED_SKIP: UNCHANGED_SKIP_REASON,
+    CHILD_SKIP: "automatic approval of child image reference",
 }
 
 

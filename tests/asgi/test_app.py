@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ from kenner.config.model import Config, Deadlines, Rule, ServerConfig, StaticVal
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.static import StaticValidator
+from tests.support.proofs import proof_in, without_proof
 from tests.support.reviews import pod_review
 from tests.support.validators import SlowValidator
 
@@ -46,8 +48,17 @@ async def test_allowed_review(client: httpx.AsyncClient) -> None:
     response = await client.post("/mutate", json=_review("registry.k8s.io/pause:3.9"))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert body["response"] == {"uid": "u-1", "allowed": True, "status": {"code": 202}}
+    body = response.json()["response"]
+    patch = json.loads(base64.b64decode(body.pop("patch")))
+    assert body == {
+        "uid": "u-1",
+        "allowed": True,
+        "status": {"code": 202},
+        "patchType": "JSONPatch",
+    }
+    # Nothing to pin; the patch only writes kenner's proof (issue 11).
+    assert without_proof(patch) == []
+    assert proof_in(patch) is not None
 
 
 async def test_denied_review_names_image_and_reason(client: httpx.AsyncClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import attrs
 import httpx
@@ -22,6 +23,7 @@ from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
+from tests.support.proofs import with_proof
 from tests.support.reviews import pod_review
 from tests.support.validators import SlowValidator
 
@@ -82,12 +84,17 @@ def _value(
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def test_counts_after_a_scripted_set_of_requests(client: httpx.AsyncClient) -> None:
+async def test_counts_after_a_scripted_set_of_requests(
+    client: httpx.AsyncClient, state: DaemonState
+) -> None:
+    update: Any = _review("4", PAUSE, "UPDATE", old=PAUSE)
+    old = update["request"]["oldObject"]  # admitted by kenner before: it carries a proof
+    update["request"]["oldObject"] = with_proof(old, "Pod", "team", state.snapshot.prover)
     answers = [
         await client.post("/mutate", json=_review("1", PAUSE)),
         await client.post("/mutate", json=_review("2", "docker.io/library/nginx:1")),
         await client.post("/mutate", json=_review("3", "slow.example/app:1")),
-        await client.post("/mutate", json=_review("4", PAUSE, "UPDATE", old=PAUSE)),
+        await client.post("/mutate", json=update),
         await client.post("/mutate", json=_review("5", "nginx:2")),
     ]
     allowed = [answer.json()["response"]["allowed"] for answer in answers]

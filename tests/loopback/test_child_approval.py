@@ -4,9 +4,11 @@ Kubernetes API over TLS (``tests.support.fake_kube``), the real Connaisseur fixt
 ``02_pod.json`` is a Pod created by the ReplicaSet ``charlie-deployment-76fbf58b7d`` (UID
 ``090d26f8-…``); ``kube_api_responses/replicasets.json`` is a ReplicaSet with that UID whose pod
 template has the Pod's image. As in Connaisseur's own test, the API serves that file at the
-owner's path (its ``metadata.name`` differs; kenner compares kind and UID). The policy sends
-every image to a validator that trusts nothing, so an allowed answer can only come from child
-approval, and the validator's call list shows whether the image was validated.
+owner's path (its ``metadata.name`` differs; kenner compares kind and UID). The served owner
+carries the validation proof kenner would have written when admitting it (``proven``); without
+one child approval does not apply (issue 11). The policy sends every image to a validator that
+trusts nothing, so an allowed answer can only come from child approval, and the validator's
+call list shows whether the image was validated.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from kenner.server.state import Snapshot
 from tests.loopback.servers import serve_https
 from tests.shared import connaisseur_fixtures
 from tests.support.fake_kube import FakeKubeApi
+from tests.support.proofs import proof_in, with_proof, without_proof
 from tests.support.validators import ScriptedValidator
 
+NAMESPACE = "test-connaisseur"
 OWNER_PATH = "/apis/apps/v1/namespaces/test-connaisseur/replicasets/charlie-deployment-76fbf58b7d"
 CHARLIE = (
     "docker.io/securesystemsengineering/charlie-image"
@@ -52,6 +56,11 @@ def replicaset() -> dict[str, Any]:
     path = connaisseur_fixtures() / "admission_reviews/kube_api_responses/replicasets.json"
     owner: dict[str, Any] = json.loads(path.read_text())
     return owner
+
+
+def proven(owner: dict[str, Any], config: Config = CONFIG) -> dict[str, Any]:
+    """``owner`` with the proof kenner writes under ``config`` (this process's key)."""
+    return with_proof(owner, "ReplicaSet", NAMESPACE, Snapshot(config, {}).prover)
 
 
 @attrs.frozen
@@ -75,24 +84,24 @@ async def setup() -> AsyncIterator[Setup]:
 
 async def test_matching_owner_uid_admits_the_template_image_without_validation() -> None:
     async with setup() as s:
-        s.api.put(OWNER_PATH, replicaset())
+        s.api.put(OWNER_PATH, proven(replicaset()))
         answer, decision = await answer_review(review("02_pod.json"), s.snapshot())
-    # Connaisseur's expectation for this review: allowed, code 202, no patch.
+    # Connaisseur's expectation for this review: allowed, code 202, no image patch; kenner's
+    # patch writes the pod's own proof.
     response = json.loads(answer)["response"]
-    assert response == {
-        "uid": "0c3331b6-1812-11ea-b3fc-02897404852e",
-        "allowed": True,
-        "status": {"code": 202},
-    }
+    assert response["allowed"] is True
+    assert response["status"] == {"code": 202}
+    assert without_proof(decision.response.patch) == []
+    assert proof_in(decision.response.patch) is not None
     assert s.validator.calls == []
     assert [(o.image, o.verdict, o.reason) for o in decision.outcomes] == [
-        (CHARLIE.removeprefix("docker.io/"), "skip", "in the owner's template")
+        (CHARLIE.removeprefix("docker.io/"), "skip", "in the owner's template (proof verified)")
     ]
     assert [path for path, _ in s.api.requests] == [OWNER_PATH]
 
 
 async def test_mismatching_owner_uid_validates_in_full() -> None:
-    owner = replicaset()
+    owner = proven(replicaset())
     owner["metadata"]["uid"] = "11111111-2222-3333-4444-555555555555"  # a namesake, re-created
     async with setup() as s:
         s.api.put(OWNER_PATH, owner)
@@ -106,7 +115,7 @@ async def test_owner_with_another_image_approves_nothing() -> None:
     container = owner["spec"]["template"]["spec"]["containers"][0]
     container["image"] = "securesystemsengineering/charlie-image:other"
     async with setup() as s:
-        s.api.put(OWNER_PATH, owner)
+        s.api.put(OWNER_PATH, proven(owner))
         answer, _ = await answer_review(review("02_pod.json"), s.snapshot())
     assert json.loads(answer)["response"]["allowed"] is False
     assert s.validator.calls == [CHARLIE]
@@ -135,7 +144,7 @@ async def test_api_down_validates_in_full() -> None:
 async def test_feature_off_or_owner_of_unknown_kind_asks_no_api() -> None:
     off = attrs.evolve(CONFIG, features=Features(automatic_child_approval=False))
     async with setup() as s:
-        s.api.put(OWNER_PATH, replicaset())
+        s.api.put(OWNER_PATH, proven(replicaset(), off))
         await answer_review(review("02_pod.json"), s.snapshot(off))
         # Owner kind 'Unknownparent' (Connaisseur's fixture): nothing to look up.
         await answer_review(review("ad_request_pods_unknownparent.json"), s.snapshot())

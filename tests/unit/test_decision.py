@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from kenner.server.state import Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
 from tests.shared import connaisseur_fixtures
+from tests.support.proofs import proof_in, with_proof, without_proof
 from tests.support.reviews import as_bytes, pod_review
 from tests.support.validators import BrokenValidator, ScriptedValidator
 
@@ -66,9 +68,19 @@ async def _answer(path: Path, config: Config = CONFIG) -> dict[str, Any]:
     return response
 
 
-def _patch(response: dict[str, Any]) -> list[dict[str, str]] | None:
+def _ops(response: dict[str, Any]) -> list[dict[str, Any]]:
     patch = response.get("patch")
-    return None if patch is None else json.loads(base64.b64decode(str(patch)))
+    return [] if patch is None else list(json.loads(base64.b64decode(str(patch))))
+
+
+def _patch(response: dict[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The patch's image operations (the proof annotation is left out: ``_proof``)."""
+    return None if "patch" not in response else without_proof(_ops(response))
+
+
+def _proof(response: dict[str, Any]) -> str | None:
+    """The proof the patch writes, if any."""
+    return proof_in(_ops(response))
 
 
 @pytest.fixture
@@ -77,8 +89,10 @@ def reviews() -> Path:
 
 
 async def test_signed_tag_is_pinned_to_the_signed_digest(reviews: Path) -> None:
+    # Connaisseur's patch, plus kenner's proof annotation (issue 11).
     response = await _answer(reviews / "01_deployment.json")
     assert response["allowed"] is True
+    assert str(_proof(response)).startswith("v1:")
     assert _patch(response) == [
         {
             "op": "replace",
@@ -97,11 +111,12 @@ async def test_static_deny_names_the_image_and_the_validator(reviews: Path) -> N
     assert "patch" not in response
 
 
-async def test_static_allow_has_no_patch(reviews: Path) -> None:
+async def test_static_allow_pins_nothing_and_writes_a_proof(reviews: Path) -> None:
     for name in ("15_allow_me_job.json", "22_allow_me_with_index_docker_io.json"):
         response = await _answer(reviews / name)
         assert response["allowed"] is True, name
-        assert "patch" not in response, name
+        assert _patch(response) == [], name
+        assert _proof(response) is not None, name
 
 
 async def test_unsigned_image_is_denied(reviews: Path) -> None:
@@ -113,14 +128,23 @@ async def test_unsigned_image_is_denied(reviews: Path) -> None:
 async def test_reference_already_pinned_is_not_patched(reviews: Path) -> None:
     response = await _answer(reviews / "23_alice_digest_dpl.json")
     assert response["allowed"] is True
+    assert _patch(response) == []
+
+
+async def test_update_of_an_object_being_deleted_keeping_its_images_is_admitted(
+    reviews: Path,
+) -> None:
+    response = await _answer(reviews / "29_deleted_deployment_update_for_delete.json")
+    assert response["allowed"] is True
     assert "patch" not in response
 
 
-async def test_objects_being_deleted_are_admitted_unchanged(reviews: Path) -> None:
-    for name in ("27_deleted_deployment.json", "29_deleted_deployment_update_for_delete.json"):
-        response = await _answer(reviews / name)
-        assert response["allowed"] is True, name
-        assert "patch" not in response, name
+async def test_create_with_a_deletion_timestamp_is_validated(reviews: Path) -> None:
+    # Connaisseur admits 27 unvalidated; kenner validates a CREATE whatever it carries
+    # (issue 11 point 2): busybox is unsigned.
+    response = await _answer(reviews / "27_deleted_deployment.json")
+    assert response["allowed"] is False
+    assert "docker.io/library/busybox:latest" in response["status"]["message"]
 
 
 async def test_pods_only_mode_admits_other_kinds_with_a_warning(reviews: Path) -> None:
@@ -189,10 +213,11 @@ async def test_duplicate_images_are_validated_once_and_patched_everywhere() -> N
     mock = snapshot.validators["mock"]
     assert isinstance(mock, ScriptedValidator)
     assert mock.calls == [f"{ALICE}:test"]
-    assert [p["path"] for p in decision.response.patch] == [
+    assert [p["path"] for p in without_proof(decision.response.patch)] == [
         "/spec/containers/0/image",
         "/spec/containers/1/image",
     ]
+    assert proof_in(decision.response.patch) is not None
 
 
 async def test_insecure_validate_only_mode_does_not_patch() -> None:
@@ -201,7 +226,8 @@ async def test_insecure_validate_only_mode_does_not_patch() -> None:
     )
     decision = await _decide(_pod_review(f"{ALICE}:test"), config)
     assert decision.response.allowed
-    assert decision.response.patch == ()
+    assert without_proof(decision.response.patch) == []
+    assert proof_in(decision.response.patch) is not None
 
 
 async def test_warn_rule_admits_with_a_warning() -> None:
@@ -213,14 +239,26 @@ async def test_warn_rule_admits_with_a_warning() -> None:
     )
 
 
-async def test_unchanged_approval_skips_images_of_the_old_object() -> None:
+async def test_unchanged_approval_skips_images_of_a_proven_old_object() -> None:
     config = attrs.evolve(CONFIG, features=Features(automatic_unchanged_approval=True))
-    body = _pod_review("busybox", operation="UPDATE", old=["docker.io/library/busybox:latest"])
-    decision = await _decide(body, config)
+    snapshot = _snapshot(config)
+    review = pod_review(
+        "busybox", uid="u", operation="UPDATE", old=["busybox"], namespace="default", name="p"
+    )
+    old = review["request"]["oldObject"]
+    review["request"]["oldObject"] = with_proof(old, "Pod", "default", snapshot.prover)
+    decision = await decide_request(
+        parse_review(as_bytes(review)), snapshot, deadline=trio.current_time() + 5
+    )
     assert decision.response.allowed
-    assert [o.verdict for o in decision.outcomes] == ["skip"]
-    # without the feature the same update is validated (and busybox is unsigned)
-    assert not (await _decide(body)).response.allowed
+    assert [(o.verdict, o.reason) for o in decision.outcomes] == [
+        ("skip", "unchanged on update (proof verified)")
+    ]
+    # without the feature, or without the proof (issue 11), the same update is validated
+    # (and busybox is unsigned)
+    assert not (await _decide(as_bytes(review))).response.allowed
+    unproven = _pod_review("busybox", operation="UPDATE", old=["busybox"])
+    assert not (await _decide(unproven, config)).response.allowed
 
 
 async def test_other_operations_are_not_validated() -> None:

@@ -1,4 +1,4 @@
-"""Owner references and owner pod-template images, on Connaisseur's fixtures."""
+"""Owner references and the images a proven owner vouches for, on Connaisseur's fixtures."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 
-from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_references, owner_template_images
+from kenner.config.model import Config, Rule, StaticValidatorConfig
+from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images, owner_references
 from tests.shared import connaisseur_fixtures
+from tests.support.proofs import prover, with_proof
 
 CHARLIE = (
     "docker.io/securesystemsengineering/charlie-image"
     "@sha256:91ac9b26df583762234c1cdb2fc930364754ccc59bc752a2bfe298d2ea68f9ff"
 )
 RS_UID = "090d26f8-1812-11ea-b3fc-02897404852e"
+NAMESPACE = "test-connaisseur"
+PROVER = prover(Config((StaticValidatorConfig("default", True),), (Rule("*:*"),)))
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -50,19 +54,37 @@ def test_owners_kenner_cannot_read_are_ignored() -> None:
     assert owner_references({"metadata": {}}) == ()
 
 
-def test_owner_images_need_the_same_kind_and_uid() -> None:
-    replicaset = fixture("admission_reviews/kube_api_responses/replicasets.json")
+def test_owner_images_need_the_same_kind_and_uid_and_a_proof() -> None:
+    unproven = fixture("admission_reviews/kube_api_responses/replicasets.json")
+    replicaset = with_proof(unproven, "ReplicaSet", NAMESPACE, PROVER)
     ref = OwnerRef("apps/v1", "ReplicaSet", "charlie-deployment-76fbf58b7d", RS_UID)
-    assert owner_template_images(replicaset, ref) == frozenset({CHARLIE})
+    assert owner_proven_images(replicaset, ref, NAMESPACE, PROVER) == frozenset({CHARLIE})
 
+    with pytest.raises(OwnerMismatch, match="carries no proof"):
+        owner_proven_images(unproven, ref, NAMESPACE, PROVER)
+    with pytest.raises(OwnerMismatch, match="does not match"):
+        owner_proven_images(replicaset, ref, "elsewhere", PROVER)
     namesake = copy.deepcopy(replicaset)
     namesake["metadata"]["uid"] = "another"
     with pytest.raises(OwnerMismatch, match="UID 'another' is not the child's"):
-        owner_template_images(namesake, ref)
+        owner_proven_images(namesake, ref, NAMESPACE, PROVER)
     other_kind = OwnerRef("apps/v1", "Deployment", "x", RS_UID)
     with pytest.raises(OwnerMismatch, match="the API returned a 'ReplicaSet'"):
-        owner_template_images(replicaset, other_kind)
+        owner_proven_images(replicaset, other_kind, NAMESPACE, PROVER)
     broken = copy.deepcopy(replicaset)
     del broken["spec"]["template"]
     with pytest.raises(OwnerMismatch, match="has no pod spec"):
-        owner_template_images(broken, ref)
+        owner_proven_images(broken, ref, NAMESPACE, PROVER)
+    deleting = copy.deepcopy(replicaset)
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    with pytest.raises(OwnerMismatch, match="is being deleted"):
+        owner_proven_images(deleting, ref, NAMESPACE, PROVER)
+
+
+def test_only_digest_references_of_a_proven_owner_count() -> None:
+    replicaset = fixture("admission_reviews/kube_api_responses/replicasets.json")
+    containers = replicaset["spec"]["template"]["spec"]["containers"]
+    containers.append({"name": "tagged", "image": "example.org/tagged:1.0"})
+    proven = with_proof(replicaset, "ReplicaSet", NAMESPACE, PROVER)
+    ref = OwnerRef("apps/v1", "ReplicaSet", "charlie-deployment-76fbf58b7d", RS_UID)
+    assert owner_proven_images(proven, ref, NAMESPACE, PROVER) == frozenset({CHARLIE})

@@ -3,13 +3,21 @@
 It runs in two pure steps around the (asynchronous) validators:
 
 1. ``plan_request`` decides what needs validating. Requests that need none are answered here:
-   operations other than CREATE/UPDATE, objects being deleted (Connaisseur #2053: finalizers
-   must not be blocked), non-Pod kinds in ``podsOnly`` mode. Broken objects are denied here.
-   Each distinct image is parsed and matched to exactly one policy rule; images that cannot
-   be parsed or match no rule are denied without asking a validator.
+   operations other than CREATE/UPDATE, UPDATEs of objects being deleted that change no image
+   (Connaisseur #2053: finalizers must not be blocked; any new or changed image is validated,
+   and a CREATE is always validated), non-Pod kinds in ``podsOnly`` mode. Broken objects are
+   denied here. Each distinct image is parsed and matched to exactly one policy rule; images
+   that cannot be parsed or match no rule are denied without asking a validator.
 2. ``decide`` folds the verdicts into one answer: every failing image is named with its
    reason; allowed images validated in ``mutate`` mode are pinned to their signed digest with
    a JSON patch; detection mode and per-rule ``enforce: warn`` turn denials into warnings.
+
+Shortcuts skip an image only on a verified proof (``kenner.admission.proof``): automatic
+unchanged approval when ``oldObject`` carries a proof for its images under the current policy
+and key, automatic child approval when the caller verified the owner's proof
+(``kenner.kube.children``). When every image of an allowed object is trusted or skipped on a
+proof, outside detection mode and with no ``enforce: warn`` failure, the patch also writes the
+object's own proof.
 
 Fail closed: anything unexpected denies, and an image with no verdict (the request deadline
 passed) is denied.
@@ -18,12 +26,14 @@ passed) is denied.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 from kenner.admission.image import ImageRef, ImageRefError, parse_image
 from kenner.admission.patch import pin_images
 from kenner.admission.policy import PolicyIndex
+from kenner.admission.proof import Prover, proof_patch
 from kenner.admission.review import AdmissionRequest, AdmissionResponse
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.admission.workload import (
@@ -36,6 +46,9 @@ from kenner.admission.workload import (
 from kenner.config.model import Config, Rule
 
 VALIDATED_OPERATIONS = ("CREATE", "UPDATE")
+# The reasons of images skipped by a shortcut (the decision log and the metrics use them).
+UNCHANGED_SKIP = "unchanged on update (proof verified)"
+CHILD_SKIP = "in the owner's template (proof verified)"
 
 
 @attrs.frozen
@@ -70,7 +83,9 @@ class Plan:
     request: AdmissionRequest
     answer: AdmissionResponse | None = None
     checks: tuple[ImageCheck, ...] = ()
-    early: tuple[ImageOutcome, ...] = ()  # denied before validation, or skipped
+    early: tuple[ImageOutcome, ...] = ()  # denied before validation, or skipped on a proof
+    sites: tuple[ImageSite, ...] = ()  # every image of the object, for its proof
+    prover: Prover | None = None
 
 
 @attrs.frozen
@@ -86,19 +101,23 @@ def plan_request(
     config: Config,
     policy: PolicyIndex | None = None,
     owner_images: frozenset[str] = frozenset(),
+    prover: Prover | None = None,
 ) -> Plan:
     """Work out which images of ``request`` must be validated, under which rules.
 
     ``policy`` is the configuration's rule index (built from ``config.policy`` when absent).
-    ``owner_images``: normalised references from the pod templates of the object's verified
-    owners (automatic child approval, fetched by the caller); those images are not validated.
+    ``owner_images``: normalised digest references from the pod templates of the object's
+    owners whose proofs the caller verified (automatic child approval); those images are not
+    validated. ``prover``: the snapshot's proof key and policy hash; without one nothing is
+    proven: unchanged images are validated and no proof is written.
     """
     if request.operation not in VALIDATED_OPERATIONS:
         return Plan(request, AdmissionResponse(True, f"{request.operation} is not validated"))
     if request.object is None:
         return Plan(request, AdmissionResponse(False, _deny_text("the request has no object")))
-    if marked_for_deletion(request.object):
-        return Plan(request, AdmissionResponse(True, "object is being deleted; not validated"))
+    if _finalising_unchanged(request):
+        message = "object is being deleted and its images are unchanged; not validated"
+        return Plan(request, AdmissionResponse(True, message))
     if not is_workload_kind(request.kind):
         reason = f"kind {request.kind or '(none)'!r} is not a workload kind kenner validates"
         return Plan(request, AdmissionResponse(False, _deny_text(reason)))
@@ -110,7 +129,9 @@ def plan_request(
     except WorkloadError as error:
         return Plan(request, AdmissionResponse(False, _deny_text(str(error))))
 
-    unchanged = _old_images(request) if config.features.automatic_unchanged_approval else set()
+    unchanged: set[str] = set()
+    if config.features.automatic_unchanged_approval and prover is not None:
+        unchanged = _proven_old_images(request, prover)
     grouped: dict[str, tuple[ImageRef, list[ImageSite]]] = {}
     early: list[ImageOutcome] = []
     for site in sites:
@@ -121,9 +142,9 @@ def plan_request(
             continue
         normalised = str(ref)
         if normalised in unchanged:
-            early.append(ImageOutcome(site.image, None, None, "skip", "unchanged on update"))
-        elif normalised in owner_images:
-            early.append(ImageOutcome(site.image, None, None, "skip", "in the owner's template"))
+            early.append(ImageOutcome(site.image, None, None, "skip", UNCHANGED_SKIP))
+        elif normalised in owner_images and ref.digest is not None:
+            early.append(ImageOutcome(site.image, None, None, "skip", CHILD_SKIP))
         elif normalised in grouped:
             grouped[normalised][1].append(site)
         else:
@@ -138,7 +159,7 @@ def plan_request(
             early.append(ImageOutcome(str(ref), None, None, "deny", reason))
         else:
             checks.append(ImageCheck(ref, rule, tuple(ref_sites)))
-    return Plan(request, checks=tuple(checks), early=tuple(early))
+    return Plan(request, checks=tuple(checks), early=tuple(early), sites=sites, prover=prover)
 
 
 def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decision:
@@ -164,8 +185,23 @@ def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decis
     if denials:
         message = _deny_text("; ".join(_describe(o) for o in denials))
         return Decision(AdmissionResponse(False, message, tuple(warnings)), tuple(outcomes))
-    response = AdmissionResponse(True, warnings=tuple(warnings), patch=pin_images(pins))
+    patch = pin_images(pins)
+    if not warnings and not config.features.detection_mode:
+        patch += _proof(plan, pins)
+    response = AdmissionResponse(True, warnings=tuple(warnings), patch=patch)
     return Decision(response, tuple(outcomes))
+
+
+def _proof(plan: Plan, pins: list[tuple[ImageSite, ImageRef]]) -> tuple[dict[str, Any], ...]:
+    """The patch operation writing the object's proof: over its images as admitted."""
+    request = plan.request
+    if plan.prover is None or request.object is None or not plan.sites:
+        return ()
+    admitted = {site.pointer: site.image for site in plan.sites}
+    admitted |= {site.pointer: str(ref) for site, ref in pins}
+    value = plan.prover.seal(request.namespace, request.kind, admitted.items())
+    operation = proof_patch(request.object, value)
+    return () if operation is None else (operation,)
 
 
 def _judge(check: ImageCheck, verdict: Verdict) -> tuple[ImageOutcome, ImageRef | None]:
@@ -186,14 +222,29 @@ def _judge(check: ImageCheck, verdict: Verdict) -> tuple[ImageOutcome, ImageRef 
     return outcome, pinned
 
 
-def _old_images(request: AdmissionRequest) -> set[str]:
-    """Normalised references already present in ``oldObject`` (automatic unchanged approval)."""
-    if request.old_object is None:
-        return set()
+def _finalising_unchanged(request: AdmissionRequest) -> bool:
+    """An UPDATE of an object being deleted that keeps every image (pointer and reference)."""
+    new, old = request.object, request.old_object
+    if request.operation != "UPDATE" or new is None or old is None:
+        return False
+    if not marked_for_deletion(new):
+        return False
     try:
-        sites = extract_images(request.kind, request.old_object)
+        new_sites = extract_images(request.kind, new)
+        old_sites = extract_images(request.kind, old)
     except WorkloadError:
+        return False
+    return {s.pointer: s.image for s in new_sites} == {s.pointer: s.image for s in old_sites}
+
+
+def _proven_old_images(request: AdmissionRequest, prover: Prover) -> set[str]:
+    """Normalised references of ``oldObject`` when it carries a proof that verifies now."""
+    old = request.old_object
+    if request.operation != "UPDATE" or old is None:
         return set()
+    if not prover.verify_object(old, request.namespace, request.kind).ok:
+        return set()
+    sites = extract_images(request.kind, old)  # readable: the proof verified over them
     refs: set[str] = set()
     for site in sites:
         try:

@@ -3,11 +3,14 @@
 A ReplicaSet's pods, a Deployment's ReplicaSets, a CronJob's Jobs carry the images their owner
 was admitted with (and pinned to signed digests then). Validating them again costs a Notary
 round trip per pod and can deny a rollout halfway when a Notary is briefly down. kenner fetches
-each owner the child names, requires the same UID (the very object, not a namesake), and
-returns the normalised references of the owner's pod template; the decision core skips those.
+each owner the child names and keeps the digest references of its pod template only when the
+owner vouches for them (``kenner.kube.owners``: the same UID, not being deleted, a proof that
+verifies under the current key and policy); the decision core skips those.
 
-Every failure (API down, owner missing, UID or kind mismatch, deadline) returns no images for
-that owner, so the child is validated in full: an error never turns into an allow.
+Under ``resourceValidationMode: podsOnly`` controllers are admitted unchecked and carry no
+proof, so child approval does not apply at all. Every failure (API down, owner missing, UID or
+kind mismatch, no valid proof, deadline) returns no images for that owner and is logged with
+the reason, so the child is validated in full: an error never turns into an allow.
 """
 
 from __future__ import annotations
@@ -17,26 +20,34 @@ import logging
 import trio
 
 from kenner.admission.decision import VALIDATED_OPERATIONS
+from kenner.admission.proof import Prover
 from kenner.admission.review import AdmissionRequest
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient, KubeError
-from kenner.kube.owners import OwnerMismatch, owner_references, owner_template_images
+from kenner.kube.owners import OwnerMismatch, owner_proven_images, owner_references
 
 log = logging.getLogger(__name__)
 
 
 async def owner_approved_images(
-    request: AdmissionRequest, kube: KubeClient | None, config: Config, *, deadline: float
+    request: AdmissionRequest,
+    kube: KubeClient | None,
+    config: Config,
+    prover: Prover,
+    *,
+    deadline: float,
 ) -> frozenset[str]:
-    """Normalised image references of the request object's verified owners' pod templates.
+    """Normalised digest references of the pod templates of the request object's owners
+    whose proofs verify under ``prover``.
 
     Each API call ends at ``kubernetes.apiSeconds`` from its start or at ``deadline`` (trio
-    time), whichever is first. Empty when the feature is off, there is no API access, the
-    object has no owner kenner can read, or anything fails.
+    time), whichever is first. Empty when the feature is off or ``podsOnly`` is set, there is
+    no API access, the object has no owner kenner can read, or anything fails.
     """
     if (
         kube is None
         or not config.features.automatic_child_approval
+        or config.features.resource_validation_mode == "podsOnly"
         or request.operation not in VALIDATED_OPERATIONS
         or request.object is None
         or not request.namespace
@@ -46,16 +57,21 @@ async def owner_approved_images(
     for ref in owner_references(request.object):
         path = ref.api_path(request.namespace)
         failure: str | None = None
+        level = logging.WARNING  # the API failed: worth an operator's look
         with trio.move_on_at(min(deadline, trio.current_time() + config.kubernetes.api_s)):
             try:
                 owner = await kube.get_object(path)
-                images |= owner_template_images(owner, ref)
-            except (KubeError, OwnerMismatch) as error:
+                images |= owner_proven_images(owner, ref, request.namespace, prover)
+            except KubeError as error:
                 failure = str(error)
+            except OwnerMismatch as error:
+                # Common and harmless (e.g. an owner created before kenner): info.
+                failure, level = str(error), logging.INFO
             else:
                 continue
         failure = failure or f"no answer within {config.kubernetes.api_s:g} s"
-        log.warning(
+        log.log(
+            level,
             "child approval not possible; validating every image",
             extra={"fields": {"uid": request.uid, "owner": path, "reason": failure}},
         )

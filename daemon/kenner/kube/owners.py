@@ -1,9 +1,17 @@
-"""Owner references and the images of an owner's pod template (pure: JSON in, values out).
+"""Owner references and the images an owner vouches for (pure: JSON in, values out).
 
-Automatic child approval admits a child's images that appear in its owner's pod template,
-because the owner was validated (and pinned to signed digests) when it was admitted. Only an
-owner that is the very object the child names counts: same kind, name and namespace, and the
-same UID (a deleted and re-created owner of the same name has a new UID).
+Automatic child approval admits a child's images that appear in its owner's pod template, but
+only when kenner itself validated that template under the policy in force now. An owner
+vouches for its images only when all of these hold:
+
+- it is the very object the child names: same kind, name and namespace, and the same UID (a
+  deleted and re-created owner of the same name has a new UID);
+- it is not being deleted (no ``metadata.deletionTimestamp``);
+- it carries a ``kenner.dev/proof`` that verifies for its namespace, kind and current images
+  under the current key and policy (``kenner.admission.proof``): an owner created before
+  kenner was installed, admitted in detection mode, unchecked (``podsOnly``), in a namespace
+  kenner does not validate, or changed since, has none;
+- and only its images pinned by digest count: a tag may point elsewhere by now.
 """
 
 from __future__ import annotations
@@ -14,7 +22,13 @@ from typing import Any
 import attrs
 
 from kenner.admission.image import ImageRefError, parse_image
-from kenner.admission.workload import WORKLOAD_KINDS, WorkloadError, extract_images
+from kenner.admission.proof import Prover
+from kenner.admission.workload import (
+    WORKLOAD_KINDS,
+    WorkloadError,
+    extract_images,
+    marked_for_deletion,
+)
 from kenner.errors import KennerError
 
 # The REST resource name of each owner kind (lower-case plural, as the API spells it).
@@ -33,7 +47,8 @@ MAX_OWNERS = 4
 
 
 class OwnerMismatch(KennerError, ValueError):
-    """The fetched owner is not the object the child names, or has no readable pod template."""
+    """The fetched owner does not vouch for its images: another object, being deleted, no
+    readable pod template, or no proof that verifies (the message says which)."""
 
 
 @attrs.frozen
@@ -77,12 +92,14 @@ def owner_references(obj: Mapping[str, Any]) -> tuple[OwnerRef, ...]:
     return tuple(owners[:MAX_OWNERS])
 
 
-def owner_template_images(owner: Mapping[str, Any], ref: OwnerRef) -> frozenset[str]:
-    """The normalised image references of the owner's pod template.
+def owner_proven_images(
+    owner: Mapping[str, Any], ref: OwnerRef, namespace: str, prover: Prover
+) -> frozenset[str]:
+    """The normalised digest references of the owner's pod template, once its proof verified.
 
     Raises:
-        OwnerMismatch: the object is not the owner ``ref`` names (kind or UID differ), or its
-            pod template cannot be read.
+        OwnerMismatch: the object is not the owner ``ref`` names (kind or UID differ), is
+            being deleted, its pod template cannot be read, or its proof does not verify.
     """
     metadata = owner.get("metadata")
     uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
@@ -90,14 +107,21 @@ def owner_template_images(owner: Mapping[str, Any], ref: OwnerRef) -> frozenset[
         raise OwnerMismatch(f"{ref.kind} {ref.name}: the API returned a {owner.get('kind')!r}")
     if uid != ref.uid:
         raise OwnerMismatch(f"{ref.kind} {ref.name}: UID {uid!r} is not the child's {ref.uid!r}")
+    if marked_for_deletion(owner):
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: is being deleted")
     try:
         sites = extract_images(ref.kind, owner)
     except WorkloadError as error:
         raise OwnerMismatch(f"{ref.kind} {ref.name}: {error}") from None
+    verification = prover.verify_object(owner, namespace, ref.kind)
+    if not verification.ok:
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: {verification.reason}")
     images: set[str] = set()
     for site in sites:
         try:
-            images.add(str(parse_image(site.image)))
+            image = parse_image(site.image)
         except ImageRefError:
             continue  # an unparseable image in the owner approves nothing
+        if image.digest is not None:
+            images.add(str(image))
     return frozenset(images)

@@ -195,6 +195,12 @@ async def run_daemon(
     """
     shutdown = shutdown or trio.Event()
     config = load_settings(options)
+    if config.proof.key_file is None:
+        log.warning(
+            "no proof.keyFile configured: validation proofs use a random key of this process; "
+            "they do not survive a restart or span replicas, so children of owners admitted "
+            "elsewhere are validated in full"
+        )
     with tempfile.TemporaryDirectory(prefix="kenner-") as scratch_dir:
         scratch = Path(scratch_dir)
         files = tls_files(config, scratch)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping
 
 import attrs
 
 from kenner.admission.policy import PolicyIndex
+from kenner.admission.proof import ProofKey, Prover
 from kenner.alerting.sender import AlertDispatcher
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient
@@ -31,6 +33,22 @@ class Snapshot:
         default=attrs.Factory(lambda self: PolicyIndex(self.config.policy), takes_self=True)
     )
     kube: KubeClient | None = None  # the Kubernetes API, when kubernetes.enabled
+    # Proofs under this snapshot's policy hash (computed once here) and key.
+    prover: Prover = attrs.field(
+        default=attrs.Factory(lambda self: _prover(self.config), takes_self=True)
+    )
+
+
+@functools.cache
+def process_proof_key() -> ProofKey:
+    """The random proof key of this process, used while no ``proof.keyFile`` is configured."""
+    return ProofKey.random()
+
+
+def _prover(config: Config) -> Prover:
+    key_file = config.proof.key_file
+    key = process_proof_key() if key_file is None else ProofKey(key_file.secret)
+    return Prover.for_config(config, key)
 
 
 @attrs.define
