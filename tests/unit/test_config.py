@@ -559,7 +559,10 @@ application:
 def test_connaisseur_v3_layout_maps_onto_kenner_settings() -> None:
     config = load_config(CONNAISSEUR_V3)
     assert config.validators == (StaticValidatorConfig(name="allow", approve=True),)
-    assert config.features == Features(detection_mode=True, resource_validation_mode="podsOnly")
+    # podsOnly turns the defaulted child approval off (issue 11 point 1).
+    assert config.features == Features(
+        detection_mode=True, automatic_child_approval=False, resource_validation_mode="podsOnly"
+    )
     assert config.cache == CacheConfig(ttl_s=30.0, failure_ttl_s=0.0)
     assert config.log == LogConfig(level="warning", format="json")
 

@@ -5,9 +5,10 @@ Problems are reported at kenner-layout key paths; the loader maps them back to t
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -38,6 +39,8 @@ from kenner.config.tls_bundles import tls_bundle_problem
 from kenner.tuf.keys import KeyFormatError, parse_public_key_pem
 
 Report = Callable[[KeyPath, str], None]
+
+log = logging.getLogger(__name__)
 
 ANY_TRUST_ROOT = "*"
 DEFAULT_NAME = "default"
@@ -87,6 +90,34 @@ def _check_finite(value: object, path: KeyPath, report: Report) -> None:
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _check_finite(item, (*path, str(key)), report)
+
+
+def check_child_approval(
+    config: Config, explicit: Collection[str]
+) -> tuple[Config, list[tuple[KeyPath, str]]]:
+    """``resourceValidationMode: podsOnly`` admits controllers unchecked, so no owner can
+    vouch for its pods: automatic child approval must not apply (issue 11).
+
+    ``explicit``: the ``features`` keys the operator wrote. Both written is a contradiction and
+    refused; child approval on by default (a Connaisseur user who only set ``podsOnly``) is
+    turned off with a warning.
+    """
+    features = config.features
+    if features.resource_validation_mode != "podsOnly" or not features.automatic_child_approval:
+        return config, []
+    if "automaticChildApproval" in explicit:
+        message = (
+            "automaticChildApproval: true cannot be combined with resourceValidationMode: "
+            "podsOnly (controllers are then admitted unchecked, so their pods must be "
+            "validated); set automaticChildApproval: false or resourceValidationMode: all"
+        )
+        return config, [(("features", "automaticChildApproval"), message)]
+    log.warning(
+        "resourceValidationMode: podsOnly: automatic child approval is off (controllers are "
+        "admitted unchecked, so every pod is validated)"
+    )
+    features = attrs.evolve(features, automatic_child_approval=False)
+    return attrs.evolve(config, features=features), []
 
 
 def _unique_validators(

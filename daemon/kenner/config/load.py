@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
 
-from kenner.config.checks import check_config
+from kenner.config.checks import check_child_approval, check_config
 from kenner.config.errors import ConfigError, Problem
 from kenner.config.layouts import Translation, translate
 from kenner.config.model import Config
@@ -55,6 +55,10 @@ def load_config(text: str, source: str = "<config>") -> Config:
     if config is None:
         raise _error(source, _located(parsed, _to_source(translation, problems)))
     config, problems = check_config(config)
+    features = translation.doc.get("features")
+    explicit = list(features) if isinstance(features, Mapping) else []
+    config, more = check_child_approval(config, explicit)
+    problems += more
     if problems:
         raise _error(source, _located(parsed, _to_source(translation, problems)))
     return config

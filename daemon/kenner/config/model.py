@@ -7,6 +7,7 @@ Field names are Python names; the YAML keys are Connaisseur's camelCase spelling
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import attrs
@@ -276,6 +277,30 @@ class AlertingConfig:
     send_timeout_s: float = 5.0  # deadline of one queued send (awaited ones: the request's)
 
 
+@dataclass(frozen=True)
+class KeyFile:
+    """A secret key read from a file when the configuration is loaded (``proof.keyFile``).
+
+    Not an attrs class on purpose: it is one YAML value (the path), read and checked by the
+    loader, not a mapping of keys.
+    """
+
+    path: str
+    secret: bytes = field(repr=False)
+
+
+@attrs.frozen
+class ProofConfig:
+    """Validation proofs (``kenner.admission.proof``): the key they are made with.
+
+    Without ``key_file`` kenner makes a random key at start: proofs then hold only within one
+    process (children of owners admitted by another replica or before a restart are
+    validated in full).
+    """
+
+    key_file: KeyFile | None = None
+
+
 @attrs.frozen
 class Config:
     """The whole configuration of one kenner process."""
@@ -290,4 +315,5 @@ class Config:
     kubernetes: KubernetesConfig = KubernetesConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
     alerting: AlertingConfig = AlertingConfig()
+    proof: ProofConfig = ProofConfig()
     secrets_dir: str = "/etc/kenner/secrets"

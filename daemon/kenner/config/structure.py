@@ -24,6 +24,7 @@ from kenner.config.layouts import unknown_key_message
 from kenner.config.model import (
     Config,
     CosignValidatorConfig,
+    KeyFile,
     NotaryV1ValidatorConfig,
     StaticValidatorConfig,
     ValidatorConfig,
@@ -40,6 +41,9 @@ SUPPORTED_VALIDATORS: dict[str, type[ValidatorConfig]] = {
 _PLANNED_VALIDATORS = ("notaryv2", "notation")
 # Connaisseur's default Notary when a notaryv1 validator names no host.
 DEFAULT_NOTARY_HOST = "notary.docker.io"
+# A proof key shorter than this is refused; a file larger than this is not a key.
+MIN_KEY_FILE_BYTES = 32
+MAX_KEY_FILE_BYTES = 4096
 # Field names whose YAML key is not their plain camelCase spelling.
 _SPECIAL_KEYS = {"options": "with"}
 
@@ -82,6 +86,7 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _strict(bool, "true or false"))
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(KeyFile, _structure_key_file)
     converter.register_structure_hook_func(_is_literal, _structure_literal)
     converter.register_structure_hook_func(_is_validator_union, _validator_hook(converter))
     converter.register_structure_hook_factory(_is_tuple, _tuple_factory(converter))
@@ -117,6 +122,23 @@ def _structure_float(value: Any, _: type) -> float:
     if type(value) not in (int, float):
         raise InvalidValue(f"must be a number, got {_type_name(value)}")
     return float(value)
+
+
+def _structure_key_file(value: Any, _: type) -> KeyFile:
+    """A key file path: the file is read now, so a bad one is reported at its key and line."""
+    if type(value) is not str or not value:
+        raise InvalidValue(f"must be the path of a key file, got {_type_name(value)}")
+    try:
+        with open(value, "rb") as file:
+            secret = file.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as error:
+        raise InvalidValue(f"cannot read the key file: {error.strerror or error}") from None
+    if len(secret) < MIN_KEY_FILE_BYTES:
+        message = f"holds {len(secret)} bytes; a key needs at least {MIN_KEY_FILE_BYTES}"
+        raise InvalidValue(f"{value}: {message}")
+    if len(secret) > MAX_KEY_FILE_BYTES:
+        raise InvalidValue(f"{value}: more than {MAX_KEY_FILE_BYTES} bytes; not a key file")
+    return KeyFile(value, secret)
 
 
 def _is_literal(tp: Any) -> bool:
