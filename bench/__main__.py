@@ -155,7 +155,8 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             f"kenner log level: {KENNER_LOG_LEVEL} (the per-request decision log is off)",
             "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
             "echoed, notaryv1 and cosign by tag: one patch op per image pinning its signed "
-            "digest, cosign @digest: no patch; echo: same body) and wrk compares every later "
+            "digest, then the proof; cosign @digest: only the proof; echo: same body) and wrk "
+            "compares every later "
             "answer to it byte for byte",
             f"first ms: latency of the first request to a fresh server (notaryv1, cosign: "
             f"median of {run.cold_samples} fresh kenner processes, empty caches)",

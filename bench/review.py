@@ -60,24 +60,51 @@ def check_allowed(status: int, answer: bytes) -> None:
 def check_pinned(status: int, answer: bytes, pinned: Sequence[str]) -> None:
     """Check kenner's answer allows the Pod and pins container ``i`` to ``pinned[i]``.
 
-    The patch must be exactly one JSON-patch ``replace`` per container, in order.
+    The patch must be exactly one JSON-patch ``replace`` per container, in order, and then
+    the operation that writes kenner's validation proof.
 
     Raises:
         BenchError: the answer is anything else (the message quotes it).
     """
-    response = _allowed_response(status, answer)
     expected = [
         {"op": "replace", "path": f"/spec/containers/{index}/image", "value": image}
         for index, image in enumerate(pinned)
     ]
+    patch = _patch(_allowed_response(status, answer), answer)
+    if patch[:-1] != expected or not _is_proof(patch[-1]):
+        raise BenchError(f"kenner's patch should be {expected} and the proof, got {patch}")
+
+
+def check_proof_only(status: int, answer: bytes) -> None:
+    """Check kenner allowed the Pod and patched nothing but its validation proof.
+
+    Raises:
+        BenchError: the answer does not allow, or patches an image.
+    """
+    patch = _patch(_allowed_response(status, answer), answer)
+    if len(patch) != 1 or not _is_proof(patch[0]):
+        raise BenchError(f"kenner's patch should only write the proof, got {patch}")
+
+
+def _patch(response: dict[str, Any], answer: bytes) -> list[dict[str, Any]]:
     try:
         if response["patchType"] != "JSONPatch":
             raise ValueError(f"patchType is {response['patchType']!r}")
-        patch = json.loads(base64.b64decode(response["patch"], validate=True))
+        patch: list[dict[str, Any]] = json.loads(base64.b64decode(response["patch"], validate=True))
     except (ValueError, KeyError, TypeError) as error:
         raise BenchError(f"kenner's answer has no JSON patch ({error}): {answer[:300]!r}") from None
-    if patch != expected:
-        raise BenchError(f"kenner's patch should be {expected}, got {patch}")
+    return patch
+
+
+def _is_proof(operation: dict[str, Any]) -> bool:
+    """The bench Pod has no annotations: kenner adds the map with its proof."""
+    value = operation.get("value")
+    return (
+        operation.get("op") == "add"
+        and operation.get("path") == "/metadata/annotations"
+        and isinstance(value, dict)
+        and set(value) == {"kenner.dev/proof"}
+    )
 
 
 def _allowed_response(status: int, answer: bytes) -> dict[str, Any]:

@@ -110,7 +110,7 @@ class Prover:
     def seal(self, namespace: str, kind: str, images: ImagePairs) -> str:
         """The annotation value proving that these images were validated here."""
         message = orjson.dumps([_LABEL, namespace, kind, self.policy_hash, sorted(images)])
-        mac = hmac.new(self.key.secret, message, hashlib.sha256).digest()
+        mac = hmac.digest(self.key.secret, message, "sha256")
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         policy = self.policy_hash[:_POLICY_PREFIX_CHARS]
         return f"{VERSION}:{self.key.key_id}:{policy}:{encoded}"
