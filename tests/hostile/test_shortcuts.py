@@ -18,6 +18,7 @@ import copy
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -44,6 +45,7 @@ from tests.support.fake_kube import FakeKubeApi
 from tests.support.reviews import admission_review, as_bytes, deployment
 from tests.support.validators import ScriptedValidator
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "connaisseur-values.yaml"
 NAMESPACE = "team"
 DIGEST = "sha256:" + "1" * 64
 OTHER_DIGEST = "sha256:" + "2" * 64
@@ -221,6 +223,22 @@ application:
         load_config(text, "values.yaml")
     (problem,) = caught.value.problems
     assert (problem.path, problem.line) == ("application.features.automaticChildApproval", 6)
+
+
+def test_the_connaisseur_example_values_with_pods_only() -> None:
+    """Issue 11 point 1: examples/connaisseur-values.yaml (v3) writes automaticChildApproval:
+    true; switched to podsOnly it is refused at that key; without that line it loads with
+    child approval off."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "resourceValidationMode: all", "resourceValidationMode: podsOnly"
+    )
+    line = 1 + text.splitlines().index("    automaticChildApproval: true")
+    with pytest.raises(ConfigError) as caught:
+        load_config(text, str(EXAMPLE))
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == ("application.features.automaticChildApproval", line)
+    defaulted = text.replace("    automaticChildApproval: true\n", "")
+    assert load_config(defaulted).features.automatic_child_approval is False
 
 
 @pytest.mark.parametrize(
