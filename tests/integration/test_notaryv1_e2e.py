@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import trustme
 
 from tests.harness import TRUSTED_ROOT, Testbed
 from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
+from tests.support.proofs import proof_in, without_proof
 from tests.support.reviews import admission_review, deployment, pod_review
 
 pytestmark = pytest.mark.testbed
@@ -59,10 +60,12 @@ def deployment_review(images: list[str]) -> dict[str, Any]:
     return admission_review(deployment(*images), uid=UID, namespace="default")
 
 
-def patch_of(response: dict[str, Any]) -> list[dict[str, Any]]:
+def patch_of(response: dict[str, Any]) -> list[Mapping[str, Any]]:
+    """The image operations of the patch (every allowed answer also writes the proof)."""
     assert response["patchType"] == "JSONPatch"
     patch: list[dict[str, Any]] = json.loads(base64.b64decode(response["patch"]))
-    return patch
+    assert proof_in(patch) is not None
+    return without_proof(patch)
 
 
 @pytest.fixture
