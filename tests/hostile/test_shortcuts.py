@@ -171,6 +171,35 @@ async def test_a_pod_of_an_owner_kenner_validated_is_approved_without_validation
     assert reasons == {"in the owner's template (proof verified)"}
 
 
+async def test_a_deployments_proof_carries_over_to_its_replicaset_and_its_pods() -> None:
+    """Issue 11 point 1, the shortcut kept: the Deployment controller copies the Deployment's
+    annotations (the proof too) onto its ReplicaSet; that copy is the ReplicaSet's own proof,
+    so kenner leaves it as is (no fight with the controller) and the pods pass on it."""
+    d_path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/web"
+    d_uid = "6f1c2a4e-0000-4000-8000-0000000000d0"
+    async with cluster() as c:
+        created = deployment(SIGNED, name="web")
+        decision = await admit(c.snapshot(), created)
+        stored = apply_patch(created, decision.response.patch)
+        stored["metadata"]["uid"] = d_uid
+        c.api.put(d_path, stored)
+        # The ReplicaSet as the controller makes it: the template and the annotations copied.
+        rs = replicaset(SIGNED_PINNED)
+        rs["metadata"]["annotations"] = dict(stored["metadata"]["annotations"])
+        rs["metadata"]["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": d_uid}
+        ]
+        c.validator.calls.clear()
+        decision = await admit(c.snapshot(), rs)
+        assert decision.response.allowed
+        assert decision.response.patch == ()  # its proof is already the right one
+        c.api.put(RS_PATH, stored_owner(rs))
+        decision = await admit(c.snapshot(), child_pod(SIGNED_PINNED))
+    assert decision.response.allowed
+    assert c.validator.calls == []
+    assert skipped(decision) == [SIGNED_PINNED]
+
+
 # --- point 1: child approval ----------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ def with_proof(
     proven: dict[str, Any] = copy.deepcopy(dict(obj))
     if value is None:
         pairs = [(site.pointer, site.image) for site in extract_images(kind, proven)]
-        value = by.seal(namespace, kind, pairs)
+        value = by.seal(namespace, pairs)
     annotations = proven.setdefault("metadata", {}).setdefault("annotations", {})
     annotations[ANNOTATION] = value
     return proven

@@ -278,3 +278,24 @@ async def test_a_validator_bug_denies_its_image_only() -> None:
     )
     assert not decision.response.allowed
     assert "internal error in validator 'mock'" in decision.response.message
+
+
+async def test_an_update_that_sets_the_proof_itself_is_not_overwritten() -> None:
+    """The Deployment controller restores its Deployment's annotations on its ReplicaSets;
+    kenner writing its own value back each time would never end. An UPDATE that leaves the
+    annotation alone gets kenner's proof; one that changes it keeps the updater's value."""
+    snapshot = _snapshot()
+    review = pod_review("my.reg/allow-me:1", uid="u", operation="UPDATE", old=["my.reg/allow-me:1"])
+    request = review["request"]
+    request["oldObject"] = with_proof(request["oldObject"], "Pod", "", snapshot.prover, "v1:old")
+    request["object"] = with_proof(request["object"], "Pod", "", snapshot.prover, "v1:old")
+    untouched = await decide_request(
+        parse_review(as_bytes(review)), snapshot, deadline=trio.current_time() + 5
+    )
+    assert proof_in(untouched.response.patch) is not None
+    request["object"] = with_proof(request["object"], "Pod", "", snapshot.prover, "v1:copied")
+    changed = await decide_request(
+        parse_review(as_bytes(review)), snapshot, deadline=trio.current_time() + 5
+    )
+    assert changed.response.allowed
+    assert changed.response.patch == ()

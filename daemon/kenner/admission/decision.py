@@ -33,7 +33,7 @@ import attrs
 from kenner.admission.image import ImageRef, ImageRefError, parse_image
 from kenner.admission.patch import pin_images
 from kenner.admission.policy import PolicyIndex
-from kenner.admission.proof import Prover, proof_patch
+from kenner.admission.proof import Prover, proof_of, proof_patch
 from kenner.admission.review import AdmissionRequest, AdmissionResponse
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.admission.workload import (
@@ -193,14 +193,25 @@ def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decis
 
 
 def _proof(plan: Plan, pins: list[tuple[ImageSite, ImageRef]]) -> tuple[dict[str, Any], ...]:
-    """The patch operation writing the object's proof: over its images as admitted."""
-    request = plan.request
-    if plan.prover is None or request.object is None or not plan.sites:
+    """The patch operation writing the object's proof: over its images as admitted.
+
+    None when the object already carries that value, or when an UPDATE itself changed the
+    annotation: the Deployment controller keeps its ReplicaSets' annotations equal to its
+    Deployment's, and overwriting what it just wrote would start an endless update fight. A
+    proof left that way is one kenner did not make for these images: it does not verify, and
+    the object's children are validated in full.
+    """
+    request, new = plan.request, plan.request.object
+    if plan.prover is None or new is None or not plan.sites:
+        return ()
+    present = proof_of(new)
+    old = request.old_object
+    if request.operation == "UPDATE" and old is not None and present != proof_of(old):
         return ()
     admitted = {site.pointer: site.image for site in plan.sites}
     admitted |= {site.pointer: str(ref) for site, ref in pins}
-    value = plan.prover.seal(request.namespace, request.kind, admitted.items())
-    operation = proof_patch(request.object, value)
+    value = plan.prover.seal(request.namespace, admitted.items())
+    operation = None if present == value else proof_patch(new, value)
     return () if operation is None else (operation,)
 
 

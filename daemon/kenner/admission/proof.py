@@ -9,17 +9,23 @@ only trust what kenner itself validated under the policy in force now. The proof
 - Its value is ``v1:<key id>:<policy>:<mac>``: the key id (16 hex digits derived from the
   key), the first 12 hex digits of the policy hash (so a log can say "another policy") and
   the HMAC-SHA256, keyed by a secret only kenner holds, of a canonical JSON array of a label,
-  the namespace, the kind, the full policy hash and the sorted ``(JSON pointer, image)`` pairs
-  of the object's images as admitted (after pinning: what the API server stores).
+  the namespace, the full policy hash and the sorted ``(JSON pointer, image)`` pairs of the
+  object's images as admitted (after pinning: what the API server stores).
+- The kind is deliberately not bound: the Deployment controller copies a Deployment's
+  annotations onto its ReplicaSets (and restores them on every sync), so the ReplicaSet's own
+  proof must be the very value its Deployment carries, or kenner and the controller would
+  overwrite each other without end. Kinds with a pod template share its JSON pointers, a Pod
+  or a CronJob has others, and no verdict depends on the kind, so a proof stays a statement
+  about exactly these images at exactly these places in this namespace.
 - The policy hash is a SHA-256 over a canonical dump of everything that changes a verdict:
   validators (credentials left out: they change access, not trust), policy rules, features.
   It is computed once per configuration snapshot.
 - Verification is pure and never raises: any value that is not exactly the proof kenner would
-  write now for that namespace, kind and image list (compared in constant time) does not
-  verify, and the result says why without quoting secrets.
+  write now for that namespace and image list (compared in constant time) does not verify,
+  and the result says why without quoting secrets.
 
-A proof binds no name or UID: copying it to another object of the same kind in the same
-namespace with the very same images only claims what is true of that object too.
+A proof binds no name or UID: copying it to another object in the same namespace with the
+very same images at the same places only claims what is true of that object too.
 """
 
 from __future__ import annotations
@@ -107,15 +113,15 @@ class Prover:
         """The prover of a configuration snapshot (hashes the policy once)."""
         return cls(key, policy_hash(config))
 
-    def seal(self, namespace: str, kind: str, images: ImagePairs) -> str:
-        """The annotation value proving that these images were validated here."""
-        message = orjson.dumps([_LABEL, namespace, kind, self.policy_hash, sorted(images)])
+    def seal(self, namespace: str, images: ImagePairs) -> str:
+        """The annotation value proving that these images were validated in ``namespace``."""
+        message = orjson.dumps([_LABEL, namespace, self.policy_hash, sorted(images)])
         mac = hmac.digest(self.key.secret, message, "sha256")
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         policy = self.policy_hash[:_POLICY_PREFIX_CHARS]
         return f"{VERSION}:{self.key.key_id}:{policy}:{encoded}"
 
-    def verify(self, value: object, namespace: str, kind: str, images: ImagePairs) -> Verification:
+    def verify(self, value: object, namespace: str, images: ImagePairs) -> Verification:
         """Check an annotation value (of any JSON type) against these facts; never raises."""
         if value is None:
             return Verification(False, "it carries no proof")
@@ -128,19 +134,19 @@ class Prover:
             return Verification(False, "its proof was made with another key")
         if parts[2] != self.policy_hash[:_POLICY_PREFIX_CHARS]:
             return Verification(False, "its proof was made under another policy")
-        expected = self.seal(namespace, kind, images)
+        expected = self.seal(namespace, images)
         if not hmac.compare_digest(expected.encode("ascii"), value.encode("ascii")):
-            return Verification(False, "its proof does not match its images, namespace or kind")
+            return Verification(False, "its proof does not match its images or namespace")
         return Verification(True, "proof verified")
 
     def verify_object(self, obj: Mapping[str, Any], namespace: str, kind: str) -> Verification:
-        """Check the proof ``obj`` carries against its own images as stored."""
+        """Check the proof ``obj`` (of ``kind``) carries against its own images as stored."""
         try:
             sites = extract_images(kind, obj)
         except WorkloadError:
             return Verification(False, "its images cannot be read")
         pairs = [(site.pointer, site.image) for site in sites]
-        return self.verify(proof_of(obj), namespace, kind, pairs)
+        return self.verify(proof_of(obj), namespace, pairs)
 
 
 def proof_of(obj: Mapping[str, Any]) -> object:

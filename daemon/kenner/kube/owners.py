@@ -7,7 +7,7 @@ vouches for its images only when all of these hold:
 - it is the very object the child names: same kind, name and namespace, and the same UID (a
   deleted and re-created owner of the same name has a new UID);
 - it is not being deleted (no ``metadata.deletionTimestamp``);
-- it carries a ``kenner.dev/proof`` that verifies for its namespace, kind and current images
+- it carries a ``kenner.dev/proof`` that verifies for its namespace and current images
   under the current key and policy (``kenner.admission.proof``): an owner created before
   kenner was installed, admitted in detection mode, unchecked (``podsOnly``), in a namespace
   kenner does not validate, or changed since, has none;
