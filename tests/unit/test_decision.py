@@ -283,7 +283,7 @@ async def test_a_validator_bug_denies_its_image_only() -> None:
 async def test_an_update_that_sets_the_proof_itself_is_not_overwritten() -> None:
     """The Deployment controller restores its Deployment's annotations on its ReplicaSets;
     kenner writing its own value back each time would never end. An UPDATE that leaves the
-    annotation alone gets kenner's proof; one that changes it keeps the updater's value."""
+    annotation alone (or drops it) gets kenner's proof; one that sets another value keeps it."""
     snapshot = _snapshot()
     review = pod_review("my.reg/allow-me:1", uid="u", operation="UPDATE", old=["my.reg/allow-me:1"])
     request = review["request"]
@@ -299,3 +299,9 @@ async def test_an_update_that_sets_the_proof_itself_is_not_overwritten() -> None
     )
     assert changed.response.allowed
     assert changed.response.patch == ()
+    # Dropping the annotation (e.g. kubectl replace) is no controller's copy: kenner writes it.
+    del request["object"]["metadata"]["annotations"]
+    dropped = await decide_request(
+        parse_review(as_bytes(review)), snapshot, deadline=trio.current_time() + 5
+    )
+    assert proof_in(dropped.response.patch) is not None

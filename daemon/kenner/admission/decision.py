@@ -195,18 +195,19 @@ def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decis
 def _proof(plan: Plan, pins: list[tuple[ImageSite, ImageRef]]) -> tuple[dict[str, Any], ...]:
     """The patch operation writing the object's proof: over its images as admitted.
 
-    None when the object already carries that value, or when an UPDATE itself changed the
-    annotation: the Deployment controller keeps its ReplicaSets' annotations equal to its
-    Deployment's, and overwriting what it just wrote would start an endless update fight. A
-    proof left that way is one kenner did not make for these images: it does not verify, and
-    the object's children are validated in full.
+    None when the object already carries that value, or when an UPDATE itself set the
+    annotation to another value: the Deployment controller keeps its ReplicaSets' annotations
+    equal to its Deployment's, and overwriting what it just wrote would start an endless
+    update fight. A proof left that way is one kenner did not make for these images: it does
+    not verify, and the object's children are validated in full.
     """
     request, new = plan.request, plan.request.object
     if plan.prover is None or new is None or not plan.sites:
         return ()
     present = proof_of(new)
     old = request.old_object
-    if request.operation == "UPDATE" and old is not None and present != proof_of(old):
+    updater_set = present is not None and old is not None and present != proof_of(old)
+    if request.operation == "UPDATE" and updater_set:
         return ()
     admitted = {site.pointer: site.image for site in plan.sites}
     admitted |= {site.pointer: str(ref) for site, ref in pins}
