@@ -302,14 +302,17 @@ def test_connaisseur_v2_values_cannot_ask_for_pods_only() -> None:
         load_config(values + "resourceValidationMode: podsOnly\n")
 
 
-async def test_owner_created_before_kenner_has_no_proof() -> None:
+async def test_owner_created_before_kenner_has_no_proof(caplog: pytest.LogCaptureFixture) -> None:
     """Issue 11 point 1: an owner kenner never saw (created before kenner was installed, or
     in a namespace the webhook ignores) vouches for nothing."""
     async with cluster() as c:
         c.api.put(RS_PATH, stored_owner(replicaset(UNSIGNED)))
-        decision = await admit(c.snapshot(), child_pod(UNSIGNED))
+        with caplog.at_level(logging.INFO):
+            decision = await admit(c.snapshot(), child_pod(UNSIGNED))
     assert not decision.response.allowed
     assert c.validator.calls == [UNSIGNED]
+    reasons = [str(getattr(r, "fields", "")) for r in caplog.records]
+    assert any("carries no proof" in reason for reason in reasons), reasons
 
 
 async def test_owner_admitted_in_detection_mode_vouches_for_nothing() -> None:
