@@ -150,6 +150,20 @@ def test_the_shipped_config_loads_and_serves_the_mounted_certificate() -> None:
     assert config.features.automatic_child_approval is True
 
 
+def test_the_proof_key_secret_is_optional_and_mounted_where_the_config_would_read_it() -> None:
+    volumes = {v["name"]: v for v in _pod_spec()["volumes"]}
+    assert volumes["proof-key"]["secret"] == {
+        "secretName": "kenner-proof-key",
+        "optional": True,  # without it kenner runs with a random key (docs/deploy.md)
+        "defaultMode": 0o440,
+    }
+    mounts = {m["name"]: m for m in _container()["volumeMounts"]}
+    assert mounts["proof-key"]["readOnly"] is True
+    text = _one("ConfigMap", "kenner-config")["data"]["config.yaml"]
+    assert f"#   keyFile: {mounts['proof-key']['mountPath']}/proof.key\n" in text
+    assert _config().proof.key_file is None  # commented out until the Secret exists
+
+
 def test_the_watchdog_looks_for_the_shipped_webhook_service_and_sentinel() -> None:
     kubernetes = _config().kubernetes
     assert kubernetes.enabled is True
