@@ -48,7 +48,7 @@ ANNOTATION = "kenner.dev/proof"
 ANNOTATION_POINTER = "/metadata/annotations/" + ANNOTATION.replace("~", "~0").replace("/", "~1")
 VERSION = "v1"
 MIN_KEY_BYTES = 32
-# A genuine value is 77 characters; anything much longer is not worth parsing.
+# A genuine value is 76 characters; anything much longer is not worth parsing.
 MAX_VALUE_CHARS = 200
 _LABEL = "kenner.dev/proof v1"
 _KEY_ID_LABEL = b"kenner.dev/proof key id\x00"
