@@ -475,3 +475,17 @@ async def test_create_with_a_deletion_timestamp_is_validated() -> None:
         decision = await admit(c.snapshot(), obj)
     assert not decision.response.allowed
     assert c.validator.calls == [UNSIGNED]
+
+
+async def test_a_hostile_request_namespace_never_steers_the_owner_read() -> None:
+    """Issue 11 point 11 for child approval: the owner's API path is built from checked,
+    escaped segments, so a request namespace like ``x/../kube-system`` reads nothing (httpx
+    would resolve the ``..``); the child is validated in full."""
+    async with cluster() as c:
+        await store_admitted_owner(c.snapshot(), c.api, replicaset(SIGNED))
+        c.api.requests.clear()
+        c.validator.calls.clear()
+        decision = await admit(c.snapshot(), child_pod(SIGNED_PINNED), namespace="x/../kube-system")
+    assert c.api.requests == []
+    assert c.validator.calls == [SIGNED_PINNED]
+    assert skipped(decision) == []

@@ -10,6 +10,7 @@ import pytest
 
 from kenner.config.model import Config, Rule, StaticValidatorConfig
 from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images, owner_references
+from kenner.kube.paths import KubeNameError
 from tests.shared import connaisseur_fixtures
 from tests.support.proofs import prover, with_proof
 
@@ -88,3 +89,23 @@ def test_only_digest_references_of_a_proven_owner_count() -> None:
     proven = with_proof(replicaset, "ReplicaSet", NAMESPACE, PROVER)
     ref = OwnerRef("apps/v1", "ReplicaSet", "charlie-deployment-76fbf58b7d", RS_UID)
     assert owner_proven_images(proven, ref, NAMESPACE, PROVER) == frozenset({CHARLIE})
+
+
+def test_owner_paths_are_built_from_checked_escaped_segments() -> None:
+    ref = OwnerRef("apps/v1", "ReplicaSet", "web-7d4b9", "uid-1")
+    assert ref.api_path("team") == "/apis/apps/v1/namespaces/team/replicasets/web-7d4b9"
+    for namespace in ("x/../kube-system", "x%2F..", "", "Team"):
+        with pytest.raises(KubeNameError):
+            ref.api_path(namespace)
+
+
+@pytest.mark.parametrize("name", ["a/b", "..", "web%2F..", "web?x", "Web", ""])
+def test_owner_references_with_names_that_are_not_kubernetes_names_are_ignored(name: str) -> None:
+    obj = {
+        "metadata": {
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": "u"}
+            ]
+        }
+    }
+    assert owner_references(obj) == ()

@@ -25,6 +25,7 @@ from kenner.admission.review import AdmissionRequest
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient, KubeError
 from kenner.kube.owners import OwnerMismatch, owner_proven_images, owner_references
+from kenner.kube.paths import KubeNameError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,14 @@ async def owner_approved_images(
         return frozenset()
     images: set[str] = set()
     for ref in owner_references(request.object):
-        path = ref.api_path(request.namespace)
+        try:
+            path = ref.api_path(request.namespace)
+        except KubeNameError as error:  # a hostile namespace never reaches the API
+            log.warning(
+                "child approval not possible; validating every image",
+                extra={"fields": {"uid": request.uid, "reason": str(error)}},
+            )
+            continue
         failure: str | None = None
         level = logging.WARNING  # the API failed: worth an operator's look
         with trio.move_on_at(min(deadline, trio.current_time() + config.kubernetes.api_s)):

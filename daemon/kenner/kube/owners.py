@@ -30,6 +30,7 @@ from kenner.admission.workload import (
     marked_for_deletion,
 )
 from kenner.errors import KennerError
+from kenner.kube.paths import KubeNameError, check_name, object_path
 
 # The REST resource name of each owner kind (lower-case plural, as the API spells it).
 RESOURCES = {
@@ -61,11 +62,12 @@ class OwnerRef:
     uid: str
 
     def api_path(self, namespace: str) -> str:
-        """The API path of the owner object in ``namespace``."""
-        group_version = self.api_version
-        prefix = "/api" if "/" not in group_version else "/apis"
-        resource = RESOURCES[self.kind]
-        return f"{prefix}/{group_version}/namespaces/{namespace}/{resource}/{self.name}"
+        """The API path of the owner object in ``namespace``, every segment checked and escaped.
+
+        Raises:
+            KubeNameError: the namespace is not a Kubernetes namespace name.
+        """
+        return object_path(self.api_version, RESOURCES[self.kind], self.name, namespace)
 
 
 def owner_references(obj: Mapping[str, Any]) -> tuple[OwnerRef, ...]:
@@ -86,7 +88,9 @@ def owner_references(obj: Mapping[str, Any]) -> tuple[OwnerRef, ...]:
         api_version, kind, name, uid = (str(value) for value in fields)
         if kind not in RESOURCES or api_version not in WORKLOAD_KINDS[kind][0]:
             continue
-        if "/" in name or name in (".", ".."):  # a name must not steer the API path
+        try:
+            check_name(name)  # a name must never steer the API path
+        except KubeNameError:
             continue
         owners.append(OwnerRef(api_version, kind, name, uid))
     return tuple(owners[:MAX_OWNERS])
