@@ -68,7 +68,12 @@ def test_parses_the_fields_the_core_reads() -> None:
 
 def test_generate_name_stands_in_for_a_missing_name() -> None:
     request = parse_review(
-        _review(uid="u", object={"metadata": {"generateName": "web-"}}, kind={"version": "v1"})
+        _review(
+            uid="u",
+            operation="CREATE",
+            object={"metadata": {"generateName": "web-"}},
+            kind={"version": "v1"},
+        )
     )
     assert request.name == "web-"
     assert request.group_version == "v1"

@@ -15,6 +15,7 @@ import re
 
 import attrs
 
+from kenner.admission.quoting import quote
 from kenner.errors import KennerError
 
 DEFAULT_REGISTRY = "docker.io"
@@ -47,7 +48,7 @@ class ImageRefError(KennerError, ValueError):
     """An image reference is not valid; the message names the reference and the reason."""
 
     def __init__(self, reference: str, reason: str) -> None:
-        super().__init__(f"invalid image reference {reference!r}: {reason}")
+        super().__init__(f"invalid image reference {quote(reference)}: {reason}")
         self.reference = reference
         self.reason = reason
 
@@ -156,7 +157,7 @@ def _split_registry(name: str) -> tuple[str, str]:
 
 def _check_registry(reference: str, registry: str) -> str:
     if not _REGISTRY.fullmatch(registry):
-        raise ImageRefError(reference, f"invalid registry host {registry!r}")
+        raise ImageRefError(reference, f"invalid registry host {quote(registry)}")
     folded = registry.lower()
     return DEFAULT_REGISTRY if folded == LEGACY_DEFAULT_REGISTRY else folded
 
@@ -173,7 +174,7 @@ def _check_repository(reference: str, path: str) -> str:
         if not _PATH_COMPONENT.fullmatch(component):
             raise ImageRefError(
                 reference,
-                f"invalid path component {component!r} (lower-case letters and digits, "
+                f"invalid path component {quote(component)} (lower-case letters and digits, "
                 "separated by '.', '_', '__' or dashes)",
             )
     return path
@@ -185,8 +186,8 @@ def _check_tag(reference: str, tag: str) -> str:
     if not _TAG.fullmatch(tag):
         raise ImageRefError(
             reference,
-            f"invalid tag {tag!r} (letters, digits, '_', '.', '-', not starting with '.' or '-', "
-            f"at most {TAG_MAX_LENGTH} characters)",
+            f"invalid tag {quote(tag)} (letters, digits, '_', '.', '-', not starting with '.' "
+            f"or '-', at most {TAG_MAX_LENGTH} characters)",
         )
     return tag
 
@@ -194,16 +195,17 @@ def _check_tag(reference: str, tag: str) -> str:
 def _check_digest(reference: str, digest: str) -> str:
     algorithm, colon, encoded = digest.partition(":")
     if not colon or not _DIGEST_ALGORITHM.fullmatch(algorithm):
-        raise ImageRefError(reference, f"digest {digest!r} is not of the form 'algorithm:hex'")
+        raise ImageRefError(reference, f"digest {quote(digest)} is not of the form 'algorithm:hex'")
     hex_length = _DIGEST_HEX_LENGTHS.get(algorithm)
     if hex_length is None:
         raise ImageRefError(
             reference,
-            f"unsupported digest algorithm {algorithm!r} (sha256, sha384 or sha512)",
+            f"unsupported digest algorithm {quote(algorithm)} (sha256, sha384 or sha512)",
         )
     if len(encoded) != hex_length or not _LOWER_HEX.fullmatch(encoded):
         raise ImageRefError(
             reference,
-            f"{algorithm} digest must be {hex_length} lower-case hex characters, got {encoded!r}",
+            f"{algorithm} digest must be {hex_length} lower-case hex characters, "
+            f"got {quote(encoded)}",
         )
     return digest
