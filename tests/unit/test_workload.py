@@ -7,7 +7,12 @@ import json
 import pytest
 
 from kenner.admission.review import parse_review
-from kenner.admission.workload import WorkloadError, extract_images, marked_for_deletion
+from kenner.admission.workload import (
+    ObjectShapeError,
+    WorkloadError,
+    extract_images,
+    marked_for_deletion,
+)
 from tests.shared import connaisseur_fixtures
 
 POD_SPEC = {
@@ -56,9 +61,7 @@ def test_every_kind_every_container_list(kind, api_version, obj_spec, prefix) ->
         ("", {}, r"kind '\(none\)'"),
         ("Pod", {"apiVersion": "v3", "spec": POD_SPEC}, "Pod apiVersion 'v3' is not supported"),
         ("Deployment", {"apiVersion": "apps/v1", "spec": {}}, "no pod spec at /spec/template/spec"),
-        ("Pod", {"apiVersion": "v1", "spec": {"containers": {}}}, "/spec/containers is not a list"),
         ("Pod", {"apiVersion": "v1", "spec": {"containers": []}}, "has no containers"),
-        ("Pod", {"apiVersion": "v1", "spec": {"containers": ["x"]}}, "is not a container object"),
         (
             "Pod",
             {"apiVersion": "v1", "spec": {"containers": [{"name": "a"}]}},
@@ -66,14 +69,72 @@ def test_every_kind_every_container_list(kind, api_version, obj_spec, prefix) ->
         ),
         (
             "Pod",
-            {"apiVersion": "v1", "spec": {"containers": [{"image": 7}]}},
+            {"apiVersion": "v1", "spec": {"containers": [{"image": ""}]}},
             "container at /spec/containers/0 has no image",
+        ),
+        (
+            "Pod",
+            {
+                "apiVersion": "v1",
+                "spec": {"containers": [{"image": "a"}], "volumes": [{"image": {}}]},
+            },
+            "image volume at /spec/volumes/0 has no image reference",
+        ),
+        (
+            "Pod",
+            {"apiVersion": "v1", "spec": {"containers": [{"image": "a"}] * 3}},
+            r"Pod has 3 images, more than the 2 kenner accepts .*maxImagesPerRequest",
         ),
     ],
 )
 def test_broken_objects_are_refused_with_the_missing_part(kind, obj, message) -> None:
     with pytest.raises(WorkloadError, match=message):
-        extract_images(kind, obj)
+        extract_images(kind, obj, max_images=2)
+
+
+# Issue 11 point 5: these were denials; a wrong JSON type is now a malformed review (400).
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"containers": {}}, "/spec/containers must be an array, got an object"),
+        ({"containers": "nginx"}, "/spec/containers must be an array, got a string"),
+        ({"containers": ["x"]}, "/spec/containers/0 must be a container object, got a string"),
+        ({"containers": [{"image": 7}]}, "/spec/containers/0/image must be a string, got a number"),
+        ({"containers": [{"image": "a", "name": []}]}, "/spec/containers/0/name must be a string"),
+        ({"containers": [{"image": "a"}], "volumes": {}}, "/spec/volumes must be an array"),
+        ({"containers": [{"image": "a"}], "volumes": [7]}, "/spec/volumes/0 must be a volume"),
+        (
+            {"containers": [{"image": "a"}], "volumes": [{"image": "nginx"}]},
+            "/spec/volumes/0/image must be an object, got a string",
+        ),
+        (
+            {"containers": [{"image": "a"}], "volumes": [{"image": {"reference": 1}}]},
+            "/spec/volumes/0/image/reference must be a string, got a number",
+        ),
+    ],
+)
+def test_wrong_types_are_shape_errors(spec, message) -> None:
+    with pytest.raises(ObjectShapeError, match=message):
+        extract_images("Pod", {"apiVersion": "v1", "spec": spec})
+
+
+def test_image_volumes_are_images_in_every_kind() -> None:
+    spec = {
+        "containers": [{"name": "app", "image": "nginx"}],
+        "volumes": [
+            {"name": "cfg", "configMap": {"name": "x"}},
+            {
+                "name": "models",
+                "image": {"reference": "registry.k8s.io/m:1", "pullPolicy": "Always"},
+            },
+            {"name": "off", "image": None},
+        ],
+    }
+    sites = extract_images("Deployment", {"apiVersion": "apps/v1", "spec": _template(spec)})
+    assert [(s.pointer, s.container, s.image) for s in sites] == [
+        ("/spec/template/spec/containers/0/image", "app", "nginx"),
+        ("/spec/template/spec/volumes/1/image/reference", "models", "registry.k8s.io/m:1"),
+    ]
 
 
 def test_a_cronjob_read_as_a_pod_has_no_containers() -> None:

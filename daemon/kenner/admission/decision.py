@@ -34,6 +34,7 @@ from kenner.admission.image import ImageRef, ImageRefError, parse_image
 from kenner.admission.patch import pin_images
 from kenner.admission.policy import PolicyIndex
 from kenner.admission.proof import Prover, proof_of, proof_patch
+from kenner.admission.quoting import quote
 from kenner.admission.review import AdmissionRequest, AdmissionResponse
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.admission.workload import (
@@ -115,17 +116,19 @@ def plan_request(
         return Plan(request, AdmissionResponse(True, f"{request.operation} is not validated"))
     if request.object is None:
         return Plan(request, AdmissionResponse(False, _deny_text("the request has no object")))
-    if _finalising_unchanged(request):
+    if _finalising_unchanged(request, config.server.max_images_per_request):
         message = "object is being deleted and its images are unchanged; not validated"
         return Plan(request, AdmissionResponse(True, message))
     if not is_workload_kind(request.kind):
-        reason = f"kind {request.kind or '(none)'!r} is not a workload kind kenner validates"
+        reason = f"kind {quote(request.kind) if request.kind else '(none)'} is not a workload kind kenner validates"
         return Plan(request, AdmissionResponse(False, _deny_text(reason)))
     if config.features.resource_validation_mode == "podsOnly" and request.kind != "Pod":
         warning = f"pod-only validation active: {request.kind} admitted without validation"
         return Plan(request, AdmissionResponse(True, warnings=(warning,)))
     try:
-        sites = extract_images(request.kind, request.object)
+        sites = extract_images(
+            request.kind, request.object, max_images=config.server.max_images_per_request
+        )
     except WorkloadError as error:
         return Plan(request, AdmissionResponse(False, _deny_text(str(error))))
 
@@ -234,7 +237,7 @@ def _judge(check: ImageCheck, verdict: Verdict) -> tuple[ImageOutcome, ImageRef 
     return outcome, pinned
 
 
-def _finalising_unchanged(request: AdmissionRequest) -> bool:
+def _finalising_unchanged(request: AdmissionRequest, max_images: int) -> bool:
     """An UPDATE of an object being deleted that keeps every image (pointer and reference)."""
     new, old = request.object, request.old_object
     if request.operation != "UPDATE" or new is None or old is None:
@@ -242,8 +245,8 @@ def _finalising_unchanged(request: AdmissionRequest) -> bool:
     if not marked_for_deletion(new):
         return False
     try:
-        new_sites = extract_images(request.kind, new)
-        old_sites = extract_images(request.kind, old)
+        new_sites = extract_images(request.kind, new, max_images=max_images)
+        old_sites = extract_images(request.kind, old, max_images=max_images)
     except WorkloadError:
         return False
     return {s.pointer: s.image for s in new_sites} == {s.pointer: s.image for s in old_sites}
@@ -267,7 +270,7 @@ def _proven_old_images(request: AdmissionRequest, prover: Prover) -> set[str]:
 
 
 def _describe(outcome: ImageOutcome) -> str:
-    return f"image {outcome.image!r}: {outcome.reason}"
+    return f"image {quote(outcome.image)}: {outcome.reason}"
 
 
 def _deny_text(reason: str) -> str:

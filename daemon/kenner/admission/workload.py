@@ -1,9 +1,22 @@
-"""Find every container image of a workload object, with the JSON pointer to its field.
+"""Find every image of a workload object, with the JSON pointer to its field.
 
 Each workload kind keeps its pod spec at a fixed place; kenner knows these kinds and API
 versions and refuses the rest (the webhook should never send them, so a surprise is a reason
-to deny, not to guess). Within a pod spec, ``containers``, ``initContainers`` and
-``ephemeralContainers`` are read in that order.
+to deny, not to guess). Within a pod spec, the ``image`` of every entry of ``containers``,
+``initContainers`` and ``ephemeralContainers``, then the ``image.reference`` of every image
+volume (``volumes[].image``, Kubernetes 1.31+) are read, in that order: an image volume is
+an image like any other, validated and pinned the same way.
+
+Two kinds of failure:
+
+- ``WorkloadError`` (the request is denied): a well-typed object kenner cannot validate,
+  e.g. an unknown kind, no pod spec, no containers, a container or image volume with no
+  (or an empty) image, or more images than the caller's cap (``TooManyImages``).
+- ``ObjectShapeError`` (a ``ReviewError``: HTTP 400): a field on the way has the wrong JSON
+  type (containers as a string, a container that is not an object, an image as a number).
+  ``null`` counts as absent.
+
+The cap is checked by counting entries before any ``ImageSite`` is made.
 """
 
 from __future__ import annotations
@@ -13,6 +26,8 @@ from typing import Any
 
 import attrs
 
+from kenner.admission.quoting import json_type, quote
+from kenner.admission.review import ReviewError
 from kenner.errors import KennerError
 
 # kind -> (accepted apiVersions, path of the pod spec as JSON keys)
@@ -49,12 +64,20 @@ class WorkloadError(KennerError, ValueError):
     """The object is not a workload kenner can read; the message says what is missing."""
 
 
+class TooManyImages(WorkloadError):
+    """The object has more images than the caller allows; the message names both numbers."""
+
+
+class ObjectShapeError(ReviewError):
+    """A field of the object has the wrong JSON type: the review is malformed (HTTP 400)."""
+
+
 @attrs.frozen
 class ImageSite:
-    """One ``image`` field of one container."""
+    """One image field: a container's ``image`` or an image volume's ``image.reference``."""
 
     pointer: str  # JSON pointer, e.g. "/spec/template/spec/containers/0/image"
-    container: str  # the container's name ("" if it has none)
+    container: str  # the container's or the image volume's name ("" if it has none)
     image: str  # the reference exactly as written
 
 
@@ -63,51 +86,105 @@ def is_workload_kind(kind: str) -> bool:
     return kind in WORKLOAD_KINDS
 
 
-def extract_images(kind: str, obj: Mapping[str, Any]) -> tuple[ImageSite, ...]:
+def extract_images(
+    kind: str, obj: Mapping[str, Any], *, max_images: int | None = None
+) -> tuple[ImageSite, ...]:
     """Every image of ``obj`` (of the given kind) with its JSON pointer.
 
     Raises:
         WorkloadError: unknown kind or apiVersion, missing pod spec, no containers, or a
-            container without a string image.
+            container (image volume) without an image (reference).
+        TooManyImages: more than ``max_images`` images (when given).
+        ObjectShapeError: a field on the way to an image has the wrong JSON type.
     """
     if kind not in WORKLOAD_KINDS:
-        raise WorkloadError(f"kind {kind or '(none)'!r} is not a workload kind kenner validates")
+        raise WorkloadError(
+            f"kind {quote(kind or '(none)')} is not a workload kind kenner validates"
+        )
     api_versions, spec_path = WORKLOAD_KINDS[kind]
     api_version = obj.get("apiVersion")
-    if api_version not in api_versions:
+    if not isinstance(api_version, str) or api_version not in api_versions:
         raise WorkloadError(
-            f"{kind} apiVersion {api_version!r} is not supported "
+            f"{kind} apiVersion {quote(api_version)} is not supported "
             f"(supported: {', '.join(sorted(api_versions))})"
         )
     spec: object = obj
+    pointer = ""
     for key in spec_path:
-        spec = spec.get(key) if isinstance(spec, Mapping) else None
-    spec_pointer = "/" + "/".join(spec_path)
-    if not isinstance(spec, Mapping):
-        raise WorkloadError(f"{kind} has no pod spec at {spec_pointer}")
+        assert isinstance(spec, Mapping)
+        spec = spec.get(key)
+        pointer += f"/{key}"
+        if spec is None:
+            raise WorkloadError(f"{kind} has no pod spec at {'/' + '/'.join(spec_path)}")
+        _expect(spec, Mapping, kind, pointer, "an object")
+    assert isinstance(spec, Mapping)
+
+    lists = [(name, _list(spec, name, kind, pointer)) for name in CONTAINER_LISTS]
+    volumes = _list(spec, "volumes", kind, pointer)
+    image_volumes = [(i, v) for i, v in enumerate(volumes) if _image_volume(v, kind, pointer, i)]
+    count = sum(len(entries) for _, entries in lists) + len(image_volumes)
+    if max_images is not None and count > max_images:
+        raise TooManyImages(
+            f"{kind} has {count} images, more than the {max_images} kenner accepts in one "
+            "request (server.maxImagesPerRequest)"
+        )
 
     sites: list[ImageSite] = []
-    for list_name in CONTAINER_LISTS:
-        containers = spec.get(list_name)
-        if containers is None:
-            continue
-        list_pointer = f"{spec_pointer}/{list_name}"
-        if not isinstance(containers, list):
-            raise WorkloadError(f"{kind} {list_pointer} is not a list")
+    for list_name, containers in lists:
         for index, container in enumerate(containers):
-            pointer = f"{list_pointer}/{index}"
-            if not isinstance(container, Mapping):
-                raise WorkloadError(f"{kind} {pointer} is not a container object")
-            image = container.get("image")
-            name = container.get("name")
-            if not isinstance(image, str) or not image:
-                raise WorkloadError(f"{kind} container at {pointer} has no image")
-            sites.append(
-                ImageSite(f"{pointer}/image", name if isinstance(name, str) else "", image)
-            )
-    if not spec.get("containers"):  # missing or empty (any other non-list was refused above)
-        raise WorkloadError(f"{kind} has no containers at {spec_pointer}/containers")
+            at = f"{pointer}/{list_name}/{index}"
+            _expect(container, Mapping, kind, at, "a container object")
+            image = _string(container, "image", kind, at)
+            if not image:
+                raise WorkloadError(f"{kind} container at {at} has no image")
+            sites.append(ImageSite(f"{at}/image", _string(container, "name", kind, at), image))
+    for index, volume in image_volumes:
+        at = f"{pointer}/volumes/{index}"
+        source = volume["image"]
+        reference = _string(source, "reference", kind, f"{at}/image")
+        if not reference:
+            raise WorkloadError(f"{kind} image volume at {at} has no image reference")
+        sites.append(
+            ImageSite(f"{at}/image/reference", _string(volume, "name", kind, at), reference)
+        )
+    if not lists[0][1]:  # no "containers", or an empty list
+        raise WorkloadError(f"{kind} has no containers at {pointer}/containers")
     return tuple(sites)
+
+
+def _image_volume(volume: object, kind: str, pointer: str, index: int) -> bool:
+    """Whether ``volume`` is an image volume (its ``image`` source is set)."""
+    at = f"{pointer}/volumes/{index}"
+    _expect(volume, Mapping, kind, at, "a volume object")
+    assert isinstance(volume, Mapping)
+    source = volume.get("image")
+    if source is None:
+        return False
+    _expect(source, Mapping, kind, f"{at}/image", "an object")
+    return True
+
+
+def _list(spec: Mapping[str, Any], key: str, kind: str, pointer: str) -> list[Any]:
+    value = spec.get(key)
+    if value is None:
+        return []
+    _expect(value, list, kind, f"{pointer}/{key}", "an array")
+    assert isinstance(value, list)
+    return value
+
+
+def _string(parent: Mapping[str, Any], key: str, kind: str, pointer: str) -> str:
+    value = parent.get(key)
+    if value is None:
+        return ""
+    _expect(value, str, kind, f"{pointer}/{key}", "a string")
+    assert isinstance(value, str)
+    return value
+
+
+def _expect(value: object, expected: type, kind: str, pointer: str, what: str) -> None:
+    if not isinstance(value, expected):
+        raise ObjectShapeError(f"{kind} {pointer} must be {what}, got {json_type(value)}")
 
 
 def marked_for_deletion(obj: Mapping[str, Any]) -> bool:

@@ -364,6 +364,8 @@ def _check_settings(config: Config, report: Report) -> None:
         _check_listen(config.server.metrics_listen, report, ("server", "metricsListen"))
     if config.server.max_body_bytes <= 0:
         report(("server", "maxBodyBytes"), "must be greater than 0")
+    if config.server.max_images_per_request <= 0:
+        report(("server", "maxImagesPerRequest"), "must be greater than 0")
     tls = config.server.tls
     if (tls.cert_file is None) != (tls.key_file is None):
         report(("server", "tls"), "give both certFile and keyFile, or neither")

@@ -163,6 +163,8 @@ class ServerConfig:
     listen: str = "0.0.0.0:5000"
     tls: TlsConfig = TlsConfig()
     max_body_bytes: int = 4 * MIB
+    # More image fields than this in one object is denied before any reference is parsed.
+    max_images_per_request: int = 1000
     # A second, plain-HTTP listener serving only GET /metrics (e.g. "0.0.0.0:9090"); None: none.
     # /metrics is always served on the webhook's own port as well.
     metrics_listen: str | None = None
