@@ -1,5 +1,11 @@
 """Answer one AdmissionReview: parse, plan, validate concurrently, decide, alert, log.
 
+A body larger than ``THREAD_BODY_BYTES`` is parsed, and a request with more than
+``THREAD_IMAGES`` image fields is planned, in a worker thread (one at a time), so that a big
+review cannot stall the event loop and every other request with it. Planning ends at the
+request's deadline: a request whose plan is not ready by then is denied (a body not even
+parsed by then is a ReviewError: there is no uid to answer).
+
 With ``metrics`` the request is counted; with ``alerts`` the decision is sent to the alert
 receivers. A receiver with ``failIfAlertSendingFails`` is awaited within the request's
 deadline and its failure denies the request, in detection mode too: an operator who asked
@@ -8,7 +14,9 @@ for that receiver wants no admission it did not hear of (Connaisseur's Go versio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
+from typing import TypeVar
 
 import attrs
 import trio
@@ -17,10 +25,12 @@ from kenner.admission.decision import Decision, Plan, decide, plan_request
 from kenner.admission.review import (
     AdmissionRequest,
     AdmissionResponse,
+    ReviewError,
     parse_review,
     render_response,
 )
 from kenner.admission.verdict import Verdict
+from kenner.admission.workload import image_fields_bound
 from kenner.alerting.sender import AlertDispatcher
 from kenner.decision_log import log_decision
 from kenner.kube.children import owner_approved_images
@@ -30,6 +40,18 @@ from kenner.observe import RequestObserver
 from kenner.server.state import Snapshot
 from kenner.validators.pod_logins import pod_logins
 from kenner.validators.run import validate_checks
+
+T = TypeVar("T")
+
+# Measured (docs/benchmarks.md, "Large reviews"): parsing a 64 KiB body takes about 0.3 ms,
+# planning costs up to 55 us per image not seen before (parsing the reference, choosing the
+# rule); a thread hop costs about 0.1-0.4 ms, too much for the common small review.
+THREAD_BODY_BYTES = 64 * 1024
+THREAD_IMAGES = 64
+# One planning thread at a time: threads share the GIL with the event loop, and each
+# runnable one lengthens the event loop's wait for it.
+_PLANNERS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("kenner_planners")
+PLAN_LATE = "kenner denied the request: planning did not finish before the request deadline"
 
 
 async def answer_review(
@@ -47,9 +69,16 @@ async def answer_review(
         ReviewError: the body is not an answerable AdmissionReview (HTTP 400).
     """
     started = trio.current_time()
-    return await answer_request(
-        parse_review(body), snapshot, started=started, metrics=metrics, alerts=alerts
-    )
+    if len(body) <= THREAD_BODY_BYTES:
+        request = parse_review(body)
+    else:
+        parsed: AdmissionRequest | None = None
+        with trio.move_on_at(started + snapshot.config.deadlines.request_s):
+            parsed = await _in_thread(parse_review, body)
+        if parsed is None:
+            raise ReviewError("the body could not be parsed before the request deadline")
+        request = parsed
+    return await answer_request(request, snapshot, started=started, metrics=metrics, alerts=alerts)
 
 
 async def answer_request(
@@ -94,7 +123,17 @@ async def _decide(
     owner_images = await owner_approved_images(
         request, snapshot.kube, config, prover, deadline=deadline
     )
-    plan = plan_request(request, config, snapshot.policy, owner_images, prover)
+    images = image_fields_bound(request.kind, request.object)
+    if request.old_object is not None:
+        images += image_fields_bound(request.kind, request.old_object)
+    if images <= THREAD_IMAGES:
+        plan = plan_request(request, config, snapshot.policy, owner_images, prover)
+    else:
+        plan = Plan(request, AdmissionResponse(False, PLAN_LATE))
+        with trio.move_on_at(deadline):
+            plan = await _in_thread(
+                plan_request, request, config, snapshot.policy, owner_images, prover
+            )
     on_validated = observer.validation_done if observer is not None else None
     verdicts: dict[str, Verdict] = {}
     if plan.checks:
@@ -106,3 +145,14 @@ async def _decide(
                 plan.checks, snapshot.validators, deadline, on_validated
             )
     return plan, verdicts, decide(plan, verdicts, config)
+
+
+async def _in_thread(function: Callable[..., T], *args: object) -> T:
+    """``function(*args)`` in a worker thread, one at a time; cancellable (the thread is
+    abandoned and finishes on its own, keeping its place until it does)."""
+    try:
+        limiter = _PLANNERS.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(1)
+        _PLANNERS.set(limiter)
+    return await trio.to_thread.run_sync(function, *args, limiter=limiter, abandon_on_cancel=True)

@@ -1,38 +1,49 @@
-"""The decision log: one JSON line per admission request, with no secrets in it."""
+"""The decision log: one JSON line per admission request, with no secrets in it.
+
+The line is bounded whatever the request held: at most ``MAX_LOGGED_IMAGES`` (50) images are
+listed, the rest only counted (``images_omitted``), and every string that comes from the
+request or a validator is clipped to 200 characters.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from kenner.admission.decision import Decision
+from kenner.admission.decision import Decision, ImageOutcome
+from kenner.admission.quoting import clip
 from kenner.admission.review import AdmissionRequest
 
 log = logging.getLogger("kenner.decision")
+
+MAX_LOGGED_IMAGES = 50
 
 
 def decision_record(
     request: AdmissionRequest, decision: Decision, duration_s: float
 ) -> dict[str, object]:
     """The fields of one decision line."""
+    outcomes = decision.outcomes
     return {
-        "uid": request.uid,
+        "uid": clip(request.uid),
         "operation": request.operation,
-        "kind": request.kind,
-        "namespace": request.namespace,
-        "name": request.name,
+        "kind": clip(request.kind),
+        "namespace": clip(request.namespace),
+        "name": clip(request.name),
         "allowed": decision.response.allowed,
-        "images": [
-            {
-                "image": o.image,
-                "rule": o.rule,
-                "validator": o.validator,
-                "verdict": o.verdict,
-                "reason": o.reason,
-                "digest": o.digest,
-            }
-            for o in decision.outcomes
-        ],
+        "images": [_image(o) for o in outcomes[:MAX_LOGGED_IMAGES]],
+        "images_omitted": max(0, len(outcomes) - MAX_LOGGED_IMAGES),
         "duration_ms": round(duration_s * 1000, 3),
+    }
+
+
+def _image(outcome: ImageOutcome) -> dict[str, str | None]:
+    return {
+        "image": clip(outcome.image),
+        "rule": outcome.rule,
+        "validator": outcome.validator,
+        "verdict": outcome.verdict,
+        "reason": clip(outcome.reason, 500),  # kenner's words, quoting input clipped already
+        "digest": outcome.digest,
     }
 
 

@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from kenner.admission.review import AdmissionResponse, ReviewError, parse_review, render_response
+from kenner.admission.review import (
+    MAX_DEPTH,
+    AdmissionResponse,
+    ReviewError,
+    load_json,
+    parse_review,
+    render_response,
+)
 from tests.shared import connaisseur_fixtures
 
 
@@ -120,3 +127,36 @@ def test_every_fixture_review_parses_or_fails_with_a_review_error() -> None:
     assert (
         outcomes["21_broken_admission_request.json"] == "error: AdmissionReview request has no uid"
     )
+
+
+def test_nesting_up_to_the_limit_parses_and_one_more_level_is_refused() -> None:
+    def nested(depth: int) -> bytes:
+        # The envelope object is the first level; the annotation value adds the rest.
+        inner = b"[" * (depth - 1) + b"]" * (depth - 1)
+        return b'{"kind": "AdmissionReview", "x": ' + inner + b"}"
+
+    with pytest.raises(ReviewError, match="apiVersion"):  # parsed: only the envelope is wrong
+        parse_review(nested(MAX_DEPTH))
+    with pytest.raises(ReviewError, match=f"nested more than {MAX_DEPTH} levels deep"):
+        parse_review(nested(MAX_DEPTH + 1))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "a": 1}',
+        b'{"a": {"b": ":", "b": ":"}}',
+        b'[{"k\\u003a": 1, "k:": 2}, {"x": 1, "x": 2}]',
+        b'{"a": "\\u003a", "a": "x"}',
+    ],
+)
+def test_duplicate_keys_are_found_whatever_the_colons(body: bytes) -> None:
+    with pytest.raises(ReviewError, match="twice"):
+        load_json(body)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"a": ":", "b": "\\u003a"}', b'{"k\\u003a": 1, "k": 2}', b'[{"a": 1}, {"a": 1}]']
+)
+def test_keys_that_only_look_alike_are_not_duplicates(body: bytes) -> None:
+    assert load_json(body) == json.loads(body)

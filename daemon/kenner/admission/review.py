@@ -43,6 +43,13 @@ MAX_DEPTH = 254
 
 JsonObject = Mapping[str, Any]
 
+# The string fields kenner reads, per object of the review.
+_REQUEST_TEXTS = ("subResource", "namespace", "name")
+_KIND_TEXTS = ("group", "version", "kind")
+_USER_TEXTS = ("username",)
+_OBJECT_TEXTS = ("apiVersion", "kind")
+_METADATA_TEXTS = ("name", "generateName", "namespace", "uid", "deletionTimestamp")
+
 
 class ReviewError(KennerError, ValueError):
     """The body is not an AdmissionReview kenner can answer (the server replies HTTP 400)."""
@@ -105,22 +112,23 @@ def parse_review(body: bytes) -> AdmissionRequest:
             f"request.operation must be one of {', '.join(OPERATIONS)}, got {quote(operation)}"
         )
 
+    # One call per object checks every string field kenner reads: this runs per request.
+    sub_resource, namespace, name = _texts(request, _REQUEST_TEXTS, "request")
     kind = _mapping(request, "kind", "request")
-    group = _text(kind, "group", "request.kind")
-    version = _text(kind, "version", "request.kind")
+    group, version, kind_name = _texts(kind, _KIND_TEXTS, "request.kind")
+    (user,) = _texts(_mapping(request, "userInfo", "request"), _USER_TEXTS, "request.userInfo")
     new = _object(request, "object")
     old = _object(request, "oldObject")
-    user_info = _mapping(request, "userInfo", "request")
     return AdmissionRequest(
         api_version=api_version,
         uid=uid,
-        kind=_text(kind, "kind", "request.kind"),
+        kind=kind_name,
         group_version=f"{group}/{version}" if group else version,
-        sub_resource=_text(request, "subResource", "request"),
+        sub_resource=sub_resource,
         operation=operation,
-        namespace=_text(request, "namespace", "request"),
-        name=_object_name(new) or _text(request, "name", "request"),
-        user=_text(user_info, "username", "request.userInfo"),
+        namespace=namespace,
+        name=_object_name(new) or name,
+        user=user,
         object=new,
         old_object=old,
     )
@@ -209,11 +217,12 @@ def _object(request: JsonObject, key: str) -> JsonObject | None:
         raise ReviewError(f"{where} must be an object, got {json_type(value)}")
     if not value:  # Connaisseur's captured reviews carry {} for "no object"
         return None
-    _text(value, "apiVersion", where)
-    _text(value, "kind", where)
-    metadata = _mapping(value, "metadata", where)
-    for field in ("name", "generateName", "namespace", "uid", "deletionTimestamp"):
-        _text(metadata, field, f"{where}.metadata")
+    _texts(value, _OBJECT_TEXTS, where)
+    metadata = value.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise ReviewError(f"{where}.metadata must be an object, got {json_type(metadata)}")
+        _texts(metadata, _METADATA_TEXTS, f"{where}.metadata")
     return value
 
 
@@ -234,11 +243,14 @@ def _mapping(parent: JsonObject, key: str, where: str) -> JsonObject:
     return value
 
 
-def _text(parent: JsonObject, key: str, where: str) -> str:
-    """``parent[key]`` if it is a string, "" if absent or null; else a ReviewError."""
-    value = parent.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ReviewError(f"{where}.{key} must be a string, got {json_type(value)}")
-    return value
+def _texts(parent: JsonObject, keys: tuple[str, ...], where: str) -> list[str]:
+    """Each ``parent[key]`` if it is a string, "" if absent or null; else a ReviewError."""
+    texts = []
+    for key in keys:
+        value = parent.get(key)
+        if value is None:
+            value = ""
+        elif not isinstance(value, str):
+            raise ReviewError(f"{where}.{key} must be a string, got {json_type(value)}")
+        texts.append(value)
+    return texts

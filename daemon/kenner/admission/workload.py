@@ -58,6 +58,7 @@ WORKLOAD_KINDS: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
 }
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+_IMAGE_LISTS = (*CONTAINER_LISTS, "volumes")
 
 
 class WorkloadError(KennerError, ValueError):
@@ -108,21 +109,40 @@ def extract_images(
             f"{kind} apiVersion {quote(api_version)} is not supported "
             f"(supported: {', '.join(sorted(api_versions))})"
         )
-    spec: object = obj
+    spec: Any = obj  # a Mapping, then a dict at every step (checked below)
     pointer = ""
     for key in spec_path:
-        assert isinstance(spec, Mapping)
         spec = spec.get(key)
         pointer += f"/{key}"
         if spec is None:
             raise WorkloadError(f"{kind} has no pod spec at {'/' + '/'.join(spec_path)}")
-        _expect(spec, Mapping, kind, pointer, "an object")
-    assert isinstance(spec, Mapping)
+        if not isinstance(spec, dict):
+            raise _shape(kind, pointer, "an object", spec)
 
-    lists = [(name, _list(spec, name, kind, pointer)) for name in CONTAINER_LISTS]
-    volumes = _list(spec, "volumes", kind, pointer)
-    image_volumes = [(i, v) for i, v in enumerate(volumes) if _image_volume(v, kind, pointer, i)]
-    count = sum(len(entries) for _, entries in lists) + len(image_volumes)
+    # Plain isinstance checks inline: this runs for every admission request.
+    lists: list[tuple[str, list[Any]]] = []
+    count = 0
+    for list_name in CONTAINER_LISTS:
+        containers = spec.get(list_name)
+        if containers is not None:
+            if not isinstance(containers, list):
+                raise _shape(kind, f"{pointer}/{list_name}", "an array", containers)
+            lists.append((list_name, containers))
+            count += len(containers)
+    volumes = spec.get("volumes")
+    image_volumes: list[tuple[int, dict[str, Any]]] = []
+    if volumes is not None:
+        if not isinstance(volumes, list):
+            raise _shape(kind, f"{pointer}/volumes", "an array", volumes)
+        for index, volume in enumerate(volumes):
+            if not isinstance(volume, dict):
+                raise _shape(kind, f"{pointer}/volumes/{index}", "a volume object", volume)
+            source = volume.get("image")
+            if source is not None:
+                if not isinstance(source, dict):
+                    raise _shape(kind, f"{pointer}/volumes/{index}/image", "an object", source)
+                image_volumes.append((index, volume))
+        count += len(image_volumes)
     if max_images is not None and count > max_images:
         raise TooManyImages(
             f"{kind} has {count} images, more than the {max_images} kenner accepts in one "
@@ -132,59 +152,57 @@ def extract_images(
     sites: list[ImageSite] = []
     for list_name, containers in lists:
         for index, container in enumerate(containers):
-            at = f"{pointer}/{list_name}/{index}"
-            _expect(container, Mapping, kind, at, "a container object")
-            image = _string(container, "image", kind, at)
-            if not image:
+            if not isinstance(container, dict):
+                at = f"{pointer}/{list_name}/{index}"
+                raise _shape(kind, at, "a container object", container)
+            image = container.get("image")
+            name = container.get("name")
+            if not isinstance(image, str) or not image or not isinstance(name, str | None):
+                at = f"{pointer}/{list_name}/{index}"
+                _check_string(kind, f"{at}/name", name)
+                _check_string(kind, f"{at}/image", image)
                 raise WorkloadError(f"{kind} container at {at} has no image")
-            sites.append(ImageSite(f"{at}/image", _string(container, "name", kind, at), image))
+            sites.append(ImageSite(f"{pointer}/{list_name}/{index}/image", name or "", image))
     for index, volume in image_volumes:
         at = f"{pointer}/volumes/{index}"
-        source = volume["image"]
-        reference = _string(source, "reference", kind, f"{at}/image")
+        reference = volume["image"].get("reference")
+        name = volume.get("name")
+        _check_string(kind, f"{at}/name", name)
+        _check_string(kind, f"{at}/image/reference", reference)
         if not reference:
             raise WorkloadError(f"{kind} image volume at {at} has no image reference")
-        sites.append(
-            ImageSite(f"{at}/image/reference", _string(volume, "name", kind, at), reference)
-        )
-    if not lists[0][1]:  # no "containers", or an empty list
+        sites.append(ImageSite(f"{at}/image/reference", name or "", reference))
+    if not spec.get("containers"):  # missing or empty (any other non-list was refused above)
         raise WorkloadError(f"{kind} has no containers at {pointer}/containers")
     return tuple(sites)
 
 
-def _image_volume(volume: object, kind: str, pointer: str, index: int) -> bool:
-    """Whether ``volume`` is an image volume (its ``image`` source is set)."""
-    at = f"{pointer}/volumes/{index}"
-    _expect(volume, Mapping, kind, at, "a volume object")
-    assert isinstance(volume, Mapping)
-    source = volume.get("image")
-    if source is None:
-        return False
-    _expect(source, Mapping, kind, f"{at}/image", "an object")
-    return True
+def _check_string(kind: str, pointer: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise _shape(kind, pointer, "a string", value)
 
 
-def _list(spec: Mapping[str, Any], key: str, kind: str, pointer: str) -> list[Any]:
-    value = spec.get(key)
-    if value is None:
-        return []
-    _expect(value, list, kind, f"{pointer}/{key}", "an array")
-    assert isinstance(value, list)
-    return value
+def _shape(kind: str, pointer: str, what: str, value: object) -> ObjectShapeError:
+    return ObjectShapeError(f"{kind} {pointer} must be {what}, got {json_type(value)}")
 
 
-def _string(parent: Mapping[str, Any], key: str, kind: str, pointer: str) -> str:
-    value = parent.get(key)
-    if value is None:
-        return ""
-    _expect(value, str, kind, f"{pointer}/{key}", "a string")
-    assert isinstance(value, str)
-    return value
+def image_fields_bound(kind: str, obj: Mapping[str, Any] | None) -> int:
+    """At least the number of images ``extract_images`` would find: the length of every
+    container list and of ``volumes``, without reading an entry (0 without a pod spec).
 
-
-def _expect(value: object, expected: type, kind: str, pointer: str, what: str) -> None:
-    if not isinstance(value, expected):
-        raise ObjectShapeError(f"{kind} {pointer} must be {what}, got {json_type(value)}")
+    Cheap enough for every request: it tells how much planning work a request is.
+    """
+    spec: object = obj
+    for key in WORKLOAD_KINDS[kind][1] if kind in WORKLOAD_KINDS else ():
+        spec = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return 0
+    count = 0
+    for key in _IMAGE_LISTS:
+        value = spec.get(key)
+        if isinstance(value, list):
+            count += len(value)
+    return count
 
 
 def marked_for_deletion(obj: Mapping[str, Any]) -> bool:
