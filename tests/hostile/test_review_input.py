@@ -29,6 +29,7 @@ from kenner.admission.review import AdmissionRequest, ReviewError, load_json, pa
 from kenner.admission.workload import ImageSite, ObjectShapeError, WorkloadError, extract_images
 from kenner.admit import answer_review
 from kenner.config.model import Config, Deadlines, Rule, StaticValidatorConfig
+from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_template_images
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
@@ -301,6 +302,16 @@ def test_quoting_never_recurses_over_a_value() -> None:
     assert len(quote("\x00" * 10_000)) == MAX_QUOTE
 
 
+def test_a_wrong_typed_owner_from_the_api_approves_nothing() -> None:
+    """Issue 11 point 5: the owner's shape error is the owner's, not the review's (no 400)."""
+    owner = deployment(ALLOWED)
+    owner["metadata"]["uid"] = "o-1"
+    owner["spec"]["template"]["spec"]["containers"] = "nginx"
+    ref = OwnerRef("apps/v1", "Deployment", "app", "o-1")
+    with pytest.raises(OwnerMismatch, match="must be an array"):
+        owner_template_images(owner, ref)
+
+
 # --- point 8: bounded planning ----------------------------------------------------------------
 
 
@@ -491,10 +502,14 @@ def _resolve(obj: Any, pointer: str) -> Any:
 
 
 KINDS = ["Pod", "Deployment", "CronJob", "Job", "ConfigMap", ""]
+OBJECT_FIELDS = [
+    "request.object.apiVersion",
+    *(f for f in FIELDS if f.startswith("request.object.")),
+]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(KINDS), st.sampled_from(FIELDS[12:]), JSON)
+@given(st.sampled_from(KINDS), st.sampled_from(OBJECT_FIELDS), JSON)
 def test_extract_images_of_any_object(kind: str, path: str, value: Any) -> None:
     """Issue 11 points 4 and 5: any object gives its image sites or a documented error."""
     obj = _pod_with(volumes=[{"name": "v", "image": {"reference": ALLOWED}}])["request"]

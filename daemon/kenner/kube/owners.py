@@ -23,8 +23,10 @@ import attrs
 
 from kenner.admission.image import ImageRefError, parse_image
 from kenner.admission.proof import Prover
+from kenner.admission.quoting import quote
 from kenner.admission.workload import (
     WORKLOAD_KINDS,
+    ObjectShapeError,
     WorkloadError,
     extract_images,
     marked_for_deletion,
@@ -108,14 +110,14 @@ def owner_proven_images(
     metadata = owner.get("metadata")
     uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
     if owner.get("kind") != ref.kind:
-        raise OwnerMismatch(f"{ref.kind} {ref.name}: the API returned a {owner.get('kind')!r}")
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: the API returned a {quote(owner.get('kind'))}")
     if uid != ref.uid:
-        raise OwnerMismatch(f"{ref.kind} {ref.name}: UID {uid!r} is not the child's {ref.uid!r}")
+        raise OwnerMismatch(f"{ref.kind} {ref.name}: UID {quote(uid)} is not the child's {quote(ref.uid)}")
     if marked_for_deletion(owner):
         raise OwnerMismatch(f"{ref.kind} {ref.name}: is being deleted")
     try:
         sites = extract_images(ref.kind, owner)
-    except WorkloadError as error:
+    except (WorkloadError, ObjectShapeError) as error:
         raise OwnerMismatch(f"{ref.kind} {ref.name}: {error}") from None
     verification = prover.verify_object(owner, namespace, ref.kind)
     if not verification.ok:
