@@ -101,11 +101,15 @@ def parse_review(body: bytes) -> AdmissionRequest:
             f"(supported: {', '.join(SUPPORTED_API_VERSIONS)})"
         )
     request = review.get("request")
-    if not isinstance(request, dict):
+    if request is None:
         raise ReviewError("AdmissionReview has no request object")
+    if not isinstance(request, dict):
+        raise ReviewError(f"request must be an object, got {json_type(request)}")
     uid = request.get("uid")
-    if not isinstance(uid, str) or not uid:
+    if uid is None or uid == "":
         raise ReviewError("AdmissionReview request has no uid")
+    if not isinstance(uid, str):
+        raise ReviewError(f"request.uid must be a string, got {json_type(uid)}")
     operation = request.get("operation")
     if not isinstance(operation, str) or operation not in OPERATIONS:
         raise ReviewError(
