@@ -120,7 +120,8 @@ def plan_request(
         message = "object is being deleted and its images are unchanged; not validated"
         return Plan(request, AdmissionResponse(True, message))
     if not is_workload_kind(request.kind):
-        reason = f"kind {quote(request.kind) if request.kind else '(none)'} is not a workload kind kenner validates"
+        kind = quote(request.kind) if request.kind else "(none)"
+        reason = f"kind {kind} is not a workload kind kenner validates"
         return Plan(request, AdmissionResponse(False, _deny_text(reason)))
     if config.features.resource_validation_mode == "podsOnly" and request.kind != "Pod":
         warning = f"pod-only validation active: {request.kind} admitted without validation"

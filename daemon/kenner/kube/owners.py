@@ -112,7 +112,9 @@ def owner_proven_images(
     if owner.get("kind") != ref.kind:
         raise OwnerMismatch(f"{ref.kind} {ref.name}: the API returned a {quote(owner.get('kind'))}")
     if uid != ref.uid:
-        raise OwnerMismatch(f"{ref.kind} {ref.name}: UID {quote(uid)} is not the child's {quote(ref.uid)}")
+        raise OwnerMismatch(
+            f"{ref.kind} {ref.name}: UID {quote(uid)} is not the child's {quote(ref.uid)}"
+        )
     if marked_for_deletion(owner):
         raise OwnerMismatch(f"{ref.kind} {ref.name}: is being deleted")
     try:
