@@ -29,11 +29,12 @@ from kenner.admission.review import AdmissionRequest, ReviewError, load_json, pa
 from kenner.admission.workload import ImageSite, ObjectShapeError, WorkloadError, extract_images
 from kenner.admit import answer_review
 from kenner.config.model import Config, Deadlines, Rule, StaticValidatorConfig
-from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_template_images
+from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
+from tests.support.proofs import prover, without_proof
 from tests.support.reviews import admission_review, as_bytes, deployment, pod, pod_review
 from tests.support.validators import ScriptedValidator
 
@@ -143,7 +144,7 @@ async def test_an_image_volume_is_pinned_like_a_container(workload: Any) -> None
     response = await _answer(as_bytes(admission_review(obj)))
     assert response["allowed"] is True
     prefix = "/spec" if obj["kind"] == "Pod" else "/spec/template/spec"
-    paths = {op["path"]: op["value"] for op in _patch(response)}
+    paths = {op["path"]: op["value"] for op in without_proof(_patch(response))}
     assert paths == {
         f"{prefix}/containers/0/image": f"{ALLOWED}@{DIGEST}",
         f"{prefix}/volumes/0/image/reference": f"{ALLOWED}@{DIGEST}",
@@ -310,7 +311,7 @@ def test_a_wrong_typed_owner_from_the_api_approves_nothing() -> None:
     owner["spec"]["template"]["spec"]["containers"] = "nginx"
     ref = OwnerRef("apps/v1", "Deployment", "app", "o-1")
     with pytest.raises(OwnerMismatch, match="must be an array"):
-        owner_template_images(owner, ref)
+        owner_proven_images(owner, ref, "default", prover(CONFIG))
 
 
 # --- point 8: bounded planning ----------------------------------------------------------------
