@@ -258,3 +258,11 @@ def test_events_pick_receivers_and_messages() -> None:
         "image 'docker.io/library/x:1': denied by static"
     )
     assert timestamp_text(NOW) == "2024-05-01T12:00:00.123Z"
+
+
+def test_the_images_variable_is_bounded() -> None:
+    """Issue 11: an alert never carries a megabyte image string or a thousand images whole."""
+    text = images_text(["registry.k8s.io/" + "a" * 1_000_000] + [f"i{n}" for n in range(99)])
+    assert len(text) < 2000
+    assert "'... and 50 more'" in text
+    assert text.count("a" * 100) == 1

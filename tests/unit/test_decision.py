@@ -16,6 +16,7 @@ import attrs
 import pytest
 import trio
 
+from kenner.admission.decision import MAX_LISTED, decide, plan_request
 from kenner.admission.review import parse_review
 from kenner.admit import answer_review, decide_request
 from kenner.config.model import (
@@ -305,3 +306,15 @@ async def test_an_update_that_sets_the_proof_itself_is_not_overwritten() -> None
         parse_review(as_bytes(review)), snapshot, deadline=trio.current_time() + 5
     )
     assert proof_in(dropped.response.patch) is not None
+
+
+def test_an_answer_names_at_most_twenty_failing_images_and_counts_the_rest() -> None:
+    """Issue 11 point 8: a review of a thousand unsigned images gets a bounded message."""
+    images = [f"docker.io/attacker/miner:{index}" for index in range(1000)]
+    plan = plan_request(parse_review(as_bytes(pod_review(*images))), CONFIG)
+    decision = decide(plan, {}, CONFIG)
+    message = decision.response.message
+    assert not decision.response.allowed
+    assert message.count("image 'docker.io/attacker/miner:") == MAX_LISTED
+    assert message.endswith("and 980 more images denied")
+    assert len(message) < 5000

@@ -47,6 +47,8 @@ from kenner.admission.workload import (
 from kenner.config.model import Config, Rule
 
 VALIDATED_OPERATIONS = ("CREATE", "UPDATE")
+# Failing images named one by one in an answer's message or warnings; the rest are counted.
+MAX_LISTED = 20
 # The reasons of images skipped by a shortcut (the decision log and the metrics use them).
 UNCHANGED_SKIP = "unchanged on update (proof verified)"
 CHILD_SKIP = "in the owner's template (proof verified)"
@@ -182,12 +184,14 @@ def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decis
             pins.extend((site, pinned) for site in check.sites)
 
     denials = [o for o in outcomes if o.verdict == "deny"]
-    warnings = [f"image {o.image!r}: {o.reason}" for o in outcomes if o.verdict == "warn"]
+    warnings = _listed([_describe(o) for o in outcomes if o.verdict == "warn"], "warned")
     if denials and config.features.detection_mode:
-        warnings += [f"detection mode active: {_describe(o)}" for o in denials]
+        warnings += _listed(
+            [f"detection mode active: {_describe(o)}" for o in denials], "would be denied"
+        )
         return Decision(AdmissionResponse(True, warnings=tuple(warnings)), tuple(outcomes))
     if denials:
-        message = _deny_text("; ".join(_describe(o) for o in denials))
+        message = _deny_text("; ".join(_listed([_describe(o) for o in denials], "denied")))
         return Decision(AdmissionResponse(False, message, tuple(warnings)), tuple(outcomes))
     patch = pin_images(pins)
     if not warnings and not config.features.detection_mode:
@@ -268,6 +272,15 @@ def _proven_old_images(request: AdmissionRequest, prover: Prover) -> set[str]:
         except ImageRefError:
             continue
     return refs
+
+
+def _listed(texts: list[str], what: str) -> list[str]:
+    """At most ``MAX_LISTED`` of ``texts``, then one line counting the rest: a review of a
+    thousand failing images gets a readable answer, not a hundred kilobytes."""
+    if len(texts) <= MAX_LISTED:
+        return texts
+    rest = len(texts) - MAX_LISTED
+    return [*texts[:MAX_LISTED], f"and {rest} more image{'s' if rest > 1 else ''} {what}"]
 
 
 def _describe(outcome: ImageOutcome) -> str:

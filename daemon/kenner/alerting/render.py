@@ -20,7 +20,11 @@ from pathlib import Path
 
 import attrs
 
+from kenner.admission.quoting import clip
 from kenner.errors import KennerError
+
+# Images listed in an alert's ``images`` variable; the rest are counted.
+MAX_ALERT_IMAGES = 50
 
 VARIABLES = (
     "alert_message",
@@ -61,8 +65,15 @@ class AlertValues:
 
 
 def images_text(images: Sequence[str]) -> str:
-    """The ``images`` variable: a list in Connaisseur's (Python) spelling, ``['a', 'b']``."""
-    return repr(list(images))
+    """The ``images`` variable: a list in Connaisseur's (Python) spelling, ``['a', 'b']``.
+
+    Bounded like every message quoting input: at most ``MAX_ALERT_IMAGES`` entries (then one
+    entry counting the rest), each clipped to 200 characters.
+    """
+    listed = [clip(image) for image in images[:MAX_ALERT_IMAGES]]
+    if len(images) > MAX_ALERT_IMAGES:
+        listed.append(f"... and {len(images) - MAX_ALERT_IMAGES} more")
+    return repr(listed)
 
 
 @attrs.frozen
