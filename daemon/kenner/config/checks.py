@@ -358,12 +358,29 @@ def _unique_patterns(rules: tuple[Rule, ...], report: Report) -> None:
         first.setdefault(rule.pattern, index)
 
 
+def _check_server_limits(config: Config, report: Report) -> None:
+    server = config.server
+    if server.max_body_bytes <= 0:
+        report(("server", "maxBodyBytes"), "must be greater than 0")
+    elif server.max_buffered_body_bytes < server.max_body_bytes:
+        message = f"must be at least server.maxBodyBytes ({server.max_body_bytes})"
+        report(("server", "maxBufferedBodyBytes"), message)
+    if server.max_connections <= 0:
+        report(("server", "maxConnections"), "must be greater than 0")
+    if server.body_read_s <= 0:
+        report(("server", "bodyReadSeconds"), "must be greater than 0")
+    elif server.body_read_s >= config.deadlines.request_s:
+        message = f"must be below deadlines.requestSeconds ({config.deadlines.request_s:g})"
+        report(("server", "bodyReadSeconds"), message)
+    if server.shutdown_grace_s <= 0:
+        report(("server", "shutdownGraceSeconds"), "must be greater than 0")
+
+
 def _check_settings(config: Config, report: Report) -> None:
     _check_listen(config.server.listen, report)
     if config.server.metrics_listen is not None:
         _check_listen(config.server.metrics_listen, report, ("server", "metricsListen"))
-    if config.server.max_body_bytes <= 0:
-        report(("server", "maxBodyBytes"), "must be greater than 0")
+    _check_server_limits(config, report)
     if config.server.max_images_per_request <= 0:
         report(("server", "maxImagesPerRequest"), "must be greater than 0")
     tls = config.server.tls

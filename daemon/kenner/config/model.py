@@ -168,6 +168,14 @@ class ServerConfig:
     # A second, plain-HTTP listener serving only GET /metrics (e.g. "0.0.0.0:9090"); None: none.
     # /metrics is always served on the webhook's own port as well.
     metrics_listen: str | None = None
+    # One client must not hurt the others (docs/serving.md): a request body (and a TLS
+    # handshake) must arrive within body_read_s; all unfinished bodies together hold at most
+    # max_buffered_body_bytes; at most max_connections are open at once; SIGTERM drains for at
+    # most shutdown_grace_s.
+    body_read_s: float = 5.0
+    max_buffered_body_bytes: int = 32 * MIB
+    max_connections: int = 1000
+    shutdown_grace_s: float = 10.0
 
 
 @attrs.frozen

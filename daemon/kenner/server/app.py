@@ -4,14 +4,23 @@
 Protocol errors are answered with a plain-text 4xx that says what is wrong; a request that
 can be answered is always answered with an AdmissionReview (allowed or denied), and no
 exception reaches hypercorn (which would answer 500).
+
+Bodies (docs/serving.md, issue 11 point 7):
+- the whole body must arrive within ``server.bodyReadSeconds`` of the request's headers, else
+  408; more than ``server.maxBodyBytes`` is 413;
+- all unfinished bodies together hold at most ``server.maxBufferedBodyBytes``; a body that
+  would exceed it is answered 503 with ``Retry-After`` and not read further.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
+
+import trio
 
 from kenner.admission.review import ReviewError
 from kenner.admit import answer_review
@@ -32,11 +41,41 @@ class BodyTooLarge(KennerError):
     """The request body is larger than ``server.max_body_bytes``."""
 
 
+class BodyBudgetExceeded(Exception):
+    """All unfinished bodies together would hold more than ``server.max_buffered_body_bytes``."""
+
+
+class BodyBudget:
+    """Bytes held by the request bodies of all requests not yet answered."""
+
+    def __init__(self) -> None:
+        self.held = 0
+
+    @contextmanager
+    def account(self, limit: int) -> Iterator[Callable[[int], None]]:
+        """A ``take(size)`` that raises ``BodyBudgetExceeded`` past ``limit``; all given back at
+        exit."""
+        taken = 0
+
+        def take(size: int) -> None:
+            nonlocal taken
+            if self.held + size > limit:
+                raise BodyBudgetExceeded
+            self.held += size
+            taken += size
+
+        try:
+            yield take
+        finally:
+            self.held -= taken
+
+
 class WebhookApp:
     """Routes requests; reads the current snapshot from ``state`` once per request."""
 
     def __init__(self, state: DaemonState) -> None:
         self.state = state
+        self.bodies = BodyBudget()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -77,19 +116,31 @@ class WebhookApp:
         if content_type != b"application/json":
             await _respond(send, 415, b"Content-Type must be application/json\n")
             return
-        limit = snapshot.config.server.max_body_bytes
-        try:
-            body = await _read_body(receive, headers.get(b"content-length"), limit)
-        except BodyTooLarge:
-            await _respond(send, 413, f"request body exceeds {limit} bytes\n".encode())
-            return
-        try:
-            answer, _decision = await answer_review(
-                body, snapshot, metrics=self.state.metrics, alerts=self.state.alerts
-            )
-        except ReviewError as error:
-            await _respond(send, 400, f"{error}\n".encode())
-            return
+        server = snapshot.config.server
+        limit = server.max_body_bytes
+        with self.bodies.account(server.max_buffered_body_bytes) as take:
+            try:
+                with trio.fail_after(server.body_read_s):
+                    body = await _read_body(receive, headers.get(b"content-length"), limit, take)
+            except BodyTooLarge:
+                await _respond(send, 413, f"request body exceeds {limit} bytes\n".encode())
+                return
+            except BodyBudgetExceeded:
+                text = b"too many unfinished request bodies; retry shortly\n"
+                await _respond(send, 503, text, retry_after=b"1")
+                return
+            except trio.TooSlowError:
+                seconds = f"{server.body_read_s:g}"
+                text = f"request body not received within {seconds} seconds\n".encode()
+                await _respond(send, 408, text)
+                return
+            try:
+                answer, _decision = await answer_review(
+                    body, snapshot, metrics=self.state.metrics, alerts=self.state.alerts
+                )
+            except ReviewError as error:
+                await _respond(send, 400, f"{error}\n".encode())
+                return
         await _respond(send, 200, answer, content_type=b"application/json")
 
 
@@ -117,7 +168,9 @@ async def serve_metrics(state: DaemonState, method: str, send: Send) -> None:
     await _respond(send, 200, body, content_type=METRICS_CONTENT_TYPE.encode())
 
 
-async def _read_body(receive: Receive, content_length: bytes | None, limit: int) -> bytes:
+async def _read_body(
+    receive: Receive, content_length: bytes | None, limit: int, take: Callable[[int], None]
+) -> bytes:
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
@@ -130,6 +183,7 @@ async def _read_body(receive: Receive, content_length: bytes | None, limit: int)
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
+        take(len(chunk))
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -158,9 +212,12 @@ async def _respond(
     *,
     content_type: bytes = b"text/plain; charset=utf-8",
     allow: bytes | None = None,
+    retry_after: bytes | None = None,
 ) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if allow is not None:
         headers.append((b"allow", allow))
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

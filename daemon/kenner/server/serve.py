@@ -4,8 +4,10 @@
 - SIGHUP reloads the configuration and the certificate together: both are loaded and checked
   first, then swapped at once. A bad new configuration or certificate is refused with a log
   line and the old one keeps serving. Requests in flight keep the snapshot they started with.
-- SIGTERM / SIGINT stop accepting connections and let requests in flight finish (hypercorn's
-  graceful timeout is the request deadline plus a second).
+- Connections are accepted by ``kenner.server.connections`` (one connection's failure is its
+  own; at most ``server.maxConnections`` at once).
+- SIGTERM / SIGINT stop accepting connections, close idle ones and let requests in flight
+  finish for at most ``server.shutdownGraceSeconds``.
 - The watchdog (``kenner.watchdog``) records readiness before the server starts; under systemd
   the daemon sends READY=1 once serving, RELOADING=1/READY=1 around a reload, STOPPING=1 on
   shutdown and WATCHDOG=1 pings from the trio loop (``kenner.sdnotify``).
@@ -29,7 +31,6 @@ import attrs
 import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
 from kenner.alerting.sender import AlertDispatcher, open_alert_sender
 from kenner.certs import self_signed_certificate
@@ -42,6 +43,7 @@ from kenner.kube.client import KubeClient
 from kenner.metrics import Metrics
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import MetricsApp, WebhookApp
+from kenner.server.connections import ServeLimits, serve
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.build import BuiltValidators, Runtime, build_validators, open_runtime
@@ -229,11 +231,12 @@ async def run_daemon(
             probes = Probes(kube, serving_cert, runtime.fetchers)
             await nursery.start(run_watchdog, state, probes, notifier)
             async with trio.open_nursery() as server_nursery:
-                binds = await server_nursery.start(_serve_until, app, hypercorn_config, shutdown)
+                limits = ServeLimits(config.server.max_connections, config.server.shutdown_grace_s)
+                binds = await server_nursery.start(serve, app, hypercorn_config, limits, shutdown)
                 if config.server.metrics_listen is not None:
                     metrics_config = _metrics_config(config.server.metrics_listen)
                     metrics_binds = await server_nursery.start(
-                        _serve_until, MetricsApp(state), metrics_config, shutdown
+                        serve, MetricsApp(state), metrics_config, limits, shutdown
                     )
                     log.info("metrics are served", extra={"fields": {"binds": metrics_binds}})
                 state.set_condition("serving", True, "webhook is serving", time.time())
@@ -243,7 +246,7 @@ async def run_daemon(
                 await shutdown.wait()
                 notifier.send("STOPPING=1")
                 state.set_condition("serving", False, "shutting down", time.time())
-            # hypercorn has drained the requests in flight: nothing is left to wait for.
+            # Requests in flight are drained (or the grace is over): nothing is left to wait for.
             nursery.cancel_scope.cancel()
 
 
@@ -266,28 +269,13 @@ def _serving_cert(state: DaemonState, scratch: Path) -> bytes:
     return Path(tls_files(state.snapshot.config, scratch).cert).read_bytes()
 
 
-async def _serve_until(
-    app: WebhookApp | MetricsApp,
-    config: HypercornConfig,
-    shutdown: trio.Event,
-    *,
-    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    # WebhookApp is a plain ASGI 3 callable; hypercorn's type names its TypedDict scopes.
-    await hypercorn_serve(
-        app,  # type: ignore[arg-type]
-        config,
-        shutdown_trigger=shutdown.wait,
-        task_status=task_status,
-    )
-
-
 def _hypercorn_config(config: Config, files: TlsFiles) -> ReloadableTlsConfig:
     hypercorn_config = ReloadableTlsConfig()
     hypercorn_config.bind = [config.server.listen]
     hypercorn_config.certfile = files.cert
     hypercorn_config.keyfile = files.key
-    hypercorn_config.graceful_timeout = config.deadlines.request_s + 1.0
+    # A client gets body_read_s for its TLS handshake as for its request body (docs/serving.md).
+    hypercorn_config.ssl_handshake_timeout = config.server.body_read_s
     hypercorn_config.accesslog = None
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     return hypercorn_config
@@ -297,7 +285,6 @@ def _metrics_config(listen: str) -> HypercornConfig:
     """Plain HTTP for the separate metrics listener: scrapes carry nothing secret."""
     metrics_config = HypercornConfig()
     metrics_config.bind = [listen]
-    metrics_config.graceful_timeout = 1.0
     metrics_config.accesslog = None
     metrics_config.errorlog = logging.getLogger("hypercorn.error")
     return metrics_config
