@@ -779,3 +779,20 @@ def test_anchors_and_aliases_are_read_once() -> None:
     found = problems(text)
     assert [(path, line) for path, line, _ in found] == [(f"l{i}", i + 1) for i in range(30)]
     assert found[0][2].startswith("unknown key 'l0'")
+
+
+def test_serving_limits_are_checked() -> None:
+    settings = """\
+server:
+  maxBodyBytes: 2048
+  maxBufferedBodyBytes: 1024
+  bodyReadSeconds: 0
+  maxConnections: 0
+  shutdownGraceSeconds: -1
+"""
+    assert problems(STATIC + settings) == [
+        ("server.maxBufferedBodyBytes", 10, "must be at least server.maxBodyBytes (2048)"),
+        ("server.bodyReadSeconds", 11, "must be greater than 0"),
+        ("server.maxConnections", 12, "must be greater than 0"),
+        ("server.shutdownGraceSeconds", 13, "must be greater than 0"),
+    ]

@@ -369,9 +369,6 @@ def _check_server_limits(config: Config, report: Report) -> None:
         report(("server", "maxConnections"), "must be greater than 0")
     if server.body_read_s <= 0:
         report(("server", "bodyReadSeconds"), "must be greater than 0")
-    elif server.body_read_s >= config.deadlines.request_s:
-        message = f"must be below deadlines.requestSeconds ({config.deadlines.request_s:g})"
-        report(("server", "bodyReadSeconds"), message)
     if server.shutdown_grace_s <= 0:
         report(("server", "shutdownGraceSeconds"), "must be greater than 0")
 

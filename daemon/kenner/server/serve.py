@@ -5,7 +5,9 @@
   first, then swapped at once. A bad new configuration or certificate is refused with a log
   line and the old one keeps serving. Requests in flight keep the snapshot they started with.
 - Connections are accepted by ``kenner.server.connections`` (one connection's failure is its
-  own; at most ``server.maxConnections`` at once).
+  own; at most ``server.maxConnections`` at once). At start the soft file-descriptor limit is
+  raised (up to the hard limit) to fit that cap plus ``SPARE_FDS``; a limit that cannot fit is
+  logged as a warning.
 - SIGTERM / SIGINT stop accepting connections, close idle ones and let requests in flight
   finish for at most ``server.shutdownGraceSeconds``.
 - The watchdog (``kenner.watchdog``) records readiness before the server starts; under systemd
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -50,6 +53,9 @@ from kenner.validators.build import BuiltValidators, Runtime, build_validators, 
 from kenner.watchdog import Probes, readiness_summary, run_watchdog
 
 log = logging.getLogger(__name__)
+
+# Descriptors beyond the connection cap: listeners, outgoing fetches, files, the event loop.
+SPARE_FDS = 256
 
 
 @attrs.frozen
@@ -208,6 +214,7 @@ async def run_daemon(
         files = tls_files(config, scratch)
         check_tls_files(files)
         hypercorn_config = _hypercorn_config(config, files)
+        _fit_file_limit(config.server.max_connections + SPARE_FDS)
         notifier = Notifier.from_environment()
         metrics = Metrics()
         async with (
@@ -288,6 +295,25 @@ def _metrics_config(listen: str) -> HypercornConfig:
     metrics_config.accesslog = None
     metrics_config.errorlog = logging.getLogger("hypercorn.error")
     return metrics_config
+
+
+def _fit_file_limit(needed: int) -> None:
+    """Raise the soft RLIMIT_NOFILE to ``needed`` when it is lower (a container often starts
+    with 1024); never above the hard limit, which only the runtime or systemd can raise."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError) as error:
+            log.warning("cannot raise the file descriptor limit: %s", error)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "the file descriptor limit is below server.maxConnections plus %d spare",
+            SPARE_FDS,
+            extra={"fields": {"limit": soft, "needed": needed}},
+        )
 
 
 def _pod_id() -> str:
