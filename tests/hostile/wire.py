@@ -126,7 +126,7 @@ class H2Client:
                 return
             window = min(self.conn.local_flow_control_window(stream), 16384)
             if window == 0:
-                self.receive()
+                assert self.receive(), "the server closed the HTTP/2 connection"
                 continue
             self.conn.send_data(stream, data[:window])
             data = data[window:]
