@@ -105,7 +105,8 @@ async def _flushed(protocol: H2Protocol, stream_id: int | None = None) -> None:
     ``stream_id`` (every stream when None): it then drops the stream's send buffer."""
     with trio.move_on_after(H2_FLUSH_S):
         # hypercorn signals no event when it drops a buffer: poll, briefly and boundedly.
-        while stream_id in protocol.stream_buffers if stream_id else protocol.stream_buffers:  # noqa: ASYNC110
+        pending = protocol.stream_buffers
+        while stream_id in pending if stream_id is not None else pending:  # noqa: ASYNC110
             await trio.sleep(H2_FLUSH_POLL_S)
 
 
