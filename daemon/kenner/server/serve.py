@@ -201,7 +201,7 @@ async def run_daemon(
     ``task_status.started`` receives the bound URLs, so ``nursery.start`` learns the port
     when listening on port 0.
     """
-    shutdown = shutdown or trio.Event()
+    shutdown = shutdown if shutdown is not None else trio.Event()  # Events refuse bool()
     config = load_settings(options)
     if config.proof.key_file is None:
         log.warning(
