@@ -187,7 +187,7 @@ async def in_process(tmp_path: Path, ca: trustme.CA) -> AsyncIterator[tuple[str,
     cert, key = issue_certificate(ca, tmp_path)
     options = ServeOptions(str(config), "127.0.0.1:0", str(cert), str(key))
     async with trio.open_nursery() as nursery:
-        # No ``shutdown`` event: run_daemon's ``shutdown or trio.Event()`` raises on one.
+        # Cancelled from outside at the end: the daemon must still close its sockets.
         binds = await nursery.start(run_daemon, options)
         yield binds[0], config
         nursery.cancel_scope.cancel()

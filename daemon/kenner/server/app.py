@@ -41,7 +41,7 @@ class BodyTooLarge(KennerError):
     """The request body is larger than ``server.max_body_bytes``."""
 
 
-class BodyBudgetExceeded(Exception):
+class BodyBudgetExceeded(KennerError):
     """All unfinished bodies together would hold more than ``server.max_buffered_body_bytes``."""
 
 

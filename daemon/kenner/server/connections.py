@@ -173,20 +173,25 @@ async def serve(
     draining = trio.Event()
     wrapped = ASGIWrapper(closing_when_draining(app, draining))  # type: ignore[arg-type]
     slots = trio.Semaphore(limits.max_connections)
-    async with trio.open_nursery() as connections:
-        async with trio.open_nursery() as acceptors:
+    try:
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as acceptors:
+                for listener in listeners:
+                    acceptors.start_soon(
+                        _accept, listener, slots, connections, wrapped, config, context
+                    )
+                task_status.started(binds)
+                await shutdown.wait()
+                acceptors.cancel_scope.cancel()
             for listener in listeners:
-                acceptors.start_soon(
-                    _accept, listener, slots, connections, wrapped, config, context
-                )
-            task_status.started(binds)
-            await shutdown.wait()
-            acceptors.cancel_scope.cancel()
-        for listener in listeners:
-            await listener.aclose()
-        draining.set()
-        await context.terminated.set()  # idle connections close; busy ones after their answer
-        connections.cancel_scope.deadline = trio.current_time() + limits.grace_s
+                await listener.aclose()
+            draining.set()
+            await context.terminated.set()  # idle connections close; busy ones after answering
+            connections.cancel_scope.deadline = trio.current_time() + limits.grace_s
+    finally:
+        # Cancelled from outside (not through ``shutdown``), the listeners were never closed.
+        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+            sock.close()
 
 
 def closing_when_draining(app: App, draining: trio.Event) -> App:
