@@ -14,6 +14,7 @@ for that receiver wants no admission it did not hear of (Connaisseur's Go versio
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import TypeVar
@@ -52,6 +53,9 @@ THREAD_IMAGES = 64
 # runnable one lengthens the event loop's wait for it.
 _PLANNERS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("kenner_planners")
 PLAN_LATE = "kenner denied the request: planning did not finish before the request deadline"
+INTERNAL_ERROR = "kenner denied the request: internal error (logged by kenner)"
+
+log = logging.getLogger(__name__)
 
 
 async def answer_review(
@@ -78,7 +82,21 @@ async def answer_review(
         if parsed is None:
             raise ReviewError("the body could not be parsed before the request deadline")
         request = parsed
-    return await answer_request(request, snapshot, started=started, metrics=metrics, alerts=alerts)
+    try:
+        return await answer_request(
+            request, snapshot, started=started, metrics=metrics, alerts=alerts
+        )
+    except ReviewError:
+        raise  # a malformed object found while planning: HTTP 400
+    except Exception:
+        # A bug must not become an HTTP 500: under a webhook's failurePolicy: Ignore that
+        # admits. The request is denied (fail closed) and the traceback logged; nothing of it
+        # is remembered (validators cache only expected failures).
+        log.exception(
+            "internal error while answering a review", extra={"fields": {"uid": request.uid}}
+        )
+        decision = Decision(AdmissionResponse(False, INTERNAL_ERROR), ())
+        return render_response(request.api_version, request.uid, decision.response), decision
 
 
 async def answer_request(

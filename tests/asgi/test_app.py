@@ -140,3 +140,28 @@ async def test_an_image_not_validated_by_the_deadline_is_denied() -> None:
         "kenner denied the request: image 'docker.io/library/nginx:latest': "
         "validation did not finish before the request deadline"
     )
+
+
+async def test_a_bug_while_answering_denies_instead_of_a_500(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11 point 12: an unexpected exception in the admission path reached hypercorn as
+    HTTP 500, which a webhook with ``failurePolicy: Ignore`` turns into an admission. It is
+    now a denial of that request, with the traceback in the log. (No real input triggers a
+    bug any more, so one is put in by hand.)"""
+
+    def broken_plan(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in planning")
+
+    monkeypatch.setattr("kenner.admit.plan_request", broken_plan)
+    response = await client.post("/mutate", json=_review("registry.k8s.io/pause:3.9"))
+    assert response.status_code == 200
+    body = response.json()["response"]
+    assert body["uid"] == "u-1"
+    assert body["allowed"] is False
+    assert (
+        body["status"]["message"] == "kenner denied the request: internal error (logged by kenner)"
+    )
+    [record] = [r for r in caplog.records if r.exc_info is not None]
+    assert record.exc_info is not None
+    assert record.exc_info[0] is ZeroDivisionError
