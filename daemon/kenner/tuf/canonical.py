@@ -14,7 +14,8 @@ Notary verifies a signature over ``json.MarshalCanonical(decoded)``, where ``dec
   ``1e3`` -> ``1000``).
 
 Go replaces invalid UTF-16 surrogate escapes with U+FFFD while decoding; :func:`parse_json`'s
-callers get the same bytes because :func:`canonical_json` does that replacement. Integers whose
+callers get the same bytes because :func:`canonical_json` does that replacement (also in object
+keys: two keys that differ only there are one key to Go, and the last value wins). Integers whose
 magnitude exceeds 2**53 are refused: Go would have rounded them through float64.
 """
 
@@ -25,6 +26,7 @@ import math
 import re
 
 from kenner.errors import KennerError
+from kenner.tuf.errors import quote
 
 _MAX_EXACT_INTEGER = 2**53
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -49,6 +51,8 @@ def parse_json(raw: bytes) -> object:
         raise CanonicalJSONError(f"not JSON: {exc.msg} at line {exc.lineno}") from exc
     except RecursionError as exc:
         raise CanonicalJSONError("JSON nested too deeply") from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (int_max_str_digits)
+        raise CanonicalJSONError(f"not JSON Notary could have signed: {exc}") from exc
 
 
 def canonical_json(value: object) -> bytes:
@@ -80,12 +84,12 @@ def _encode(value: object, out: list[bytes]) -> None:
         out.append(_encode_integer(int(value)))
     elif isinstance(value, dict):
         out.append(b"{")
-        for index, key in enumerate(sorted(value, key=_sort_key)):
+        for index, (key, item) in enumerate(sorted(_go_map(value).items())):
             if index:
                 out.append(b",")
-            out.append(_encode_string(key))
+            out.append(_quoted(key))
             out.append(b":")
-            _encode(value[key], out)
+            _encode(item, out)
         out.append(b"}")
     elif isinstance(value, list):
         out.append(b"[")
@@ -100,7 +104,7 @@ def _encode(value: object, out: list[bytes]) -> None:
 
 def _encode_integer(number: int) -> bytes:
     if abs(number) > _MAX_EXACT_INTEGER:
-        raise CanonicalJSONError(f"integer {number} is not exactly representable as float64")
+        raise CanonicalJSONError(f"integer {quote(number)} is not exactly representable as float64")
     return str(number).encode("ascii")
 
 
@@ -109,12 +113,20 @@ def _utf8(text: str) -> bytes:
     return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
-def _sort_key(key: object) -> bytes:
-    if not isinstance(key, str):
-        raise CanonicalJSONError(f"object key {key!r} is not a string")
-    return _utf8(key)
+def _go_map(value: dict[object, object]) -> dict[bytes, object]:
+    """The object as Go decodes it: keys as UTF-8 after surrogate replacement, so two keys that
+    differ only in lone surrogates become one, and (as for any repeated key) the last wins."""
+    decoded: dict[bytes, object] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise CanonicalJSONError(f"object key {quote(key)} is not a string")
+        decoded[_utf8(key)] = item
+    return decoded
 
 
 def _encode_string(text: str) -> bytes:
-    escaped = _utf8(text).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-    return b'"' + escaped + b'"'
+    return _quoted(_utf8(text))
+
+
+def _quoted(utf8: bytes) -> bytes:
+    return b'"' + utf8.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'

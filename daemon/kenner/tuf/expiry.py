@@ -14,12 +14,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from kenner.tuf.errors import Reason, TrustError
+from kenner.tuf.errors import Reason, TrustError, quote
 
 _RFC3339 = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})"
-    r"(?:\.(?P<fraction>\d{1,9}))?"
-    r"(?P<offset>Z|[+-]\d{2}:\d{2})"
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})"
+    r"(?:\.(?P<fraction>[0-9]{1,9}))?"
+    r"(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})"
 )
 
 
@@ -31,7 +31,7 @@ def parse_expiry(text: str, role: str) -> datetime:
     """
     match = _RFC3339.fullmatch(text)
     if match is None:
-        raise TrustError(Reason.MALFORMED, role, f"{role} expires {text!r} is not RFC 3339")
+        raise TrustError(Reason.MALFORMED, role, f"{role} expires {quote(text)} is not RFC 3339")
     fraction = (match["fraction"] or "").ljust(6, "0")[:6]
     offset = match["offset"]
     if offset == "Z":
@@ -46,7 +46,7 @@ def parse_expiry(text: str, role: str) -> datetime:
         naive = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}")
     except ValueError as exc:
         raise TrustError(
-            Reason.MALFORMED, role, f"{role} expires {text!r} is not a valid date: {exc}"
+            Reason.MALFORMED, role, f"{role} expires {quote(text)} is not a valid date: {exc}"
         ) from exc
     return naive.replace(tzinfo=zone)
 

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from kenner.errors import KennerError
 from kenner.tuf.canonical import canonical_json
+from kenner.tuf.errors import quote
 
 KeyAlgorithm = Literal["ecdsa", "rsa", "ed25519"]
 
@@ -100,10 +101,10 @@ def key_from_metadata(keytype: str, public_b64: str) -> PublicKey:
         KeyFormatError: unsupported key type, or bytes that do not hold such a key.
     """
     if keytype not in SUPPORTED_KEY_TYPES:
-        raise KeyFormatError(f"key type {keytype!r} is not supported")
+        raise KeyFormatError(f"key type {quote(keytype)} is not supported")
     try:
         raw = base64.b64decode(public_b64, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: text that is not ASCII
         raise KeyFormatError(f"{keytype} key is not base64: {exc}") from exc
     if keytype == "ed25519":
         if len(raw) != 32:

@@ -19,7 +19,7 @@ from typing import TypeVar
 import attrs
 
 from kenner.tuf.canonical import CanonicalJSONError, canonical_json, parse_json
-from kenner.tuf.errors import Reason, TrustError
+from kenner.tuf.errors import Reason, TrustError, quote
 from kenner.tuf.expiry import parse_expiry
 from kenner.tuf.keys import KeyFormatError, PublicKey, key_from_metadata, key_id
 
@@ -126,7 +126,7 @@ def parse_document(role: str, raw: bytes, expected_type: str) -> SignedDocument:
     signed = field(document, "signed", dict, role)
     kind = field(signed, "_type", str, role)
     if kind.lower() != expected_type.lower():
-        raise malformed(role, f"_type is {kind!r}, expected {expected_type!r}")
+        raise malformed(role, f"_type is {quote(kind)}, expected {expected_type!r}")
     try:
         canonical = canonical_json(signed)
     except CanonicalJSONError as exc:
@@ -144,7 +144,7 @@ def parse_document(role: str, raw: bytes, expected_type: str) -> SignedDocument:
         )
     version = field(signed, "version", int, role)
     if version < 1:
-        raise malformed(role, f"version {version} is below 1")
+        raise malformed(role, f"version {quote(version)} is below 1")
     expires = parse_expiry(field(signed, "expires", str, role), role)
     return SignedDocument(role, raw, signed, canonical, tuple(signatures), version, expires)
 
@@ -153,7 +153,7 @@ def parse_root(raw: bytes) -> RootMetadata:
     document = parse_document("root", raw, "Root")
     keys = _parse_keys(field(document.signed, "keys", dict, "root"), "root")
     roles = {
-        name: _parse_role_keys(spec, "root", f"roles.{name}")
+        name: _parse_role_keys(spec, "root", f"roles.{quote(name)}")
         for name, spec in field(document.signed, "roles", dict, "root").items()
     }
     for needed in ("root", "timestamp", "snapshot", "targets"):
@@ -168,19 +168,19 @@ def parse_meta(document: SignedDocument) -> dict[str, FileMeta]:
     entries: dict[str, FileMeta] = {}
     for name, entry in field(document.signed, "meta", dict, role).items():
         if not isinstance(entry, dict):
-            raise malformed(role, f"meta entry {name!r} is not an object")
+            raise malformed(role, f"meta entry {quote(name)} is not an object")
         hashes = {}
         for algorithm, value in field(entry, "hashes", dict, role).items():
             if algorithm in _HASH_BYTES:
-                digest = _base64(_as_str(value, role, f"meta {name} hash"), role, "hash")
+                digest = _base64(_as_str(value, role, f"meta {quote(name)} hash"), role, "hash")
                 if len(digest) != _HASH_BYTES[algorithm]:
-                    raise malformed(role, f"meta {name} {algorithm} has {len(digest)} bytes")
+                    raise malformed(role, f"meta {quote(name)} {algorithm} has {len(digest)} bytes")
                 hashes[algorithm] = digest
         if not hashes:
-            raise malformed(role, f"meta {name!r} has no sha256 or sha512 hash")
+            raise malformed(role, f"meta {quote(name)} has no sha256 or sha512 hash")
         length = entry.get("length")
         if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
-            raise malformed(role, f"meta {name!r} length is not an integer")
+            raise malformed(role, f"meta {quote(name)} length is not an integer")
         entries[name] = FileMeta(hashes, length)
     return entries
 
@@ -208,12 +208,12 @@ def _parse_keys(objects: dict[str, object], role: str) -> dict[str, PublicKey]:
     keys = {}
     for declared_id, key_object in objects.items():
         if not isinstance(key_object, dict):
-            raise malformed(role, f"key {declared_id} is not an object")
+            raise malformed(role, f"key {quote(declared_id)} is not an object")
         keytype = field(key_object, "keytype", str, role)
         public = field(field(key_object, "keyval", dict, role), "public", str, role)
         if key_id(keytype, public) != declared_id:
             # Notary refuses a key listed under an id that is not its own content hash.
-            raise malformed(role, f"key id {declared_id} does not match its key")
+            raise malformed(role, f"key id {quote(declared_id)} does not match its key")
         try:
             keys[declared_id] = key_from_metadata(keytype, public)
         except KeyFormatError:
@@ -229,7 +229,7 @@ def _parse_role_keys(spec: object, role: str, where: str) -> RoleKeys:
         raise malformed(role, f"{where}.keyids holds a non-string")
     threshold = field(spec, "threshold", int, role)
     if threshold < 1:
-        raise malformed(role, f"{where}.threshold is {threshold}, below 1")
+        raise malformed(role, f"{where}.threshold is {quote(threshold)}, below 1")
     return RoleKeys(tuple(key_ids), threshold)
 
 
@@ -237,25 +237,24 @@ def _parse_delegation(entry: object, keys: Mapping[str, PublicKey], role: str) -
     if not isinstance(entry, dict):
         raise malformed(role, "a delegation entry is not an object")
     name = field(entry, "name", str, role)
-    role_keys = _parse_role_keys(entry, role, f"delegation {name}")
-    paths = _string_tuple(entry.get("paths"), role, f"delegation {name} paths")
-    prefixes = _string_tuple(
-        entry.get("path_hash_prefixes"), role, f"delegation {name} path_hash_prefixes"
-    )
+    where = f"delegation {quote(name)}"
+    role_keys = _parse_role_keys(entry, role, where)
+    paths = _string_tuple(entry.get("paths"), role, f"{where} paths")
+    prefixes = _string_tuple(entry.get("path_hash_prefixes"), role, f"{where} path_hash_prefixes")
     own_keys = {key: keys[key] for key in role_keys.key_ids if key in keys}
     return Delegation(name, own_keys, role_keys, paths, prefixes)
 
 
 def _parse_target(name: str, entry: object, role: str) -> TargetFile:
     if not isinstance(entry, dict):
-        raise malformed(role, f"target {name!r} is not an object")
+        raise malformed(role, f"target {quote(name)} is not an object")
     length = field(entry, "length", int, role)
     sha256 = field(entry, "hashes", dict, role).get("sha256")
     if sha256 is None:
         return TargetFile(None, length)
-    digest = _base64(_as_str(sha256, role, f"target {name} sha256"), role, "target hash")
+    digest = _base64(_as_str(sha256, role, f"target {quote(name)} sha256"), role, "target hash")
     if len(digest) != 32:
-        raise malformed(role, f"target {name!r} sha256 has {len(digest)} bytes")
+        raise malformed(role, f"target {quote(name)} sha256 has {len(digest)} bytes")
     return TargetFile(digest.hex(), length)
 
 
@@ -276,5 +275,5 @@ def _as_str(value: object, role: str, where: str) -> str:
 def _base64(text: str, role: str, what: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: text that is not ASCII
         raise malformed(role, f"{what} is not base64: {exc}") from exc
