@@ -43,12 +43,13 @@ def parse_payload(data: bytes) -> SimpleSigning:
     """
     try:
         document = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise Rejected(Failure.MALFORMED, "the payload is not JSON") from None
     critical = _object(document, "critical", "payload")
     kind = critical.get("type")
     if kind != COSIGN_TYPE:
-        raise Rejected(Failure.WRONG_TYPE, f"critical.type is {kind!r}, not {COSIGN_TYPE!r}")
+        shown = repr(kind)[:200]  # the payload is the signer's text: quote a bounded part
+        raise Rejected(Failure.WRONG_TYPE, f"critical.type is {shown}, not {COSIGN_TYPE!r}")
     reference = _object(critical, "identity", "critical").get("docker-reference")
     digest = _object(critical, "image", "critical").get("docker-manifest-digest")
     if not isinstance(reference, str):

@@ -53,7 +53,7 @@ def verify_bundle(
     """
     try:
         bundle = json.loads(bundle_text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise _bad("the bundle is not JSON") from None
     entry = _field(bundle, "Payload", dict)
     set_b64 = _field(bundle, "SignedEntryTimestamp", str)
@@ -63,7 +63,10 @@ def verify_bundle(
     log_id = _field(entry, "logID", str)
     expected_log_id = hashlib.sha256(rekor_key.der).hexdigest()
     if log_id != expected_log_id:
-        raise _bad(f"logged by {log_id}, not by the configured Rekor key {expected_log_id}")
+        shown = repr(log_id)[:200]  # the bundle is hostile text: quote a bounded part
+        raise _bad(f"logged by {shown}, not by the configured Rekor key {expected_log_id}")
+    if _has_lone_surrogate(body_b64):
+        raise _bad("the entry body is not valid Unicode")
     canonical = json.dumps(
         {
             "body": body_b64,
@@ -128,8 +131,17 @@ def _b64(text: str, what: str) -> bytes:
 def _json(data: bytes) -> Any:
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise _bad("the entry body is not JSON") from None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # JSON may escape half a UTF-16 pair ("\\ud800"); such text has no UTF-8 form to verify.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _bad(message: str) -> Rejected:
