@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest bench zipapp clean
+.PHONY: run test lint pytest bench fuzz hostile zipapp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# 100 000 mutated AdmissionReviews against a real daemon (make test runs 2 000); see docs/testing.md
+fuzz: $(STAMP)
+	KENNER_FUZZ_COUNT=$${KENNER_FUZZ_COUNT:-100000} $(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider
+
+# hostile load (floods, stalled and oversized bodies, garbage, HTTP/2) against a real daemon
+hostile: $(STAMP)
+	$(BIN)/python -m bench.hostile
 
 zipapp: $(STAMP)
 	mkdir -p dist
