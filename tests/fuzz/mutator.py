@@ -236,7 +236,7 @@ def m_deleting(doc: Json, rng: random.Random) -> None:
         metadata = obj.setdefault("metadata", {})
         if isinstance(metadata, dict):
             metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-        if rng.random() < 0.5:
+        if request is not None and rng.random() < 0.5:
             request["operation"] = rng.choice(["UPDATE", "CREATE"])
 
 
