@@ -1,12 +1,14 @@
 """``python -m bench.hostile`` (``make hostile``): hostile load against a real kenner on loopback.
 
 Starts ``kenner serve`` on 127.0.0.1 (static policy: ``registry.k8s.io`` approved, nothing else)
-and, for a bounded time, runs side by side: a flood of concurrent keep-alive connections,
-slowloris clients that send headers and then trickle or stall their body, oversized bodies,
-HTTP/1.1 garbage, and HTTP/2 POSTs larger than ``maxBodyBytes``. A well-behaved client keeps
-asking about a signed and an unsigned image and counts how many of its requests are answered.
-Prints one line: requests tried, 5xx, admits of the unsigned image, crashes (connection errors
-of the well-behaved client, daemon exit), RSS and open fds before and after.
+and, for ``KENNER_HOSTILE_SECONDS`` (20 s), repeats rounds of: 1 MiB bodies stalled one byte
+short, slowloris bodies trickled a byte every 0.5 s, headers never finished, bodies announced at
+64 MiB, TLS and HTTP/1.1 garbage, a 70 kB header, a burst of fresh connections, and (unless
+``KENNER_HOSTILE_H2=0``) HTTP/2 POSTs larger than ``maxBodyBytes``. A well-behaved client keeps
+asking about a signed and an unsigned image meanwhile. One line is printed: its requests tried
+and answered, the hostile attempts, 5xx, admits of the unsigned image, crashes (failed
+well-behaved requests, daemon exit), RSS and open fds before and after. Exit code 1 on any
+5xx, admit or crash.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from tests.loopback.daemon import client_context, issue_certificate, start_daemo
 from tests.support.reviews import pod_review
 
 SECONDS = float(os.environ.get("KENNER_HOSTILE_SECONDS", "20"))
+# KENNER_HOSTILE_H2=0 leaves out the HTTP/2 oversized POSTs (while they kill the daemon, issue
+# 11.6, nothing else can be measured)
+WITH_H2 = os.environ.get("KENNER_HOSTILE_H2", "1") != "0"
 CONFIG = """
 validators:
   - name: allow
@@ -56,6 +61,7 @@ class Counts:
     def __init__(self) -> None:
         self.tried = self.answered = self.server_errors = self.admits = self.crashes = 0
         self.attacks = 0
+        self.slowest = 0.0  # seconds, of the well-behaved client's answered requests
 
 
 async def _good_client(url: str, context: ssl.SSLContext, counts: Counts, until: float) -> None:
@@ -63,12 +69,14 @@ async def _good_client(url: str, context: ssl.SSLContext, counts: Counts, until:
         while trio.current_time() < until:
             for body, signed in ((SIGNED, True), (UNSIGNED, False)):
                 counts.tried += 1
+                asked = trio.current_time()
                 try:
                     answer = await client.post(f"{url}/mutate", content=body, headers=HEADERS)
                 except httpx.HTTPError:
                     counts.crashes += 1
                     continue
                 counts.answered += 1
+                counts.slowest = max(counts.slowest, trio.current_time() - asked)
                 if answer.status_code >= 500:
                     counts.server_errors += 1
                 elif (
@@ -80,48 +88,57 @@ async def _good_client(url: str, context: ssl.SSLContext, counts: Counts, until:
             await trio.sleep(0.05)
 
 
-async def _raw(host: str, port: int, context: ssl.SSLContext, data: bytes, stall: float) -> None:
-    try:
-        stream = trio.SSLStream(
-            await trio.open_tcp_stream(host, port), context, server_hostname=host
-        )
+async def _raw(
+    host: str, port: int, context: ssl.SSLContext, data: bytes, stall: float, trickle: int = 0
+) -> None:
+    """Send ``data``, then ``trickle`` more bytes one every 0.5 s, then hold the connection."""
+    with contextlib.suppress(OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+        tcp = await trio.open_tcp_stream(host, port)
+        stream = trio.SSLStream(tcp, context, server_hostname=host)
         await stream.send_all(data)
+        for _ in range(trickle):
+            await trio.sleep(0.5)
+            await stream.send_all(b" ")
         await trio.sleep(stall)
         await stream.aclose()
-    except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
+
+
+def _post_head(length: int) -> bytes:
+    return (
+        b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % length
+    )
 
 
 async def _attacks(url: str, context: ssl.SSLContext, counts: Counts, until: float) -> None:
     host, port_text = url.removeprefix("https://").rsplit(":", 1)
     port = int(port_text)
-    big = b"{" + b" " * (5 * 1024 * 1024) + b"}"
-    stalled = (
-        b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 1048576\r\n\r\n{"
-    )
-    garbage = [
-        b"\x16\x03\x01garbage\r\n\r\n",
-        b"GET / HTTP/9.9\r\n\r\n",
-        b"POST /mutate HTTP/1.1\r\n" + b"X: " + b"a" * 70000 + b"\r\n\r\n",
+    mib = 1024 * 1024
+    big = b"{" + b" " * (5 * mib) + b"}"
+    # (what, bytes sent, seconds held after sending, bytes trickled, connections per round)
+    raw_attacks = [
+        ("stalled 1 MiB body", _post_head(mib) + b"{" + b" " * (mib - 2), 5.0, 0, 50),
+        ("slowloris trickle", _post_head(mib) + b"{", 0.0, 10, 20),
+        ("headers only", _post_head(100)[:-2], 5.0, 0, 20),
+        ("oversized body", _post_head(64 * mib) + b" " * mib, 0.5, 0, 5),
+        ("TLS garbage", b"\x16\x03\x01garbage\r\n\r\n", 0.5, 0, 5),
+        ("bad HTTP version", b"GET / HTTP/9.9\r\n\r\n", 0.5, 0, 5),
+        ("huge header", b"POST /mutate HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 0.5, 0, 5),
+        ("connection burst", b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 0.1, 0, 50),
     ]
     h2 = httpx.AsyncClient(verify=context, http2=True, timeout=10.0)
     try:
         while trio.current_time() < until:
             async with trio.open_nursery() as nursery:
-                for _ in range(50):  # slowloris: headers, then a stalled 1 MiB body
-                    nursery.start_soon(_raw, host, port, context, stalled, 3.0)
-                for data in garbage:
-                    nursery.start_soon(_raw, host, port, context, data, 0.5)
-                for _ in range(20):  # a burst of fresh connections
-                    nursery.start_soon(
-                        _raw, host, port, context, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 0.1
-                    )
-                counts.attacks += 73
-                for client_body in (big, big[: 4 * 1024 * 1024]):
+                for _what, data, stall, trickle, count in raw_attacks:
+                    for _ in range(count):
+                        nursery.start_soon(_raw, host, port, context, data, stall, trickle)
+                        counts.attacks += 1
+                for body in (big, big[: 4 * mib]) if WITH_H2 else ():
                     with contextlib.suppress(httpx.HTTPError):
-                        await h2.post(f"{url}/mutate", content=client_body, headers=HEADERS)
+                        await h2.post(f"{url}/mutate", content=body, headers=HEADERS)
                     counts.attacks += 1
+            await trio.sleep(0.1)
     finally:
         await h2.aclose()
 
@@ -152,7 +169,8 @@ def main() -> int:
         daemon.stop()
     print(
         f"kenner hostile: {time.monotonic() - started:.0f} s; well-behaved requests tried "
-        f"{counts.tried}, answered {counts.answered}; hostile attempts {counts.attacks}; "
+        f"{counts.tried}, answered {counts.answered} (slowest {counts.slowest:.2f} s); "
+        f"hostile attempts {counts.attacks}; "
         f"5xx {counts.server_errors}; admits {counts.admits}; crashes {counts.crashes}"
         f"{'' if alive else ' + daemon exited'}; RSS {rss_before // 1024} MB -> "
         f"{rss_after // 1024} MB; fds {fds_before} -> {fds_after}"

@@ -89,14 +89,16 @@ _STRANGE = [
 _OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT", "create", "", None, 7, "PATCH", ["CREATE"]]
 
 
-def _nodes(value: Json, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Json]]:
-    yield path, value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _nodes(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _nodes(item, (*path, index))
+def _nodes(value: Json) -> Iterator[tuple[tuple[Any, ...], Json]]:
+    """Every node with its path, depth first; iterative, since values may nest 1 000 deep."""
+    stack: list[tuple[tuple[Any, ...], Json]] = [((), value)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, dict):
+            stack.extend(((*path, key), item) for key, item in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(node))
 
 
 def _pick(doc: Json, rng: random.Random, want: Callable[[Json], bool]) -> tuple[Any, ...] | None:

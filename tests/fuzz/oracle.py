@@ -1,9 +1,10 @@
 """The fuzz test's own judgement of an answer, independent of kenner's code.
 
-``allow_is_acceptable(body)`` says whether ``allowed: true`` could be right for the request in
-``body`` under the fuzz configuration (one registry approved, everything else unmatched, child
-approval, unchanged approval, podsOnly and detection mode off). It parses the body keeping every
-member of a repeated key, and is conservative: each repeated value must be acceptable.
+``why_allow_is_wrong(body)`` says why ``allowed: true`` would be wrong for the request in
+``body``, or None when it can be right, under the fuzz configuration (one registry approved,
+everything else unmatched; child approval, unchanged approval, podsOnly and detection mode off).
+It parses the body keeping every member of a repeated key, and is conservative: each repeated
+value must be acceptable.
 
 Allowed is acceptable only when
 * every ``request.operation`` is exactly ``DELETE`` or ``CONNECT`` (they carry no new image), or
@@ -18,6 +19,7 @@ Allowed is acceptable only when
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from tests.fuzz.mutator import CONTAINER_LISTS, KINDS
@@ -28,7 +30,14 @@ class Members(list[tuple[str, Any]]):
 
 
 def _parse(body: bytes) -> Any:
-    return json.loads(body, object_pairs_hook=Members)
+    # kenner's parser (orjson) accepts 1 024 levels; the standard library stops near 1 000 minus
+    # the caller's stack, so the oracle raises the limit to read whatever kenner may read.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5000))
+    try:
+        return json.loads(body, object_pairs_hook=Members)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _all(node: Any, key: str) -> list[Any]:
@@ -39,8 +48,9 @@ class Malformed(Exception):
     """A place where an image could be is not what Kubernetes would send."""
 
 
-def _images(obj: Any) -> list[str]:
-    images: list[str] = []
+def _images(obj: Any) -> list[tuple[str, str]]:
+    """Every image of ``obj`` at a pod-spec place, with the kind of place it is in."""
+    images: list[tuple[str, str]] = []
     for _, spec_path in KINDS.values():
         specs = [obj]
         for step in spec_path:
@@ -48,9 +58,9 @@ def _images(obj: Any) -> list[str]:
         for spec in specs:
             for list_name in CONTAINER_LISTS:
                 for listed in _all(spec, list_name):
-                    images += _container_images(listed)
+                    images += [(image, "container") for image in _container_images(listed)]
             for volumes in _all(spec, "volumes"):
-                images += _volume_images(volumes)
+                images += [(image, "image volume") for image in _volume_images(volumes)]
     return images
 
 
@@ -58,14 +68,14 @@ def _container_images(listed: Any) -> list[str]:
     if listed is None:
         return []
     if not isinstance(listed, list):
-        raise Malformed
+        raise Malformed("container list")
     found = []
     for container in listed:
         if not isinstance(container, Members):
-            raise Malformed
+            raise Malformed("container")
         for image in _all(container, "image"):
             if not isinstance(image, str):
-                raise Malformed
+                raise Malformed("image")
             found.append(image)
     return found
 
@@ -74,15 +84,15 @@ def _volume_images(volumes: Any) -> list[str]:
     if volumes is None:
         return []
     if not isinstance(volumes, list):
-        raise Malformed
+        raise Malformed("volumes")
     found = []
     for volume in volumes:
         if not isinstance(volume, Members):
-            raise Malformed
+            raise Malformed("volume")
         for image in _all(volume, "image"):
             references = _all(image, "reference")
             if not isinstance(image, Members) or not all(isinstance(r, str) for r in references):
-                raise Malformed
+                raise Malformed("image volume")
             found += references
     return found
 
@@ -97,36 +107,52 @@ def _deleting(obj: Any) -> bool:
     )
 
 
-def _request_acceptable(request: Any) -> bool:
+def _short(value: Any) -> str:
+    # Values may nest thousands deep: never repr() a whole one.
+    if isinstance(value, str | int | float | bool) or value is None:
+        return repr(value)[:60]
+    return "an object" if isinstance(value, Members) else "a list"
+
+
+def _why_not(request: Any) -> str | None:
+    """Why allowing ``request`` would be wrong, or None when an allow can be right."""
     operations = _all(request, "operation")
     if not operations:
-        return False
+        return "no operation"
     if all(op in ("DELETE", "CONNECT") for op in operations):
-        return True
+        return None
     if not all(op in ("CREATE", "UPDATE") for op in operations):
-        return False
+        return "operation " + ", ".join(map(_short, operations))
     kinds = [kind for rk in _all(request, "kind") for kind in _all(rk, "kind")]
+    if not kinds or not all(isinstance(kind, str) and kind in KINDS for kind in kinds):
+        return "kind " + ", ".join(map(_short, kinds))
     objects = _all(request, "object")
-    if not kinds or not all(kind in KINDS for kind in kinds) or not objects:
-        return False
+    if not objects:
+        return "no object"
     try:
         for obj in objects:
             images = _images(obj)
             if all(op == "UPDATE" for op in operations) and _deleting(obj):
-                old = {image for old in _all(request, "oldObject") for image in _images(old)}
-                if set(images) <= old:
+                old = {image for old in _all(request, "oldObject") for image, _ in _images(old)}
+                if {image for image, _ in images} <= old:
                     continue
-            if not all(_allowed_image(image) for image in images):
-                return False
-    except Malformed:
-        return False
-    return True
+            unsigned = [(image, place) for image, place in images if not _allowed_image(image)]
+            if unsigned:
+                deleting = "being deleted, " if _deleting(obj) else ""
+                image, place = unsigned[0]
+                return f"{deleting}unsigned {place} image {image!r}"[:120]
+    except Malformed as error:
+        return f"malformed {error}"
+    return None
 
 
-def allow_is_acceptable(body: bytes) -> bool:
+def why_allow_is_wrong(body: bytes) -> str | None:
+    """Why ``allowed: true`` would be wrong for ``body``, or None when it can be right."""
     try:
         review = _parse(body)
     except (ValueError, RecursionError):
-        return False
+        return "not a JSON review"
     requests = _all(review, "request")
-    return bool(requests) and all(_request_acceptable(request) for request in requests)
+    if not requests:
+        return "no request"
+    return next((why for why in map(_why_not, requests) if why is not None), None)

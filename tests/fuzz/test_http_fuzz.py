@@ -7,8 +7,9 @@ be a non-5xx HTTP answer, no connection may break, and ``allowed: true`` is acce
 the independent oracle (``oracle.py``) says it can be right. Afterwards the daemon is alive,
 ``/health`` answers and its RSS grew by less than ``KENNER_FUZZ_RSS_MB`` (default 50).
 
-``KENNER_FUZZ_COUNT`` sets the number of requests (2 000 in ``make test``, 100 000 in
-``make fuzz``), ``KENNER_FUZZ_SEED`` the mutator's seed. One summary line is printed.
+``KENNER_FUZZ_COUNT`` sets the number of requests (3 000 in ``make test``, 100 000 in
+``make fuzz``), ``KENNER_FUZZ_SEED`` the mutator's seed; ``KENNER_FUZZ_REPORT=FILE`` writes every
+failure (mutations and the start and end of the body) to FILE. One summary line is printed.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import trio
 import trustme
 
 from tests.fuzz.mutator import mutate, seeds
-from tests.fuzz.oracle import allow_is_acceptable
+from tests.fuzz.oracle import why_allow_is_wrong
 from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
 from tests.shared import connaisseur_fixtures
 
-COUNT = int(os.environ.get("KENNER_FUZZ_COUNT", "2000"))
+COUNT = int(os.environ.get("KENNER_FUZZ_COUNT", "3000"))
 SEED = int(os.environ.get("KENNER_FUZZ_SEED", "11"))
 RSS_BOUND_MB = float(os.environ.get("KENNER_FUZZ_RSS_MB", "50"))
 CONNECTIONS = 4
@@ -61,6 +62,7 @@ class Tally:
     statuses: collections.Counter[int] = attrs.Factory(collections.Counter)
     server_errors: list[str] = attrs.Factory(list)
     admits: list[str] = attrs.Factory(list)
+    admit_reasons: collections.Counter[str] = attrs.Factory(collections.Counter)
     crashes: list[str] = attrs.Factory(list)
 
     def summary(self, rss_before: int, rss_after: int, seconds: float) -> str:
@@ -124,8 +126,10 @@ async def _worker(
                 tally.server_errors.append(f"{_describe(names, body)} {response.status_code}")
             elif response.status_code == 200:
                 allowed = response.json().get("response", {}).get("allowed")
-                if allowed is not False and not allow_is_acceptable(body):
-                    tally.admits.append(_describe(names, body))
+                wrong = why_allow_is_wrong(body) if allowed is not False else None
+                if wrong is not None:
+                    tally.admits.append(f"{_describe(names, body)} [{wrong}]")
+                    tally.admit_reasons[wrong.split(" '")[0]] += 1
     finally:
         await client.aclose()
 
@@ -155,11 +159,25 @@ async def test_mutated_reviews_never_crash_500_or_admit_an_unsigned_image(daemon
         by_mutation = collections.Counter(example.split(" ")[0] for example in found)
         if found:
             print(f"  {label} by mutation: {dict(by_mutation.most_common())}")
+        if label == "admit" and found:
+            print(f"  admit by oracle reason: {dict(tally.admit_reasons.most_common(12))}")
         for example in found[:EXAMPLES]:
             print(f"  {label}: {example}")
     for example in tally.crashes[:EXAMPLES]:
         print(f"  crash: {example}")
 
+    report = os.environ.get("KENNER_FUZZ_REPORT")
+    if report:
+        lines = [
+            f"{label}: {example}"
+            for label, found in (
+                ("crash", tally.crashes),
+                ("5xx", tally.server_errors),
+                ("admit", tally.admits),
+            )
+            for example in found
+        ]
+        Path(report).write_text("\n".join(lines) + "\n")
     assert alive, f"kenner exited with {running.process.returncode}"
     async with httpx.AsyncClient(verify=client_context(ca)) as client:
         assert (await client.get(f"{running.url}/health")).status_code == 200

@@ -3,7 +3,9 @@ Rekor bundles and ``WWW-Authenticate`` challenges fail only with their documente
 
 * ``parse_manifest``: any bytes -> a manifest/index or ``ManifestError``;
 * ``parse_payload``: any bytes -> a payload or ``Rejected``;
-* ``verify_layer`` with a key root and ``verify_bundle``: any annotation text -> ``Rejected``;
+* ``verify_layer`` with a key root or a keyless root (a real certificate whose key really
+  signs the hostile payload, or garbage) and ``verify_bundle``: any annotation text ->
+  ``Rejected``;
 * ``parse_challenges``: any text -> challenges or ``ChallengeError``, and challenges rendered
   from a model (tokens, quoted strings with escapes) parse back to the model.
 Every message stays bounded (it quotes at most 200 characters of input).
@@ -11,18 +13,31 @@ Every message stays bounded (it quotes at most 200 characters of input).
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenner.cosign.errors import Rejected
+from kenner.cosign.fulcio import IdentityPolicy
 from kenner.cosign.keys import from_public_key
 from kenner.cosign.payload import parse_payload
 from kenner.cosign.rekor import verify_bundle
-from kenner.cosign.signature import Expectation, KeyRoot, SignatureLayer, Sigstore, verify_layer
+from kenner.cosign.signature import (
+    Expectation,
+    KeylessRoot,
+    KeyRoot,
+    SignatureLayer,
+    Sigstore,
+    verify_layer,
+)
 from kenner.net.challenge import Challenge, ChallengeError, parse_challenges
 from kenner.oci.manifest import ManifestError, parse_manifest
 
@@ -164,6 +179,55 @@ def test_a_key_signature_layer_counts_or_is_rejected(signature: str, payload: by
     expectation = Expectation(DIGEST, "registry.k8s.io", "pause")
     try:
         verify_layer(layer, payload, KeyRoot("k", KEY), expectation, Sigstore(rekor_key=KEY))
+    except Rejected as error:
+        _bounded(error)
+
+
+def _self_signed() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fuzz")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+SIGNER, SIGNER_PEM = _self_signed()
+_pem_garbage = st.binary(max_size=60).map(
+    lambda raw: (
+        "-----BEGIN CERTIFICATE-----\n"
+        + base64.b64encode(raw).decode()
+        + "\n-----END CERTIFICATE-----\n"
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _serialised(_payload),
+    st.sampled_from([SIGNER_PEM, SIGNER_PEM * 2]) | _pem_garbage | _text,
+    st.none() | _text,
+    st.none() | _serialised(_bundle).map(lambda raw: raw.decode("utf-8", "replace")),
+)
+def test_a_keyless_signature_layer_counts_or_is_rejected(payload, certificate, chain, bundle):
+    """The signature really verifies with the certificate's key, so every later step (payload,
+    Rekor bundle, chain, identity) sees hostile input."""
+    signature = SIGNER.sign(payload, ec.ECDSA(hashes.SHA256()))
+    layer = SignatureLayer(
+        DIGEST, len(payload), base64.b64encode(signature).decode(), certificate, chain, bundle
+    )
+    expectation = Expectation(DIGEST, "registry.k8s.io", "pause")
+    root = KeylessRoot("keyless", IdentityPolicy(issuer="https://issuer.example"))
+    try:
+        verify_layer(layer, payload, root, expectation, Sigstore(rekor_key=KEY))
     except Rejected as error:
         _bounded(error)
 
