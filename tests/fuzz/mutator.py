@@ -7,6 +7,7 @@ to three mutations and returns the body to POST and the mutation names (for the 
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -148,7 +149,7 @@ def m_drop(doc: Json, rng: random.Random) -> None:
 def m_retype(doc: Json, rng: random.Random) -> None:
     path = _pick(doc, rng, lambda value: True)
     if path is not None:
-        _set(doc, path, rng.choice(_STRANGE))
+        _set(doc, path, copy.deepcopy(rng.choice(_STRANGE)))  # never share a mutable value
 
 
 def m_huge_string(doc: Json, rng: random.Random) -> None:
@@ -185,7 +186,7 @@ def m_number(doc: Json, rng: random.Random) -> None:
 def m_operation(doc: Json, rng: random.Random) -> None:
     request = _request(doc)
     if request is not None:
-        request["operation"] = rng.choice(_OPERATIONS)
+        request["operation"] = copy.deepcopy(rng.choice(_OPERATIONS))
 
 
 def m_kind(doc: Json, rng: random.Random) -> None:
