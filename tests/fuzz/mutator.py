@@ -126,16 +126,19 @@ def _request(doc: Json) -> dict[str, Any] | None:
 
 
 def _pod_specs(doc: Json) -> list[dict[str, Any]]:
+    """The pod specs of ``object`` and ``oldObject``, where each object's own kind keeps it."""
     request = _request(doc)
-    found = []
+    found: list[dict[str, Any]] = []
     for key in ("object", "oldObject"):
         obj = request.get(key) if request else None
-        for _, spec_path in KINDS.values():
-            node = obj
-            for step in spec_path:
-                node = node.get(step) if isinstance(node, dict) else None
-            if isinstance(node, dict) and node not in found:
-                found.append(node)
+        kind = obj.get("kind") if isinstance(obj, dict) else None
+        if not isinstance(kind, str) or kind not in KINDS:
+            continue
+        node = obj
+        for step in KINDS[kind][1]:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, dict) and all(node is not spec for spec in found):
+            found.append(node)
     return found
 
 

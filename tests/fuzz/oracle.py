@@ -11,9 +11,9 @@ Allowed is acceptable only when
 * every operation is ``UPDATE``, the object carries ``metadata.deletionTimestamp``, and its
   images all appear in ``oldObject`` (finalizer removal changes no image), or
 * every operation is ``CREATE`` or ``UPDATE``, the request kind is a workload kind, and every
-  image at any pod-spec place of the object (containers, initContainers, ephemeralContainers,
-  image volumes, for the pod-spec path of every workload kind) is a string naming
-  ``registry.k8s.io``, with no wrong-typed list, container or image on the way.
+  image in the object's pod spec (containers, initContainers, ephemeralContainers, image
+  volumes; at the pod-spec path of the request's kind and of the object's own ``kind``) is a
+  string naming ``registry.k8s.io``, with no wrong-typed list, container or image on the way.
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ class Malformed(Exception):
     """A place where an image could be is not what Kubernetes would send."""
 
 
-def _images(obj: Any) -> list[tuple[str, str]]:
-    """Every image of ``obj`` at a pod-spec place, with the kind of place it is in."""
+def _images(obj: Any, request_kinds: list[str]) -> list[tuple[str, str]]:
+    """Every image of ``obj`` where a pod spec is for the request's kind or the object's own
+    ``kind`` (the API server makes them agree; a review where they differ is judged by both),
+    with the kind of place it is in."""
+    kinds = {*request_kinds, *(kind for kind in _all(obj, "kind") if isinstance(kind, str))}
     images: list[tuple[str, str]] = []
-    for _, spec_path in KINDS.values():
+    for spec_path in {KINDS[kind][1] for kind in kinds if kind in KINDS}:
         specs = [obj]
         for step in spec_path:
             specs = [child for spec in specs for child in _all(spec, step)]
@@ -131,9 +134,10 @@ def _why_not(request: Any) -> str | None:
         return "no object"
     try:
         for obj in objects:
-            images = _images(obj)
+            images = _images(obj, kinds)
             if all(op == "UPDATE" for op in operations) and _deleting(obj):
-                old = {image for old in _all(request, "oldObject") for image, _ in _images(old)}
+                olds = _all(request, "oldObject")
+                old = {image for old in olds for image, _ in _images(old, kinds)}
                 if {image for image, _ in images} <= old:
                     continue
             unsigned = [(image, place) for image, place in images if not _allowed_image(image)]
