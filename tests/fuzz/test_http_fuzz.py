@@ -15,6 +15,7 @@ failure (mutations and the start and end of the body) to FILE. One summary line 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import time
@@ -100,6 +101,20 @@ def daemon(tmp_path: Path) -> Iterator[tuple[RunningDaemon, trustme.CA]]:
     running.stop()
 
 
+def _logged_exceptions(log_path: Path) -> collections.Counter[str]:
+    """Tracebacks in the daemon's log, by kenner's innermost frame and the exception line."""
+    found: collections.Counter[str] = collections.Counter()
+    with log_path.open() as log:
+        for line in log:
+            if '"exception"' not in line or not line.startswith("{"):
+                continue
+            lines = str(json.loads(line).get("exception", "")).strip().splitlines()
+            frames = [text.strip() for text in lines if "/kenner/" in text and "File " in text]
+            where = frames[-1].split("/kenner/", 1)[-1] if frames else "outside kenner"
+            found[f"{where}: {lines[-1][:100] if lines else ''}"] += 1
+    return found
+
+
 def _describe(names: list[str], body: bytes) -> str:
     shown = body if len(body) <= 400 else body[:200] + b" ... " + body[-200:]
     return f"{'+'.join(names)} {shown!r}"
@@ -165,6 +180,8 @@ async def test_mutated_reviews_never_crash_500_or_admit_an_unsigned_image(daemon
             print(f"  {label}: {example}")
     for example in tally.crashes[:EXAMPLES]:
         print(f"  crash: {example}")
+    for where, count in _logged_exceptions(running.log_path).most_common(5):
+        print(f"  daemon traceback x{count}: {where}")
 
     report = os.environ.get("KENNER_FUZZ_REPORT")
     if report:
