@@ -166,6 +166,9 @@ def main() -> int:
         alive = daemon.process.poll() is None
         rss_after = _status(pid, "VmRSS") if alive else 0
         fds_after = _fds(pid) if alive else 0
+        if not alive:  # say how it died: the last lines of its log
+            last = daemon.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            print("kenner exited; its log ends with:\n" + "\n".join(line[-600:] for line in last))
         daemon.stop()
     print(
         f"kenner hostile: {time.monotonic() - started:.0f} s; well-behaved requests tried "
