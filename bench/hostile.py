@@ -157,19 +157,21 @@ def main() -> int:
         (folder / "kenner.yaml").write_text(CONFIG)
         cert, key = issue_certificate(ca, folder)
         daemon = start_daemon(folder, folder / "kenner.yaml", cert, key)
-        pid = daemon.process.pid
-        rss_before, fds_before = _status(pid, "VmRSS"), _fds(pid)
-        counts = Counts()
-        started = time.monotonic()
-        trio.run(_run, daemon.url, client_context(ca), counts)
-        time.sleep(1.0)
-        alive = daemon.process.poll() is None
-        rss_after = _status(pid, "VmRSS") if alive else 0
-        fds_after = _fds(pid) if alive else 0
-        if not alive:  # say how it died: the last lines of its log
-            last = daemon.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            print("kenner exited; its log ends with:\n" + "\n".join(line[-600:] for line in last))
-        daemon.stop()
+        try:  # stop the daemon (by its PID) whatever happens to the load
+            pid = daemon.process.pid
+            rss_before, fds_before = _status(pid, "VmRSS"), _fds(pid)
+            counts = Counts()
+            started = time.monotonic()
+            trio.run(_run, daemon.url, client_context(ca), counts)
+            time.sleep(1.0)
+            alive = daemon.process.poll() is None
+            rss_after = _status(pid, "VmRSS") if alive else 0
+            fds_after = _fds(pid) if alive else 0
+            if not alive:  # say how it died: the last lines of its log
+                last = daemon.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                print("kenner exited; its log ends with:\n" + "\n".join(x[-600:] for x in last))
+        finally:
+            daemon.stop()
     print(
         f"kenner hostile: {time.monotonic() - started:.0f} s; well-behaved requests tried "
         f"{counts.tried}, answered {counts.answered} (slowest {counts.slowest:.2f} s); "
