@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from kenner.admission.decision import Decision, ImageOutcome
-from kenner.admission.quoting import clip
 from kenner.admission.review import AdmissionRequest
+from kenner.quoting import clip
 
 log = logging.getLogger("kenner.decision")
 

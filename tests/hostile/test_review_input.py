@@ -24,12 +24,12 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kenner.admission.quoting import MAX_QUOTE, quote
 from kenner.admission.review import AdmissionRequest, ReviewError, load_json, parse_review
 from kenner.admission.workload import ImageSite, ObjectShapeError, WorkloadError, extract_images
 from kenner.admit import answer_review
 from kenner.config.model import Config, Deadlines, Rule, StaticValidatorConfig
 from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images
+from kenner.quoting import MAX_QUOTE, quote
 from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator

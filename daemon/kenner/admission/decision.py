@@ -34,7 +34,6 @@ from kenner.admission.image import ImageRef, ImageRefError, parse_image
 from kenner.admission.patch import pin_images
 from kenner.admission.policy import PolicyIndex
 from kenner.admission.proof import Prover, proof_of, proof_patch
-from kenner.admission.quoting import quote
 from kenner.admission.review import AdmissionRequest, AdmissionResponse
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.admission.workload import (
@@ -45,6 +44,7 @@ from kenner.admission.workload import (
     marked_for_deletion,
 )
 from kenner.config.model import Config, Rule
+from kenner.quoting import quote
 
 VALIDATED_OPERATIONS = ("CREATE", "UPDATE")
 # Failing images named one by one in an answer's message or warnings; the rest are counted.

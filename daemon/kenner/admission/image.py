@@ -15,8 +15,8 @@ import re
 
 import attrs
 
-from kenner.admission.quoting import quote
 from kenner.errors import KennerError
+from kenner.quoting import quote
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_DEFAULT_REGISTRY = "index.docker.io"

@@ -19,7 +19,7 @@ Rules, in the order they are applied to a request body:
    unknown kind) is left for the decision core, which denies it with a message: a request we
    can answer is always answered, and never allowed by accident.
 
-Messages quote input only through ``kenner.admission.quoting.quote``.
+Messages quote input only through ``kenner.quoting.quote``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Any
 import attrs
 import orjson
 
-from kenner.admission.quoting import clip, json_type, quote
 from kenner.errors import KennerError
+from kenner.quoting import clip, json_type, quote
 
 SUPPORTED_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")

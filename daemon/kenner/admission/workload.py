@@ -26,9 +26,9 @@ from typing import Any
 
 import attrs
 
-from kenner.admission.quoting import json_type, quote
 from kenner.admission.review import ReviewError
 from kenner.errors import KennerError
+from kenner.quoting import json_type, quote
 
 # kind -> (accepted apiVersions, path of the pod spec as JSON keys)
 WORKLOAD_KINDS: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import attrs
 
-from kenner.admission.quoting import clip
 from kenner.errors import KennerError
+from kenner.quoting import clip
 
 # Images listed in an alert's ``images`` variable; the rest are counted.
 MAX_ALERT_IMAGES = 50

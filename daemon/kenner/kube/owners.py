@@ -23,7 +23,6 @@ import attrs
 
 from kenner.admission.image import ImageRefError, parse_image
 from kenner.admission.proof import Prover
-from kenner.admission.quoting import quote
 from kenner.admission.workload import (
     WORKLOAD_KINDS,
     ObjectShapeError,
@@ -33,6 +32,7 @@ from kenner.admission.workload import (
 )
 from kenner.errors import KennerError
 from kenner.kube.paths import KubeNameError, check_name, object_path
+from kenner.quoting import quote
 
 # The REST resource name of each owner kind (lower-case plural, as the API spells it).
 RESOURCES = {

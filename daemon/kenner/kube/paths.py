@@ -18,17 +18,16 @@ before sending it (``/namespaces/a/secrets/../../b`` leaves as ``/namespaces/b``
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote as percent_escape
 
 from kenner.errors import KennerError
+from kenner.quoting import quote
 
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL = re.compile(_LABEL)
 _DNS1123_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 LABEL_MAX = 63
 SUBDOMAIN_MAX = 253
-# Quoted names in messages are cut to this length (messages never carry unbounded input).
-_QUOTE_MAX = 200
 
 
 class KubeNameError(KennerError, ValueError):
@@ -68,7 +67,7 @@ def object_path(group_version: str, resource: str, name: str, namespace: str | N
     """
     parts = group_version.split("/")
     if len(parts) > 2:
-        raise KubeNameError(f"apiVersion {_quoted(group_version)} has more than one '/'")
+        raise KubeNameError(f"apiVersion {quote(group_version)} has more than one '/'")
     for part in (*parts, resource):
         check_name(part, "API group, version or resource")
     segments = ["api" if len(parts) == 1 else "apis", *parts]
@@ -86,24 +85,19 @@ def path_of(*segments: str) -> str:
     """
     for segment in segments:
         if segment in ("", ".", ".."):
-            raise KubeNameError(f"{_quoted(segment)} cannot be a path segment")
-    return "".join("/" + quote(segment, safe="") for segment in segments)
+            raise KubeNameError(f"{quote(segment)} cannot be a path segment")
+    return "".join("/" + percent_escape(segment, safe="") for segment in segments)
 
 
 def _check(value: str, what: str, pattern: re.Pattern[str], limit: int, kind: str) -> str:
     if not value:
         raise KubeNameError(f"the {what} is empty")
     if len(value) > limit:
-        raise KubeNameError(f"the {what} {_quoted(value)} is longer than {limit} characters")
+        raise KubeNameError(f"the {what} {quote(value)} is longer than {limit} characters")
     if pattern.fullmatch(value) is None:
         raise KubeNameError(
-            f"the {what} {_quoted(value)} is not a {kind} (lower-case letters, digits, '-'"
+            f"the {what} {quote(value)} is not a {kind} (lower-case letters, digits, '-'"
             + (", '.'" if pattern is _DNS1123_SUBDOMAIN else "")
             + ")"
         )
     return value
-
-
-def _quoted(value: str) -> str:
-    text = repr(value[:_QUOTE_MAX])
-    return text + "..." if len(value) > _QUOTE_MAX else text

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from kenner.errors import KennerError
+from kenner.quoting import quote
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -29,12 +30,6 @@ MANIFEST_ACCEPT = ", ".join(MANIFEST_TYPES)
 
 _HASHES = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST = re.compile(r"(sha256|sha384|sha512):([a-f0-9]+)")
-
-
-def _quote(value: object) -> str:
-    """A served value for a message, cut after 200 characters (registries are hostile input)."""
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."
 
 
 class ManifestError(KennerError, ValueError):
@@ -63,7 +58,7 @@ def check_digest_syntax(digest: str) -> str:
     """
     match = _DIGEST.fullmatch(digest)
     if match is None or len(match.group(2)) != _HASHES[match.group(1)]:
-        raise ManifestError(f"{_quote(digest)} is not a sha256/sha384/sha512 digest")
+        raise ManifestError(f"{quote(digest)} is not a sha256/sha384/sha512 digest")
     return digest
 
 
@@ -146,7 +141,7 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
     if not isinstance(document, dict):
         raise ManifestError("the manifest is not a JSON object")
     if document.get("schemaVersion") != 2:
-        raise ManifestError(f"schemaVersion is {_quote(document.get('schemaVersion'))}, not 2")
+        raise ManifestError(f"schemaVersion is {quote(document.get('schemaVersion'))}, not 2")
     declared = document.get("mediaType")
     served = (content_type or "").split(";", 1)[0].strip().lower() or None
     media_type = declared if isinstance(declared, str) else served
@@ -160,7 +155,7 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         config = _descriptor(document.get("config"), "config")
         layers = tuple(_descriptor(e, f"layers[{i}]") for i, e in _list(document, "layers"))
         return ImageManifest(media_type, config, layers)
-    raise ManifestError(f"unsupported manifest media type {_quote(media_type)}")
+    raise ManifestError(f"unsupported manifest media type {quote(media_type)}")
 
 
 def _list(document: dict[str, Any], key: str) -> list[tuple[int, Any]]:

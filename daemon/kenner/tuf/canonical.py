@@ -26,7 +26,7 @@ import math
 import re
 
 from kenner.errors import KennerError
-from kenner.tuf.errors import quote
+from kenner.quoting import quote
 
 _MAX_EXACT_INTEGER = 2**53
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

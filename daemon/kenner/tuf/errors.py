@@ -12,21 +12,6 @@ from enum import StrEnum
 import attrs
 
 from kenner.errors import KennerError
-#: How much of a served value a message quotes: trust data is hostile input, and a message that
-#: quotes it whole could be megabytes long.
-QUOTE_LIMIT = 200
-
-
-def quote(value: object) -> str:
-    """``value`` for a message: strings quoted and cut after 200 characters, huge numbers named
-    by their size (Python refuses to print integers of more than 4300 digits)."""
-    if isinstance(value, int) and value.bit_length() > QUOTE_LIMIT:
-        return f"an integer of {value.bit_length()} bits"
-    if not isinstance(value, str):
-        return repr(value)[:QUOTE_LIMIT]
-    if len(value) <= QUOTE_LIMIT:
-        return repr(value)
-    return repr(value[:QUOTE_LIMIT]) + "..."
 
 
 class Reason(StrEnum):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from kenner.tuf.errors import Reason, TrustError, quote
+from kenner.quoting import quote
+from kenner.tuf.errors import Reason, TrustError
 
 _RFC3339 = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})"

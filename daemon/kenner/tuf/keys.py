@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from kenner.errors import KennerError
+from kenner.quoting import quote
 from kenner.tuf.canonical import canonical_json
-from kenner.tuf.errors import quote
 
 KeyAlgorithm = Literal["ecdsa", "rsa", "ed25519"]
 

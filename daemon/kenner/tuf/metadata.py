@@ -18,8 +18,9 @@ from typing import TypeVar
 
 import attrs
 
+from kenner.quoting import quote
 from kenner.tuf.canonical import CanonicalJSONError, canonical_json, parse_json
-from kenner.tuf.errors import Reason, TrustError, quote
+from kenner.tuf.errors import Reason, TrustError
 from kenner.tuf.expiry import parse_expiry
 from kenner.tuf.keys import KeyFormatError, PublicKey, key_from_metadata, key_id
 
