@@ -37,13 +37,13 @@ caller's deadline; see ``AuthSession._token`` for what the waiters do when it fa
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
 import httpx
+import orjson
 import trio
 
 from kenner.net.cache import Cached, Clock, TtlCache
@@ -282,8 +282,9 @@ def _token_key(challenge: Challenge, repository: str, url: str) -> _TokenKey:
 
 def _parse_token(result: FetchResult, url: str) -> tuple[str, float]:
     try:
-        document = json.loads(result.body)
-    except ValueError:
+        # orjson: a nesting cap (1024) where json.loads raises RecursionError, strict JSON.
+        document = orjson.loads(result.body)
+    except orjson.JSONDecodeError:
         raise AuthError(url, f"the token response from {result.url} is not JSON") from None
     token = None
     if isinstance(document, dict):
