@@ -42,6 +42,18 @@ ISSUED = datetime(2024, 5, 30, 15, 18, 10, tzinfo=UTC)
 LOGGED = ISSUED + timedelta(milliseconds=907)
 # Sigstore's public CT log: the log id is the SHA-256 of the key's DER SubjectPublicKeyInfo.
 SIGSTORE_CT_LOG_ID = "dd3d306ac6c7113263191e1c99673702a24a5eb8de3cadff878a72802f29ee8e"
+# A CA, anchor included, must be allowed to sign certificates (RFC 5280 s4.2.1.3).
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
 PHILIPP = KeylessRoot("philipp", IdentityPolicy(issuer_regex="github", subject_regex="philipp"))
 
 
@@ -202,6 +214,7 @@ def _fulcio() -> Fulcio:
         .not_valid_before(ISSUED - timedelta(days=1))
         .not_valid_after(ISSUED + timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
         .sign(key, hashes.SHA256())
     )
     return Fulcio(key, certificate)

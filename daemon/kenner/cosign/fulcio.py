@@ -1,11 +1,27 @@
 """Keyless signatures: the Fulcio certificate chain and the identity in the leaf certificate.
 
 A Fulcio leaf lives ten minutes, so it is checked at the time Rekor logged the signature (the
-verified bundle's ``integratedTime``), never at "now". The path is built from the leaf through
-the intermediates shipped in the ``dev.sigstore.cosign/chain`` annotation to one of the
-configured Fulcio certificates; each link is checked by issuer name and signature, CA
-certificates must be CAs allowed to sign certificates, and every certificate on the path,
-anchor included, must be valid at that time. The leaf must be for code signing.
+verified bundle's ``integratedTime``), never at "now".
+
+What ``cryptography.x509.verification`` does (a client verifier, ``PolicyBuilder().time(at)``,
+the configured Fulcio certificates as the ``Store`` of trust anchors): it builds the path from
+the leaf through the intermediates shipped in the ``dev.sigstore.cosign/chain`` annotation to
+an anchor, by name and signature, with at most four intermediates; every certificate on the
+path, anchor included, must be valid at ``at``; CA certificates (anchors included) need
+critical ``basicConstraints`` with cA and a ``keyUsage`` with keyCertSign, and their path
+length constraints and name constraints hold; the leaf must not be a CA and must carry a
+subject alternative name; a critical extension the profile does not know refuses the
+certificate; signatures use the Web PKI algorithms (ECDSA P-256/P-384/P-521, RSA of 2048 bits
+or more, with SHA-256/384/512). The extension policies here swap the Web PKI's client-auth
+EKU for code signing: the leaf's EKU must list code signing, and a CA with an EKU must allow
+code signing (or any usage), as Go's ``crypto/x509`` requires for cosign. The leaf's
+authority key identifier is optional (the library finds the issuer without it).
+
+What this module adds (the library has no notion of these): a readable denial when no Fulcio
+certificate is configured, when the leaf's extensions cannot be parsed at all (the identity
+and SCT checks read them next), and when the leaf is not valid at ``at`` (naming both times;
+the library would refuse it too, without saying why); the certificate that issued the leaf,
+returned for the SCT check (``kenner.cosign.sct``); the identity below.
 
 The identity is the leaf's subject alternative name (an e-mail address or URI) and the OIDC
 issuer from Fulcio's extensions (``1.3.6.1.4.1.57264.1.8``, a DER UTF8String, or the older
@@ -21,14 +37,22 @@ from datetime import datetime
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
 from kenner.cosign.errors import Failure, Rejected
 
 ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
-_MAX_PATH = 5
+_MAX_INTERMEDIATES = 4  # the path is at most five certificates, anchor included
+_MAX_QUOTE = 200
 _UTF8_STRING_TAG = 0x0C
 
 
@@ -107,26 +131,28 @@ def verify_chain(
     Raises:
         Rejected: (``bad_certificate``) naming the certificate and the reason.
     """
-    _valid_at(leaf, at, "the signing certificate")
-    _check_leaf_usage(leaf)
-    current = leaf
-    leaf_issuer: x509.Certificate | None = None
-    for _ in range(_MAX_PATH):
-        for anchor in anchors:
-            if _issued_by(current, anchor):
-                _valid_at(anchor, at, f"the Fulcio certificate {anchor.subject.rfc4514_string()}")
-                return anchor if leaf_issuer is None else leaf_issuer
-        issuer = next((c for c in intermediates if c != current and _issued_by(current, c)), None)
-        if issuer is None:
-            name = current.issuer.rfc4514_string()
-            raise Rejected(
-                Failure.BAD_CERTIFICATE,
-                f"no configured Fulcio certificate or shipped intermediate issued {name!r}",
-            )
-        _check_ca(issuer, at)
-        leaf_issuer = issuer if leaf_issuer is None else leaf_issuer
-        current = issuer
-    raise Rejected(Failure.BAD_CERTIFICATE, f"the chain is longer than {_MAX_PATH} certificates")
+    if not anchors:
+        raise Rejected(Failure.BAD_CERTIFICATE, "no Fulcio certificate is configured")
+    _readable(leaf)
+    _valid_at(leaf, at)
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(anchors)))
+        .time(at)
+        .max_chain_depth(_MAX_INTERMEDIATES)
+        .extension_policies(ca_policy=_CA_POLICY, ee_policy=_LEAF_POLICY)
+        .build_client_verifier()
+    )
+    try:
+        chain = verifier.verify(leaf, list(intermediates)).chain
+    except VerificationError as error:
+        raise Rejected(
+            Failure.BAD_CERTIFICATE,
+            f"the signing certificate does not chain to a configured Fulcio certificate at "
+            f"{at.isoformat()} (the Rekor integration time): {_truncated(str(error))}",
+        ) from None
+    # chain[0] is the leaf, the last one the anchor (never the leaf: it may not be a CA).
+    return chain[1]
 
 
 def identity_of(leaf: x509.Certificate) -> Identity:
@@ -168,48 +194,56 @@ def _der_utf8(raw: bytes) -> bytes:
     return raw[offset : offset + length] if offset + length == len(raw) else b""
 
 
-def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+def _readable(leaf: x509.Certificate) -> None:
+    # cryptography parses all extensions at once on first use; the leaf is the signer's to
+    # shape, and the identity and SCT checks after this one read its extensions.
     try:
-        child.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+        leaf.extensions  # noqa: B018 - parsed for the side effect of refusing garbage
+    except ValueError as error:
+        raise Rejected(
+            Failure.BAD_CERTIFICATE,
+            f"the signing certificate's extensions cannot be parsed ({_truncated(str(error))})",
+        ) from None
 
 
-def _valid_at(cert: x509.Certificate, at: datetime, what: str) -> None:
-    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+def _valid_at(leaf: x509.Certificate, at: datetime) -> None:
+    # The library refuses this too, but without naming the window; a leaf outside it is the
+    # common failure (a wrong integration time), so the denial says which times disagree.
+    start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     if not start <= at <= end:
         raise Rejected(
             Failure.BAD_CERTIFICATE,
-            f"{what} is valid {start.isoformat()} to {end.isoformat()}, "
+            f"the signing certificate is valid {start.isoformat()} to {end.isoformat()}, "
             f"not at {at.isoformat()} (the Rekor integration time)",
         )
 
 
-def _check_ca(cert: x509.Certificate, at: datetime) -> None:
-    name = cert.subject.rfc4514_string()
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        raise Rejected(
-            Failure.BAD_CERTIFICATE, f"intermediate {name!r} is not marked as CA"
-        ) from None
-    if not constraints.ca or not usage.key_cert_sign:
-        raise Rejected(Failure.BAD_CERTIFICATE, f"intermediate {name!r} may not sign certificates")
-    _valid_at(cert, at, f"the intermediate {name!r}")
+def _truncated(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTE else text[: _MAX_QUOTE - 3] + "..."
 
 
-def _check_leaf_usage(leaf: x509.Certificate) -> None:
-    try:
-        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usages = x509.ExtendedKeyUsage([])
-    except ValueError as error:
-        # cryptography parses all extensions at once; the leaf is the signer's to shape.
-        raise Rejected(
-            Failure.BAD_CERTIFICATE,
-            f"the signing certificate's extensions cannot be parsed ({error})",
-        ) from None
-    if ExtendedKeyUsageOID.CODE_SIGNING not in usages:
-        raise Rejected(Failure.BAD_CERTIFICATE, "the signing certificate is not for code signing")
+def _leaf_usage(_policy: Policy, _leaf: x509.Certificate, usage: x509.ExtendedKeyUsage) -> None:
+    if ExtendedKeyUsageOID.CODE_SIGNING not in usage:
+        raise ValueError("the signing certificate is not for code signing")
+
+
+def _ca_usage(_policy: Policy, ca: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
+    # As Go's crypto/x509 (which cosign uses) does: a CA whose EKU is restricted must allow
+    # code signing to issue code signing certificates.
+    allowed = (ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
+    if usage is not None and not any(oid in usage for oid in allowed):
+        name = ca.subject.rfc4514_string()
+        raise ValueError(f"the CA {name!r} may not issue code signing certificates")
+
+
+# The Web PKI profile where it fits, with the EKU for code signing instead of client auth, and
+# the authority key identifier optional on the leaf (a hint for finding the issuer, which
+# the library finds by name and signature anyway).
+_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_usage
+)
+_LEAF_POLICY = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _leaf_usage)
+    .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
+)
