@@ -129,7 +129,8 @@ def verify_chain(
     embedded SCTs over the hash of its key.
 
     Raises:
-        Rejected: (``bad_certificate``) naming the certificate and the reason.
+        Rejected: (``bad_certificate``) no anchor, an unreadable leaf, the leaf's validity
+            window when ``at`` lies outside it, or the library's reason (truncated).
     """
     if not anchors:
         raise Rejected(Failure.BAD_CERTIFICATE, "no Fulcio certificate is configured")
