@@ -10,8 +10,9 @@ import trio
 import trustme
 
 import kenner
+from kenner.net.clients import CaBundleError, HttpSettings
 from kenner.net.errors import AuthError, HttpStatusError, NotFound, TooLarge, TransportError
-from kenner.net.http import CaBundleError, Fetcher, Fetchers, HttpSettings
+from kenner.net.http import Fetcher, Fetchers
 from tests.loopback.servers import Request, Response, RoutedApp, respond, serve_https
 
 UNTRUSTED = "TLS verification failed: unable to get local issuer certificate"

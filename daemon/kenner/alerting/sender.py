@@ -6,6 +6,10 @@ full queue drops the alert (counted and logged). Alerts for receivers that must 
 sent concurrently before the answer, under the request's own deadline (set by the caller);
 any failure becomes a reason to deny. Logs and metrics name a receiver by
 ``<event>-<index>-<template>``, never by its URL or headers, which may hold tokens.
+
+The HTTP client is built by ``kenner.net.clients`` with the ``ALERT_WEBHOOK`` policy: https
+receivers are verified against the system CAs, plain http receivers are allowed (Connaisseur's
+are), redirects are not followed and no proxy comes from the environment.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from kenner.alerting.render import Template, TemplateError, load_template
 from kenner.config.model import AlertingConfig
 from kenner.errors import KennerError
 from kenner.metrics import Metrics
+from kenner.net.clients import ALERT_WEBHOOK, build_client, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +146,7 @@ async def open_alert_sender(
     queue_in, queue_out = trio.open_memory_channel[_Queued](QUEUE_SIZE)
     metrics.alert_queue.set_function(lambda: queue_out.statistics().current_buffer_used)
     async with (
-        httpx.AsyncClient(transport=transport, follow_redirects=False) as client,
+        build_client(ALERT_WEBHOOK, tls=tls_context(None), transport=transport) as client,
         trio.open_nursery() as nursery,
     ):
         sender = AlertSender(client, queue_in, metrics)

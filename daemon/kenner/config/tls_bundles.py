@@ -1,6 +1,6 @@
 """What OpenSSL refuses in a CA bundle that the certificate parser accepts.
 
-kenner verifies servers with ``ssl`` (``kenner.net.http.tls_context``), but the pure config
+kenner verifies servers with ``ssl`` (``kenner.net.clients.tls_context``), but the pure config
 package may not import it; these checks hold what the loader must refuse on top of parsing
 the certificates, so that a bundle that loads is one the TLS context can use.
 """

@@ -4,6 +4,8 @@ The caller owns every deadline (``trio.move_on_after`` around a call); the httpx
 a backstop against a peer that stalls forever. Failures leave as ``KubeError`` subclasses that
 name the API path and the reason, never as httpx or ssl exceptions, so callers can treat them
 as values: the watchdog turns them into "not ready", child approval into "validate in full".
+The client is built by ``kenner.net.clients`` with the ``KUBE_API`` policy: https only,
+redirects not followed.
 
 Only canonical paths are sent (``/seg/seg/...``, each segment of letters, digits, ``.``, ``_``
 and ``-``, none ``.`` or ``..``): httpx would resolve a ``..`` before sending, and an escaped
@@ -29,15 +31,13 @@ from typing import Any
 import attrs
 import httpx
 
-from kenner import __version__
 from kenner.errors import KennerError
 from kenner.kube.access import ClusterAccess, KubeAccessError
+from kenner.net.clients import KUBE_API, CaBundleError, build_client, tls_context
 from kenner.net.closing import AsyncClosing
-from kenner.net.http import CaBundleError, tls_context
 
 MAX_OBJECT_BYTES = 8 * 1024 * 1024
 _CANONICAL_PATH = re.compile(r"(?:/[A-Za-z0-9._-]+)+")
-STALL_BACKSTOP_S = 30.0
 
 
 class KubeError(KennerError):
@@ -98,14 +98,12 @@ class KubeClient(AsyncClosing):
         """
         self.access = access
         self._token_file = _TokenFile(access.token_file) if access.token_file else None
-        self._client = httpx.AsyncClient(
-            base_url=access.server,
-            verify=_tls(access),
+        self._client = build_client(
+            KUBE_API,
+            tls=_tls(access),
             transport=transport,
-            timeout=httpx.Timeout(STALL_BACKSTOP_S),
-            headers={"User-Agent": f"kenner/{__version__}", "Accept": "application/json"},
-            follow_redirects=False,
-            trust_env=False,
+            base_url=access.server,
+            headers={"Accept": "application/json"},
         )
 
     async def aclose(self) -> None:

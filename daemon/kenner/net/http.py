@@ -1,9 +1,11 @@
 """HTTPS GETs with a body cap, TLS verification always on, and errors translated once.
 
 A ``Fetcher`` owns one ``httpx.AsyncClient`` (one connection pool) for one TLS trust
-configuration: the system CAs, or a PEM CA bundle from the configuration. httpx picks its trio
-backend on its own (via sniffio). Deadlines belong to the caller (``trio.fail_after`` around a
-call); the httpx per-operation timeouts are only a backstop against a peer that stalls forever.
+configuration: the system CAs, or a PEM CA bundle from the configuration. The client is built by
+``kenner.net.clients`` with the ``REGISTRY`` policy (redirects followed, https only). httpx picks
+its trio backend on its own (via sniffio). Deadlines belong to the caller (``trio.fail_after``
+around a call); the httpx per-operation timeouts are only a backstop against a peer that stalls
+forever.
 
 Every failure leaves this module as a ``kenner.net.errors.FetchError`` subclass; nothing from
 httpx, ssl or the socket layer leaks past it.
@@ -17,8 +19,7 @@ from collections.abc import AsyncIterator, Mapping
 import attrs
 import httpx
 
-from kenner import __version__
-from kenner.errors import KennerError
+from kenner.net.clients import REGISTRY, HttpSettings, build_client, tls_context
 from kenner.net.closing import AsyncClosing
 from kenner.net.errors import (
     AuthError,
@@ -28,19 +29,6 @@ from kenner.net.errors import (
     TooLarge,
     TransportError,
 )
-
-
-class CaBundleError(KennerError, ValueError):
-    """A configured CA bundle cannot be used to verify servers."""
-
-
-@attrs.frozen
-class HttpSettings:
-    """Connection-pool knobs shared by every request of one ``Fetcher``."""
-
-    stall_timeout_s: float = 30.0  # per connect/read/write/pool wait; callers own real deadlines
-    max_connections: int = 32
-    max_redirects: int = 5
 
 
 @attrs.frozen
@@ -61,25 +49,6 @@ class FetchResult:
         wanted = name.lower()
         values = [value for key, value in self.headers if key == wanted]
         return ", ".join(values) if values else None
-
-
-def tls_context(ca_pem: str | None) -> ssl.SSLContext:
-    """A verifying client context: system CAs, or only the CAs in ``ca_pem``.
-
-    Raises:
-        CaBundleError: ``ca_pem`` holds no PEM certificate.
-    """
-    if ca_pem is None:
-        return ssl.create_default_context()
-    # Not create_default_context(cadata=...): it quietly falls back to the system CAs when
-    # the bundle is empty. This context trusts exactly the bundle, and verifies host names.
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_verify_locations(cadata=ca_pem)
-    except (ssl.SSLError, ValueError, TypeError) as exc:  # TypeError: a non-ASCII str
-        raise CaBundleError(f"the CA bundle is not usable PEM: {exc}") from exc
-    return context
 
 
 def raise_for_status(result: FetchResult) -> FetchResult:
@@ -103,23 +72,15 @@ class Fetcher(AsyncClosing):
         settings: HttpSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """A verifying client; ``transport`` replaces the network (tests with a virtual clock
-        serve from ``httpx.MockTransport``)."""
-        settings = settings or HttpSettings()
-        self._client = httpx.AsyncClient(
-            verify=tls_context(ca_pem),
-            transport=transport,
-            timeout=httpx.Timeout(settings.stall_timeout_s),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-            ),
-            headers={"User-Agent": f"kenner/{__version__}"},
-            follow_redirects=True,
-            max_redirects=settings.max_redirects,
-            # Proxy and CA settings come from kenner's configuration, not from the environment.
-            trust_env=False,
-            event_hooks={"request": [_refuse_plain_http]},
+        """A verifying client (``REGISTRY`` policy unless ``settings`` say otherwise);
+        ``transport`` replaces the network (tests with a virtual clock serve from
+        ``httpx.MockTransport``).
+
+        Raises:
+            CaBundleError: ``ca_pem`` holds no PEM certificate.
+        """
+        self._client = build_client(
+            settings or REGISTRY, tls=tls_context(ca_pem), transport=transport
         )
 
     async def aclose(self) -> None:
@@ -209,12 +170,6 @@ def _check_url(url: str) -> None:
         raise TransportError(url, "only https URLs are fetched (TLS verification is always on)")
     if parsed.userinfo:
         raise TransportError(url, "credentials inside URLs are refused; configure them instead")
-
-
-async def _refuse_plain_http(request: httpx.Request) -> None:
-    # Runs for every request including redirects, so a redirect cannot downgrade to plain HTTP.
-    if request.url.scheme != "https":
-        raise TransportError(str(request.url), "refusing to follow a redirect to plain http")
 
 
 async def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> bytes:

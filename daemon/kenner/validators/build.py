@@ -35,7 +35,8 @@ from kenner.config.model import (
 from kenner.errors import KennerError
 from kenner.net.auth import AuthSession, Credentials
 from kenner.net.cache import TtlCache
-from kenner.net.http import CaBundleError, Fetcher, Fetchers
+from kenner.net.clients import CaBundleError
+from kenner.net.http import Fetcher, Fetchers
 from kenner.net.loader import CachedLoader
 from kenner.tuf import RollbackGuard, TrustedTargets
 from kenner.validators.base import Validator
