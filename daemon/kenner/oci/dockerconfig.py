@@ -1,5 +1,7 @@
 """Registry logins from a ``.dockerconfigjson`` (a Kubernetes ``kubernetes.io/dockerconfigjson``
-Secret), matched to images the way the kubelet's keyring does.
+Secret), matched to images the way the kubelet's keyring does. This is kenner's one docker
+config parser: a cosign validator's secret, the pods' pull secrets and a Notary validator's
+secret are all read here.
 
 Keys may be a host (``registry.example:5000``), a host with a path prefix
 (``registry.example/team``), or a URL (``https://registry.example/v1/``: scheme and a trailing
@@ -12,7 +14,10 @@ a login is only ever picked for images of that registry: ``example`` never cover
 ``evil.example`` or ``example.evil``, ``reg.example`` never covers ``reg.example:5000``, and
 ``reg.example/team`` never covers ``reg.example/teamster`` (the kubelet's plain string prefix
 would). Keys are literal: the kubelet's ``*.example`` globs match nothing here, and a key with
-user info (``user@host``) matches nothing either.
+user info (``user@host``) matches nothing either. A Notary server is one host: its login is the
+entry of the first key naming that host and port exactly, whatever path the key has
+(``RegistryLogins.for_server``). A plain login (no key of its own) is given the registries of
+its scope as keys (``RegistryLogins.for_registries``), so it too covers those registries only.
 
 Parsing untrusted bytes (a pull secret any user of a namespace can write) ends in
 ``RegistryLogins`` or ``DockerConfigError``, never another exception.
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -50,9 +55,14 @@ class RegistryLogin:
 
 @attrs.frozen
 class RegistryLogins:
-    """Logins by normalised key (``host`` or ``host/path``)."""
+    """Logins by normalised key (``host`` or ``host/path``); no key covers no image."""
 
-    by_prefix: Mapping[str, RegistryLogin]
+    by_prefix: Mapping[str, RegistryLogin] = attrs.field(factory=dict)
+
+    @classmethod
+    def for_registries(cls, login: RegistryLogin, registries: Iterable[str]) -> RegistryLogins:
+        """``login`` for every repository of each registry (a plain login and its scope)."""
+        return cls({canonical_registry(registry): login for registry in sorted(registries)})
 
     def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
         """The login of the longest key that prefixes ``registry/repository``, or None."""
@@ -63,6 +73,15 @@ class RegistryLogins:
             if covers and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), login)
         return None if best is None else best[1]
+
+    def for_server(self, host: str) -> RegistryLogin | None:
+        """The login of the first key naming ``host`` (``host[:port]``) exactly, the key's path
+        ignored (a Notary server's login), or None."""
+        wanted = canonical_registry(host)
+        for prefix, login in self.by_prefix.items():
+            if prefix.partition("/")[0] == wanted:
+                return login
+        return None
 
 
 def combine_logins(sources: Sequence[RegistryLogins]) -> RegistryLogins:

@@ -1,10 +1,11 @@
 """How the cosign validator reaches registries: whose login, which CA, which session.
 
-* Logins (``auth``): a plain login for the registries of its scope only (``auth.registry``, else
-  the validator's rules' literal registry hosts: ``kenner.config.login_scope``), or per image
-  from a mounted ``.dockerconfigjson`` (longest prefix, ``kenner.oci.dockerconfig``); with
-  ``auth.k8sKeychain`` the admitted object's pull secrets come first
-  (``kenner.validators.pod_logins``). An image on any other registry gets no login.
+* Logins (``auth``, read by ``kenner.validators.credentials``): a plain login for the registries
+  of its scope only (``auth.registry``, else the validator's rules' literal registry hosts:
+  ``kenner.config.login_scope``), or per image from a mounted ``.dockerconfigjson`` (longest
+  prefix, ``kenner.oci.dockerconfig``); both are ``RegistryLogins``, a plain login keyed by the
+  registries of its scope. With ``auth.k8sKeychain`` the admitted object's pull secrets come
+  first (``kenner.validators.pod_logins``). An image on any other registry gets no login.
 * CAs: a registry's ``registryCerts`` entry, else the validator's ``cert``, else the system CAs.
 * One authenticating session (and token cache) per (registry, login). The session's
   ``Credentials`` carry the registry's API host as their scope, so the login goes to that
@@ -16,10 +17,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit
-
-import attrs
 
 from kenner.config.errors import ConfigError
 from kenner.config.login_scope import NO_SCOPE
@@ -27,37 +26,21 @@ from kenner.config.model import Auth, CosignValidatorConfig
 from kenner.net.auth import AuthSession, Credentials
 from kenner.net.http import Fetcher, Fetchers
 from kenner.net.registry import RegistryClient
-from kenner.oci.dockerconfig import (
-    DockerConfigError,
-    RegistryLogin,
-    RegistryLogins,
-    parse_docker_config,
-)
+from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
 from kenner.oci.naming import api_base, canonical_registry
+from kenner.validators.credentials import read_auth, secret_folder
 from kenner.validators.pod_logins import current_pod_logins
 
 MAX_SESSIONS = 256
 
 
-@attrs.frozen
-class LoginSource:
-    """Registry credentials: a plain login for the registries of its scope, or per image from
-    a docker config (whose keys name the registries)."""
-
-    plain: RegistryLogin | None = None
-    scope: frozenset[str] = frozenset()  # canonical_registry hosts the plain login may go to
-    by_image: RegistryLogins | None = None
-
-    def for_image(self, registry: str, repository: str) -> RegistryLogin | None:
-        if self.by_image is not None:
-            return self.by_image.for_image(registry, repository)
-        if canonical_registry(registry) in self.scope:
-            return self.plain
-        return None
+LoginSource: TypeAlias = RegistryLogins
+"""A cosign validator's configured logins: a docker config's, or its plain login keyed by the
+registries of its scope (``RegistryLogins.for_registries``)."""
 
 
 def load_logins(auth: Auth | None, secrets_dir: str, scope: frozenset[str]) -> LoginSource:
-    """The registry credentials ``auth`` describes (read when the configuration is loaded).
+    """The registry logins ``auth`` describes (read when the configuration is loaded).
 
     ``scope`` is where a plain login may go (``kenner.config.login_scope.plain_login_scope``).
 
@@ -65,30 +48,17 @@ def load_logins(auth: Auth | None, secrets_dir: str, scope: frozenset[str]) -> L
         ConfigError: the secret is missing or unreadable, or it holds a plain login and
             ``scope`` is empty.
     """
-    if auth is None:
-        return LoginSource()
-    if auth.username is not None:
-        plain = RegistryLogin(auth.username, auth.password or "")
-        return _scoped(plain, scope, "auth.username")
-    if auth.secret_name is None:  # k8sKeychain alone: the pods' pull secrets only
-        return LoginSource()
-    folder = Path(secrets_dir) / auth.secret_name
-    try:
-        if (folder / ".dockerconfigjson").is_file():
-            logins = parse_docker_config((folder / ".dockerconfigjson").read_bytes())
-            return LoginSource(by_image=logins)
-        username = (folder / "username").read_text().strip()
-        password = (folder / "password").read_text().strip()
-    except (OSError, DockerConfigError) as error:
-        raise ConfigError(f"secret {auth.secret_name!r} in {folder}: {error}") from None
-    where = f"auth.secretName {auth.secret_name!r} (username/password files in {folder})"
-    return _scoped(RegistryLogin(username, password), scope, where)
-
-
-def _scoped(plain: RegistryLogin, scope: frozenset[str], where: str) -> LoginSource:
+    found = read_auth(auth, secrets_dir)
+    if not isinstance(found, RegistryLogin):
+        return LoginSource() if found is None else found
     if not scope:  # the loader refuses this for inline logins; secret files are read only now
+        assert auth is not None
+        where = "auth.username"
+        if auth.secret_name is not None:
+            folder = secret_folder(auth.secret_name, secrets_dir)
+            where = f"auth.secretName {auth.secret_name!r} (username/password files in {folder})"
         raise ConfigError(f"{where}: {NO_SCOPE}")
-    return LoginSource(plain=plain, scope=scope)
+    return RegistryLogins.for_registries(found, scope)
 
 
 class RegistryAccess:
