@@ -33,7 +33,13 @@ import httpx
 
 from kenner.errors import KennerError
 from kenner.kube.access import ClusterAccess, KubeAccessError
-from kenner.net.clients import KUBE_API, CaBundleError, build_client, tls_context
+from kenner.net.clients import (
+    KUBE_API,
+    CaBundleError,
+    build_client,
+    describe_failure,
+    tls_context,
+)
 from kenner.net.closing import AsyncClosing
 
 MAX_OBJECT_BYTES = 8 * 1024 * 1024
@@ -131,7 +137,7 @@ class KubeClient(AsyncClosing):
             raise KubeUnavailable(path, "the request could not be sent (invalid header)") from None
         except Exception as error:  # httpx's stack raises more than httpx.HTTPError: all are
             # "no usable answer"; callers then validate in full or deny, they never allow.
-            raise KubeUnavailable(path, _describe(error)) from error
+            raise KubeUnavailable(path, describe_failure(error)) from error
         if response.status_code == 404:
             raise KubeNotFound(path, "not found (HTTP 404)")
         if response.status_code in (401, 403):
@@ -191,19 +197,3 @@ def _status_message(response: httpx.Response) -> str:
         return "not authorised"
     message = status.get("message") if isinstance(status, dict) else None
     return str(message)[:300] if message else "not authorised"
-
-
-def _describe(error: Exception) -> str:
-    cause: BaseException = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        inner = cause.__cause__ or cause.__context__
-        assert inner is not None
-        if isinstance(inner, ssl.SSLCertVerificationError):
-            return f"TLS verification failed: {inner.verify_message}"
-        cause = inner
-    detail = str(error) or str(cause) or type(cause).__name__
-    if isinstance(error, httpx.ConnectError):
-        return f"could not connect: {detail}"
-    if isinstance(error, httpx.TimeoutException):
-        return "the API server stalled past the backstop timeout"
-    return f"{type(error).__name__}: {detail}"

@@ -16,6 +16,9 @@ The kinds are ``REGISTRY`` (registries, Notary servers and the token realms they
   followed at all. Alert receivers may be plain ``http://`` URLs (Connaisseur's receivers
   are); the other kinds are https only.
 * Requests say ``User-Agent: kenner/<version>``.
+
+``describe_failure`` words a failed exchange the same way for every kind (a stall, a TLS
+verification failure, a refused connection), so errors name the reason and nothing of httpx.
 """
 
 from __future__ import annotations
@@ -113,3 +116,40 @@ async def _refuse_plain_http(request: httpx.Request) -> None:
     # Runs for every request including redirects, so a redirect cannot downgrade to plain HTTP.
     if request.url.scheme != "https":
         raise TransportError(str(request.url), "refusing to follow a redirect to plain http")
+
+
+_STALLS: dict[type[Exception], str] = {
+    httpx.ConnectTimeout: "connecting stalled",
+    httpx.ReadTimeout: "reading stalled",
+    httpx.WriteTimeout: "writing stalled",
+    httpx.PoolTimeout: "waiting for a pooled connection stalled",
+}
+
+
+def describe_failure(exc: Exception) -> str:
+    """Why an exchange failed, in words: the stall, the certificate's verification message, the
+    connection failure, or the exception's type and message."""
+    for kind, words in _STALLS.items():
+        if isinstance(exc, kind):
+            return f"{words} past the backstop timeout"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    chain = _cause_chain(exc)
+    for cause in chain:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS verification failed: {cause.verify_message}"
+    root = chain[-1]
+    detail = str(exc) or str(root) or type(root).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect: {detail}"
+    return f"{type(exc).__name__}: {detail}"
+
+
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    # httpx wraps httpcore wraps trio wraps ssl, often with empty messages on the way down.
+    chain = [exc]
+    while True:
+        inner = chain[-1].__cause__ or chain[-1].__context__
+        if inner is None or any(inner is seen for seen in chain):
+            return chain
+        chain.append(inner)

@@ -13,13 +13,18 @@ httpx, ssl or the socket layer leaks past it.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator, Mapping
 
 import attrs
 import httpx
 
-from kenner.net.clients import REGISTRY, HttpSettings, build_client, tls_context
+from kenner.net.clients import (
+    REGISTRY,
+    HttpSettings,
+    build_client,
+    describe_failure,
+    tls_context,
+)
 from kenner.net.closing import AsyncClosing
 from kenner.net.errors import (
     AuthError,
@@ -131,7 +136,7 @@ class Fetcher(AsyncClosing):
             raise TransportError(url, "the request could not be sent (invalid header)") from None
         except Exception as exc:  # httpx's stack (httpcore, h11, h2, trio, ssl) raises more
             # than httpx.HTTPError; a failed fetch denies, never allows. Ours: FetchError, above.
-            raise TransportError(url, _describe(exc)) from exc
+            raise TransportError(url, describe_failure(exc)) from exc
 
 
 class Fetchers(AsyncClosing):
@@ -198,37 +203,3 @@ async def _abandon(response: httpx.Response, chunks: AsyncIterator[bytes]) -> No
             pass
     except Exception:  # noqa: S110 - read-after-close failure; TooLarge is raised next anyway
         pass
-
-
-_STALLS: dict[type[Exception], str] = {
-    httpx.ConnectTimeout: "connecting stalled",
-    httpx.ReadTimeout: "reading stalled",
-    httpx.WriteTimeout: "writing stalled",
-    httpx.PoolTimeout: "waiting for a pooled connection stalled",
-}
-
-
-def _describe(exc: Exception) -> str:
-    for kind, words in _STALLS.items():
-        if isinstance(exc, kind):
-            return f"{words} past the backstop timeout"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "too many redirects"
-    root = _root_cause(exc)
-    if isinstance(root, ssl.SSLCertVerificationError):
-        return f"TLS verification failed: {root.verify_message}"
-    detail = str(exc) or str(root) or type(root).__name__
-    if isinstance(exc, httpx.ConnectError):
-        return f"could not connect: {detail}"
-    return f"{type(exc).__name__}: {detail}"
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    # httpx wraps httpcore wraps trio wraps ssl, often with empty messages on the way down.
-    seen = {id(exc)}
-    while True:
-        inner = exc.__cause__ or exc.__context__
-        if inner is None or id(inner) in seen:
-            return exc
-        seen.add(id(inner))
-        exc = inner
