@@ -1,16 +1,20 @@
-"""Credentials for Notary and registries: inline, or from a mounted secret directory."""
+"""Credentials for Notary and registries: inline, or from a mounted secret directory (one loader
+for both validator kinds)."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from kenner.config.errors import ConfigError
 from kenner.config.model import Auth
+from kenner.oci.dockerconfig import RegistryLogin
 from kenner.validators.credentials import load_credentials
+from kenner.validators.registry_access import load_logins
 
 NOTARY = "https://notary.example:4443"
 
@@ -98,3 +102,79 @@ def test_unusable_secrets_are_named(tmp_path: Path, files: dict[str, str], messa
         (secret / name).write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_credentials(Auth(secret_name="pull"), str(tmp_path), NOTARY)
+
+
+def _secret(tmp_path: Path, files: dict[str, str]) -> Auth:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return Auth(secret_name="shared")
+
+
+def _docker_config(auths: Mapping[str, object]) -> str:
+    return json.dumps({"auths": auths})
+
+
+def test_notary_and_cosign_read_one_secret_alike(tmp_path: Path) -> None:
+    """One loader and one parser: the same docker config gives the Notary its host's entry
+    and cosign the per-image logins, the key's path ignored for the Notary (one host)."""
+    auth = _secret(
+        tmp_path,
+        {
+            ".dockerconfigjson": _docker_config(
+                {
+                    "https://notary.example:4443/team": {"username": "n", "password": "np"},
+                    "reg.example/team": {"auth": base64.b64encode(b"r:rp").decode()},
+                }
+            )
+        },
+    )
+    notary = load_credentials(auth, str(tmp_path), NOTARY)
+    assert notary is not None
+    assert (notary.username, notary.password, notary.host) == ("n", "np", "notary.example:4443")
+    cosign = load_logins(auth, str(tmp_path), frozenset())
+    assert cosign.for_image("reg.example", "team/app") == RegistryLogin("r", "rp")
+    assert cosign.for_image("reg.example", "other/app") is None
+
+
+def test_a_docker_config_wins_over_username_files_for_both(tmp_path: Path) -> None:
+    """A secret holding both is read the same way by every validator: the docker config."""
+    auth = _secret(
+        tmp_path,
+        {
+            ".dockerconfigjson": _docker_config(
+                {"notary.example:4443": {"username": "d", "password": "dp"}}
+            ),
+            "username": "plain",
+            "password": "plain-pw",
+        },
+    )
+    notary = load_credentials(auth, str(tmp_path), NOTARY)
+    assert notary is not None
+    assert (notary.username, notary.password) == ("d", "dp")
+    cosign = load_logins(auth, str(tmp_path), frozenset({"reg.example"}))
+    assert cosign.for_image("reg.example", "team/app") is None  # no key names reg.example
+
+
+def test_a_plain_login_covers_its_scope_only(tmp_path: Path) -> None:
+    auth = _secret(tmp_path, {"username": "robot\n", "password": "pw\n"})
+    logins = load_logins(auth, str(tmp_path), frozenset({"docker.io", "reg.example:5000"}))
+    assert logins.for_image("index.docker.io", "library/nginx") == RegistryLogin("robot", "pw")
+    assert logins.for_image("REG.example:5000", "team/app") == RegistryLogin("robot", "pw")
+    assert logins.for_image("reg.example", "team/app") is None
+    with pytest.raises(ConfigError, match=r"auth.secretName 'shared' \(username/password files"):
+        load_logins(auth, str(tmp_path), frozenset())
+
+
+def test_an_unusable_entry_for_another_server_is_refused_for_notary_too(tmp_path: Path) -> None:
+    """The Notary's secret is checked whole by the one parser, as cosign's always was."""
+    auths = {
+        "notary.example:4443": {"username": "u", "password": "p"},
+        "other.example": {"auth": "not base64!"},
+    }
+    auth = _secret(tmp_path, {".dockerconfigjson": _docker_config(auths)})
+    with pytest.raises(ConfigError, match=r"entry 'other\.example': 'auth' is not base64 text"):
+        load_credentials(auth, str(tmp_path), NOTARY)
+    with pytest.raises(ConfigError, match=r"entry 'other\.example'"):
+        load_logins(auth, str(tmp_path), frozenset())

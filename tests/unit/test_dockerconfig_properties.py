@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from kenner.oci.dockerconfig import (
     DockerConfigError,
+    RegistryLogin,
     RegistryLogins,
     normalise_key,
     parse_docker_config,
     parse_pull_secret,
 )
+from kenner.oci.naming import canonical_registry
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -141,3 +143,42 @@ def test_normalised_keys_hold_no_scheme_or_user_info(key: str) -> None:
     host = prefix.partition("/")[0]
     assert "://" not in host
     assert "@" not in host
+
+
+_PORTS = st.none() | st.integers(min_value=1, max_value=65535)
+
+
+def _with_port(host: str, port: int | None) -> str:
+    return host if port is None else f"{host}:{port}"
+
+
+@given(st.sets(_HOSTS, max_size=3), _HOSTS, _PORTS, _PATHS)
+def test_a_plain_login_covers_exactly_the_registries_of_its_scope(
+    scope: set[str], registry: str, port: int | None, repository: str
+) -> None:
+    """A plain login keyed by its scope (``for_registries``) is picked for an image exactly when
+    the image's registry is in the scope, as the set lookup it replaced did; Docker Hub's names
+    count as one registry."""
+    login = RegistryLogin("u", "p")
+    logins = RegistryLogins.for_registries(login, scope)
+    image_registry = _with_port(registry, port)
+    in_scope = canonical_registry(image_registry) in {canonical_registry(h) for h in scope}
+    expected = login if in_scope else None
+    assert logins.for_image(image_registry.upper(), repository) == expected
+    hub = RegistryLogins.for_registries(login, {"docker.io"})
+    for alias in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        assert hub.for_image(alias, repository) == login
+
+
+@given(_HOSTS, _PORTS, _HOSTS, _PORTS, st.none() | _PATHS)
+def test_a_server_login_needs_the_exact_host_and_port(
+    host: str, port: int | None, other: str, other_port: int | None, path: str | None
+) -> None:
+    """A Notary server's login (``for_server``) comes from a key naming its host and port
+    exactly; the key's path does not matter, another host or port never matches."""
+    key = _with_port(host, port) + (f"/{path}" if path else "")
+    config = {"auths": {f"https://{key}": {"username": "u", "password": "p"}}}
+    logins = parse_docker_config(json.dumps(config).encode())
+    assert logins.for_server(_with_port(host, port).upper()) == RegistryLogin("u", "p")
+    if canonical_registry(_with_port(other, other_port)) != canonical_registry(key.split("/")[0]):
+        assert logins.for_server(_with_port(other, other_port)) is None
