@@ -5,9 +5,10 @@ The kinds are ``REGISTRY`` (registries, Notary servers and the token realms they
 ``ALERT_WEBHOOK`` (``kenner.alerting.sender``). Rules that hold for all of them:
 
 * TLS verification is always on: servers are verified against the system CAs, or against
-  exactly the configured PEM bundle (``tls_context``), with host names checked.
-* Nothing comes from the environment (``trust_env=False``): no proxy variables, no
-  ``SSL_CERT_FILE``; proxies and CAs are configuration, not ambient state.
+  exactly the configured PEM bundle (``tls_context``), with host names checked (the
+  Kubernetes client adds its kubeconfig's client certificate to that context).
+* httpx reads nothing from the environment (``trust_env=False``): no proxy variables; a proxy
+  would be configuration, not ambient state. "The system CAs" are OpenSSL's default paths.
 * HTTP/1.1 only (``http2=False``): kenner reads small objects, one per request.
 * Timeouts are a backstop against a peer that stalls forever; the callers own the real
   deadlines (``trio.fail_after`` / ``move_on_at`` around a call).
