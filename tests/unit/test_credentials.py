@@ -178,3 +178,17 @@ def test_an_unusable_entry_for_another_server_is_refused_for_notary_too(tmp_path
         load_credentials(auth, str(tmp_path), NOTARY)
     with pytest.raises(ConfigError, match=r"entry 'other\.example'"):
         load_logins(auth, str(tmp_path), frozenset())
+
+
+def test_username_files_that_are_not_utf8_are_a_config_error(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in a username file name the secret for both validator kinds
+    (cosign's loader used to let the UnicodeDecodeError escape the build)."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "username").write_bytes(b"\xff\xfe")
+    (folder / "password").write_text("pw")
+    auth = Auth(secret_name="shared")
+    with pytest.raises(ConfigError, match="secret 'shared' in"):
+        load_credentials(auth, str(tmp_path), NOTARY)
+    with pytest.raises(ConfigError, match="secret 'shared' in"):
+        load_logins(auth, str(tmp_path), frozenset({"reg.example"}))
