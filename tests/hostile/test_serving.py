@@ -134,7 +134,11 @@ def test_h1_garbage_oversized_and_truncated_requests_fail_alone(
         sock.sendall(b"\x00\xff GARBAGE \r\n\r\n" * 10)
         assert read_response(sock)[0] == 400
     with tls_socket(daemon.url, context) as sock:
-        sock.sendall(post_head(4 * MAX_BODY) + b"x" * MAX_BODY)
+        sock.sendall(post_head(4 * MAX_BODY))
+        # kenner answers 413 from the declared length and may close before a body is sent:
+        # the client's sending then fails, which is the point, not a test failure.
+        with contextlib.suppress(OSError):
+            sock.sendall(b"x" * MAX_BODY)
         assert read_response(sock)[0] == 413
     with tls_socket(daemon.url, context) as sock:
         sock.sendall(post_head(len(REVIEW)) + REVIEW[:50])
