@@ -15,9 +15,7 @@ for that receiver wants no admission it did not hear of (Connaisseur's Go versio
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TypeVar
 
 import attrs
 import trio
@@ -38,20 +36,16 @@ from kenner.kube.children import owner_approved_images
 from kenner.kube.pull_secrets import pod_pull_logins
 from kenner.metrics import Metrics
 from kenner.observe import RequestObserver
+from kenner.offload import in_worker_thread
 from kenner.server.state import Snapshot
 from kenner.validators.pod_logins import pod_logins
 from kenner.validators.run import validate_checks
-
-T = TypeVar("T")
 
 # Measured (docs/benchmarks.md, "Large reviews"): parsing a 64 KiB body takes about 0.3 ms,
 # planning costs up to 55 us per image not seen before (parsing the reference, choosing the
 # rule); a thread hop costs about 0.1-0.4 ms, too much for the common small review.
 THREAD_BODY_BYTES = 64 * 1024
 THREAD_IMAGES = 64
-# One planning thread at a time: threads share the GIL with the event loop, and each
-# runnable one lengthens the event loop's wait for it.
-_PLANNERS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("kenner_planners")
 PLAN_LATE = "kenner denied the request: planning did not finish before the request deadline"
 INTERNAL_ERROR = "kenner denied the request: internal error (logged by kenner)"
 
@@ -78,7 +72,7 @@ async def answer_review(
     else:
         parsed: AdmissionRequest | None = None
         with trio.move_on_at(started + snapshot.config.deadlines.request_s):
-            parsed = await _in_thread(parse_review, body)
+            parsed = await in_worker_thread(parse_review, body)
         if parsed is None:
             raise ReviewError("the body could not be parsed before the request deadline")
         request = parsed
@@ -149,7 +143,7 @@ async def _decide(
     else:
         plan = Plan(request, AdmissionResponse(False, PLAN_LATE))
         with trio.move_on_at(deadline):
-            plan = await _in_thread(
+            plan = await in_worker_thread(
                 plan_request, request, config, snapshot.policy, owner_images, prover
             )
     on_validated = observer.validation_done if observer is not None else None
@@ -163,14 +157,3 @@ async def _decide(
                 plan.checks, snapshot.validators, deadline, on_validated
             )
     return plan, verdicts, decide(plan, verdicts, config)
-
-
-async def _in_thread(function: Callable[..., T], *args: object) -> T:
-    """``function(*args)`` in a worker thread, one at a time; cancellable (the thread is
-    abandoned and finishes on its own, keeping its place until it does)."""
-    try:
-        limiter = _PLANNERS.get()
-    except LookupError:
-        limiter = trio.CapacityLimiter(1)
-        _PLANNERS.set(limiter)
-    return await trio.to_thread.run_sync(function, *args, limiter=limiter, abandon_on_cancel=True)
