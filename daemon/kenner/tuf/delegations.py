@@ -39,6 +39,9 @@ class TrustedTargets:
         declared: names of all roles targets.json delegates to.
         versions: verified version per role, top-level and delegated (for rollback checks).
         expires: earliest expiry of all verified roles.
+        digests: the signed sha256 digests (hex) per role (``targets`` and each delegated
+            one), so that a digest reference is answered without a scan of every target:
+            the answer comes from the cache on every admission of the image.
     """
 
     gun: str
@@ -47,6 +50,7 @@ class TrustedTargets:
     declared: frozenset[str]
     versions: Mapping[str, int]
     expires: datetime
+    digests: Mapping[str, frozenset[str]]
 
 
 def verify_delegations(
@@ -98,6 +102,7 @@ def verify_delegations(
         }
         versions[name] = metadata.document.version
         expires = min(expires, metadata.document.expires)
+    by_role = {"targets": repo.targets, **delegated}
     return TrustedTargets(
         gun=repo.gun,
         top_level=repo.targets,
@@ -105,7 +110,12 @@ def verify_delegations(
         declared=frozenset(d.name for d in repo.declared_delegations),
         versions=versions,
         expires=expires,
+        digests={role: _signed_digests(entries) for role, entries in by_role.items()},
     )
+
+
+def _signed_digests(entries: Mapping[str, TargetFile]) -> frozenset[str]:
+    return frozenset(entry.sha256 for entry in entries.values() if entry.sha256 is not None)
 
 
 def delegation_covers(delegation: Delegation, target: str) -> bool:

@@ -50,7 +50,7 @@ def choose_digest(
     wanted = _digest_hex(digest) if digest is not None else None
     if tag is None:
         assert wanted is not None
-        return _signed_digest(targets.gun, consulted, wanted, bool(required))
+        return _signed_digest(targets, consulted, wanted, bool(required))
     found = {
         role: entries[tag].sha256
         for role, entries in consulted.items()
@@ -107,13 +107,13 @@ def _consulted_roles(
 
 
 def _signed_digest(
-    gun: str, consulted: Mapping[str, Mapping[str, TargetFile]], wanted: str, strict: bool
+    targets: TrustedTargets,
+    consulted: Mapping[str, Mapping[str, TargetFile]],
+    wanted: str,
+    strict: bool,
 ) -> str:
-    signing = [
-        role
-        for role, entries in consulted.items()
-        if any(entry.sha256 == wanted for entry in entries.values())
-    ]
+    gun = targets.gun
+    signing = [role for role in consulted if wanted in targets.digests[role]]
     if strict and len(signing) < len(consulted):
         missing = ", ".join(role for role in consulted if role not in signing)
         raise TrustError(

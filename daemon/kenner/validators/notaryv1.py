@@ -13,6 +13,10 @@ The I/O shell around the pure verifier in ``kenner.tuf``. For one image it:
 3. refuses trust data older than what this process verified before (rollback);
 4. chooses the signed digest for the reference (``kenner.tuf.choose_digest``).
 
+Verifying is pure CPU work, about 1 ms for a small repository; more than
+``THREAD_TRUST_BYTES`` of trust data (hundreds of tags) is verified in a worker thread
+(``kenner.offload``), so that a big targets file does not stall the event loop.
+
 ``cached_verdict`` answers from the cache alone (step 2 without a load), through the same
 verdict code, for requests that need no task (``kenner.validators.run``).
 
@@ -23,8 +27,10 @@ once before the image is denied.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 import attrs
 import trio
@@ -43,6 +49,7 @@ from kenner.net.loader import (
     answer_with_loads,
 )
 from kenner.net.singleflight import SingleFlightStatistics
+from kenner.offload import in_worker_thread
 from kenner.tuf import (
     TOP_LEVEL_ROLES,
     PublicKey,
@@ -60,6 +67,13 @@ from kenner.tuf.limits import max_bytes
 
 # A broken hash chain right after a publish is a race, not an attack: one more try.
 _RACE_REASONS = frozenset({Reason.HASH_MISMATCH, Reason.LENGTH_MISMATCH})
+# Measured (docs/benchmarks.md, "Verifying trust data off the event loop"): verifying costs
+# about 0.7 ms of signature checks plus 0.08 ms per KiB of trust data (parsing, canonical
+# JSON), so 1.2 ms at 8 KiB; a thread hop costs 0.1-0.4 ms. A repository with a few tags
+# (5 KiB) stays on the loop; one with hundreds of tags goes to a worker thread.
+THREAD_TRUST_BYTES = 8 * 1024
+
+T = TypeVar("T")
 
 
 @attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
@@ -176,18 +190,23 @@ class NotaryV1Validator:
     async def _load_once(self, key: TrustKey) -> Loaded[TrustedTargets]:
         now = self._settings.now()  # one reference time for the whole verification
         pinned = [self._keys[name] for name in key.roots]
-        files = await self._fetch_roles(key.gun, TOP_LEVEL_ROLES)
+        files = _present(await self._fetch_roles(key.gun, TOP_LEVEL_ROLES))
         try:
-            repository = verify_repository(key.gun, _present(files), pinned, now)
+            repository = await _verified(
+                _size(files), partial(verify_repository, key.gun, files, pinned, now)
+            )
         except RootRotationNeeded as need:
             versions = [f"{n}.root" for n in range(1, need.current_version)]
-            history = await self._fetch_roles(key.gun, versions)
-            rotation = {int(name.split(".")[0]): raw for name, raw in _present(history).items()}
-            repository = verify_repository(
-                key.gun, _present(files), pinned, now, rotation_roots=rotation
+            history = _present(await self._fetch_roles(key.gun, versions))
+            rotation = {int(name.split(".")[0]): raw for name, raw in history.items()}
+            repository = await _verified(
+                _size(files) + _size(history),
+                partial(verify_repository, key.gun, files, pinned, now, rotation_roots=rotation),
             )
         delegations = await self._fetch_roles(key.gun, repository.roles_needed(key.delegations))
-        targets = verify_delegations(repository, delegations, now)
+        targets = await _verified(
+            _size(delegations), partial(verify_delegations, repository, delegations, now)
+        )
         self._rollback.observe(self._config.host, key.gun, targets.versions)
         return Loaded(targets, ttl_s=(targets.expires - now).total_seconds())
 
@@ -224,3 +243,15 @@ class NotaryV1Validator:
 
 def _present(files: dict[str, bytes | None]) -> dict[str, bytes]:
     return {role: raw for role, raw in files.items() if raw is not None}
+
+
+def _size(files: Mapping[str, bytes | None]) -> int:
+    return sum(len(raw) for raw in files.values() if raw is not None)
+
+
+async def _verified(size: int, verify: Callable[[], T]) -> T:
+    """``verify()`` on the event loop for up to ``THREAD_TRUST_BYTES`` of trust data, else in
+    a worker thread (pure code: it reads only its arguments)."""
+    if size <= THREAD_TRUST_BYTES:
+        return verify()
+    return await in_worker_thread(verify)
