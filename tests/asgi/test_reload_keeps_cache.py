@@ -127,7 +127,7 @@ async def test_policy_edit_and_certificate_rotation_keep_the_warm_validator(
     daemon.reconfigure(ALLOW_PAUSE_TOO)
     rotate_certificate(daemon.folder)
     with caplog.at_level(logging.INFO, logger="kenner.server.serve"):
-        assert daemon.reloader.reload()
+        assert await daemon.reloader.reload()
 
     assert await daemon.admitted(PAUSE)  # the new policy serves
     assert daemon.state.snapshot.validators["notary"] is warm
@@ -152,7 +152,7 @@ async def test_a_changed_cache_ttl_builds_the_validator_anew_and_loads_again(
 
     daemon.reconfigure(NOTARY_POLICY, cache_ttl_s=60.0)
     with caplog.at_level(logging.INFO, logger="kenner.server.serve"):
-        assert daemon.reloader.reload()
+        assert await daemon.reloader.reload()
 
     assert daemon.state.snapshot.validators["notary"] is not warm
     assert await daemon.admitted(IMAGE)
@@ -173,7 +173,7 @@ async def test_a_refused_reload_keeps_the_serving_validators(daemon: Daemon) -> 
     daemon.reconfigure(NOTARY_POLICY, cache_ttl_s=60.0)
     (daemon.folder / "tls.key").write_text("not a key")
 
-    assert not daemon.reloader.reload()
+    assert not await daemon.reloader.reload()
 
     assert daemon.state.snapshot is serving
     assert await daemon.admitted(IMAGE)

@@ -44,6 +44,7 @@ from kenner.errors import KennerError
 from kenner.kube.access import KubeAccessError, resolve_access
 from kenner.kube.client import KubeClient
 from kenner.metrics import Metrics
+from kenner.offload import in_worker_thread
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.connections import ServeLimits, serve
@@ -325,7 +326,7 @@ async def _handle_signals(reloader: Reloader, shutdown: trio.Event) -> None:
     with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                reloader.reload()
+                await reloader.reload()
             else:
                 log.info(
                     "stopping: draining requests in flight", extra={"fields": {"signal": signum}}
@@ -339,12 +340,17 @@ class Reloader:
     """Loads configuration and certificate anew on SIGHUP; swaps both or neither.
 
     The new configuration goes through the steps of a start (``load_settings``, ``prepare``),
-    before anything is swapped. A reload that fails in any way keeps the previous
-    configuration serving and logs one error line: the message (key path and line) for an
-    expected failure (``KennerError``), the traceback for a bug. It never raises, so the
-    signal handler lives on. Validators whose build inputs did not change are kept with their
-    warm caches (``build_validators``); the log line of a taken reload names the kept and the
-    built ones.
+    before anything is swapped. Those steps read files, parse YAML, keys and certificates and
+    build the validators: blocking work, done in a worker thread (``kenner.offload``) while the
+    event loop keeps serving. Only the swap runs on the loop, without a checkpoint: loading
+    the new pair into the live TLS context (about 0.6 ms; OpenSSL's context is not changed
+    from another thread while the loop's handshakes use it) and replacing the snapshot.
+    A reload that fails in any way keeps the previous configuration serving and logs one
+    error line: the message (key path and line) for an expected failure (``KennerError``),
+    the traceback for a bug. It never raises (but for cancellation: then nothing was
+    swapped), so the signal handler lives on. Validators whose build inputs did not change
+    are kept with their warm caches (``build_validators``); the log line of a taken reload
+    names the kept and the built ones.
     """
 
     options: ServeOptions
@@ -354,12 +360,15 @@ class Reloader:
     runtime: Runtime
     notifier: Notifier = attrs.Factory(lambda: Notifier(None))
 
-    def reload(self) -> bool:
+    async def reload(self) -> bool:
         """True when the new configuration and certificate were taken."""
         taken = False
         try:
             self.notifier.reloading()
-            taken = self._reload()
+            current = self.state.snapshot
+            snapshot, files = await in_worker_thread(self._prepare, current)
+            self._swap(current, snapshot, files)
+            taken = True
         except KennerError as error:
             log.error("reload refused; the previous configuration keeps serving: %s", error)
         except Exception:  # a bug: the daemon must outlive it, with the old configuration
@@ -371,31 +380,32 @@ class Reloader:
             log.exception("reporting the reload failed (a bug)")
         return taken
 
-    def _reload(self) -> bool:
-        current = self.state.snapshot
+    def _prepare(self, current: Snapshot) -> tuple[Snapshot, TlsFiles]:
+        """The new snapshot and its certificate files. Runs in a worker thread: it changes
+        nothing the event loop uses, except that a validator with a CA bundle not seen before
+        adds its connection pool to ``runtime.fetchers``."""
         try:
             config = load_settings(self.options)
             _check_unchanged(config, current.config)
             prepared = prepare(config, self.runtime, self.scratch, previous=current.validators)
         except OSError as error:  # the self-signed certificate could not be written
             raise ConfigError(f"server.tls: {error}") from error
-        snapshot = Snapshot(config, prepared.validators, kube=current.kube)
+        return Snapshot(config, prepared.validators, kube=current.kube), prepared.files
+
+    def _swap(self, current: Snapshot, snapshot: Snapshot, files: TlsFiles) -> None:
         if self.hypercorn_config.ssl_context is not None:
             try:
-                self.hypercorn_config.ssl_context.load_cert_chain(
-                    prepared.files.cert, prepared.files.key
-                )
+                self.hypercorn_config.ssl_context.load_cert_chain(files.cert, files.key)
             except (OSError, ssl.SSLError) as error:  # the files changed since the check
                 raise ConfigError(f"server.tls: cannot load the new certificate: {error}") from None
         self.state.snapshot = snapshot
-        validators = prepared.validators
+        validators = snapshot.validators
         kept = [name for name, new in validators.items() if current.validators.get(name) is new]
         built = [name for name in validators if name not in kept]
         log.info(
             "configuration and certificate reloaded",
             extra={"fields": {"validators_kept": kept, "validators_built": built}},
         )
-        return True
 
 
 def _check_unchanged(config: Config, current: Config) -> None:
