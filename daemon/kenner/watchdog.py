@@ -47,7 +47,8 @@ Result = tuple[bool, str]
 @attrs.frozen
 class Probes:
     """What the watchdog reads: the API (None when disabled), the certificate kenner serves
-    (read anew every tick, it changes on reload) and the connection pools for Notary."""
+    (asked for on every tick, as renewals and reloads change it; ``serve`` re-reads the file
+    only when its ``os.stat`` changes) and the connection pools for Notary."""
 
     kube: KubeClient | None
     serving_cert: Callable[[], bytes]

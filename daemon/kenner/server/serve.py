@@ -27,7 +27,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 import attrs
@@ -235,8 +234,7 @@ async def run_daemon(
             period_s = watchdog_period_s()
             if period_s is not None:
                 nursery.start_soon(ping_watchdog, notifier, period_s)
-            serving_cert = partial(_serving_cert, state, scratch)
-            probes = Probes(kube, serving_cert, runtime.fetchers)
+            probes = Probes(kube, ServingCertificate(state, scratch), runtime.fetchers)
             await nursery.start(run_watchdog, state, probes, notifier)
             async with trio.open_nursery() as server_nursery:
                 limits = ServeLimits(config.server.max_connections, config.server.shutdown_grace_s)
@@ -272,9 +270,30 @@ async def _kube_client(config: Config) -> AsyncIterator[KubeClient | None]:
         yield client
 
 
-def _serving_cert(state: DaemonState, scratch: Path) -> bytes:
-    """The certificate chain kenner serves now (a reload may have replaced it)."""
-    return Path(tls_files(state.snapshot.config, scratch).cert).read_bytes()
+class ServingCertificate:
+    """The certificate chain kenner serves now, for the watchdog's every tick.
+
+    The file is read again only when what ``os.stat`` says of it changes (inode, size,
+    modification time) or a reload names another file: a renewal replaces it (a new inode
+    when Kubernetes updates a mounted Secret, a new mtime when it is rewritten), an
+    unchanged file costs one ``stat`` per tick.
+    """
+
+    def __init__(self, state: DaemonState, scratch: Path) -> None:
+        self._state = state
+        self._scratch = scratch
+        self._seen: tuple[str, int, int, int] | None = None
+        self._chain = b""
+
+    def __call__(self) -> bytes:
+        path = tls_files(self._state.snapshot.config, self._scratch).cert
+        status = os.stat(path)
+        seen = (path, status.st_ino, status.st_size, status.st_mtime_ns)
+        if seen != self._seen:
+            # Read after the stat: a change in between is seen (and read) on the next call.
+            self._chain = Path(path).read_bytes()
+            self._seen = seen
+        return self._chain
 
 
 def _hypercorn_config(config: Config, files: TlsFiles) -> ReloadableTlsConfig:
