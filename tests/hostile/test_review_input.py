@@ -34,6 +34,7 @@ from kenner.server.app import WebhookApp
 from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
+from tests.support.loop_watch import LoopWatch, watching_the_loop
 from tests.support.proofs import prover, without_proof
 from tests.support.reviews import admission_review, as_bytes, deployment, pod, pod_review
 from tests.support.validators import ScriptedValidator
@@ -332,32 +333,10 @@ async def test_more_images_than_the_cap_are_denied_naming_both_numbers() -> None
     assert "Pod has 3 images, more than the 2" in response["status"]["message"]
 
 
-@attrs.define(eq=False)  # hashable by identity: trio keeps instruments in a dict
-class LoopWatch(trio.abc.Instrument):
-    """The longest single task step: how long the event loop was not free for others.
-
-    Counted in the event loop thread's CPU time, which other processes on a busy test
-    machine cannot inflate; work done in the loop is exactly what stalls it.
-    """
-
-    longest: float = 0.0
-    _started: float = 0.0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self._started = time.thread_time()
-
-    def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        self.longest = max(self.longest, time.thread_time() - self._started)
-
-
 @pytest.fixture
 async def loop_watch() -> AsyncIterator[LoopWatch]:
-    watch = LoopWatch()
-    trio.lowlevel.add_instrument(watch)
-    try:
+    async with watching_the_loop() as watch:
         yield watch
-    finally:
-        trio.lowlevel.remove_instrument(watch)
 
 
 def _many_images_body(count: int, distinct: bool) -> bytes:
