@@ -67,10 +67,10 @@ from kenner.tuf.limits import max_bytes
 
 # A broken hash chain right after a publish is a race, not an attack: one more try.
 _RACE_REASONS = frozenset({Reason.HASH_MISMATCH, Reason.LENGTH_MISMATCH})
-# Measured (docs/benchmarks.md, "Verifying trust data off the event loop"): verifying costs
-# about 0.7 ms of signature checks plus 0.08 ms per KiB of trust data (parsing, canonical
-# JSON), so 1.2 ms at 8 KiB; a thread hop costs 0.1-0.4 ms. A repository with a few tags
-# (5 KiB) stays on the loop; one with hundreds of tags goes to a worker thread.
+# Measured (docs/benchmarks.md, "Work off the event loop"): verifying costs about 0.7 ms of
+# signature checks plus 0.08 ms per KiB of trust data (parsing, canonical JSON), so 1.2 ms at
+# 8 KiB; a thread hop costs 0.1-0.4 ms. A repository with a few tags (5 KiB) stays on the
+# loop; one with hundreds of tags goes to a worker thread.
 THREAD_TRUST_BYTES = 8 * 1024
 
 T = TypeVar("T")
