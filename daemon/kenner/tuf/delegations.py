@@ -25,7 +25,7 @@ from kenner.tuf.checks import require_meta_match, require_threshold
 from kenner.tuf.errors import Reason, TrustError
 from kenner.tuf.expiry import check_not_expired, require_aware
 from kenner.tuf.metadata import Delegation, TargetFile, parse_targets
-from kenner.tuf.repository import VerifiedRepository
+from kenner.tuf.repository import VerifiedRepository, signed_digests
 
 
 @attrs.frozen
@@ -102,7 +102,7 @@ def verify_delegations(
         }
         versions[name] = metadata.document.version
         expires = min(expires, metadata.document.expires)
-    by_role = {"targets": repo.targets, **delegated}
+    digests = {role: signed_digests(entries) for role, entries in delegated.items()}
     return TrustedTargets(
         gun=repo.gun,
         top_level=repo.targets,
@@ -110,12 +110,8 @@ def verify_delegations(
         declared=frozenset(d.name for d in repo.declared_delegations),
         versions=versions,
         expires=expires,
-        digests={role: _signed_digests(entries) for role, entries in by_role.items()},
+        digests={"targets": repo.target_digests, **digests},
     )
-
-
-def _signed_digests(entries: Mapping[str, TargetFile]) -> frozenset[str]:
-    return frozenset(entry.sha256 for entry in entries.values() if entry.sha256 is not None)
 
 
 def delegation_covers(delegation: Delegation, target: str) -> bool:

@@ -53,6 +53,7 @@ class VerifiedRepository:
         versions: verified version per top-level role.
         expires: the earliest expiry among the verified roles (a cache must not outlive it).
         targets: the targets signed directly by targets.json, by target name (tag).
+        target_digests: the sha256 digests (hex) among ``targets``, for digest references.
         declared_delegations: the roles targets.json delegates to, in file order.
         snapshot_meta: snapshot.json's meta entries; a delegation is *published* when listed.
         enforce_length: whether ``length`` values were (and will be) checked.
@@ -62,6 +63,7 @@ class VerifiedRepository:
     versions: Mapping[str, int]
     expires: datetime
     targets: Mapping[str, TargetFile]
+    target_digests: frozenset[str]
     declared_delegations: tuple[Delegation, ...]
     snapshot_meta: Mapping[str, FileMeta]
     enforce_length: bool
@@ -164,7 +166,14 @@ def verify_repository(
         versions={document.role: document.version for document in documents},
         expires=min(document.expires for document in documents),
         targets=targets.targets,
+        target_digests=signed_digests(targets.targets),
         declared_delegations=targets.delegations,
         snapshot_meta=snapshot_meta,
         enforce_length=enforce_length,
     )
+
+
+def signed_digests(targets: Mapping[str, TargetFile]) -> frozenset[str]:
+    """The sha256 digests (hex) that ``targets`` sign: computed with the verification (a
+    worker thread for big trust data), so that a digest reference is a set look-up."""
+    return frozenset(entry.sha256 for entry in targets.values() if entry.sha256 is not None)
