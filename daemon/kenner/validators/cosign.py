@@ -10,7 +10,9 @@ The I/O shell around the pure verifier in ``kenner.cosign``. For one image it:
    layer's digest equals that of the rendered payload no blob is fetched: one round trip per
    image with a digest, two with a tag. Other payloads are fetched concurrently;
 4. checks every layer against every root (``kenner.cosign.signature``) and caches which
-   roots signed the digest (single-flight, like the Notary validator);
+   roots signed the digest (single-flight, like the Notary validator). Keyless roots and
+   many layers are checked in a worker thread (``kenner.offload``), so that a signature
+   manifest with thousands of layers does not stall the event loop;
 5. with ``with.platformFromIndex``, a platform manifest named by ``tag@digest`` that is not
    signed itself is accepted when the tag's index contains it and is signed.
 
@@ -22,6 +24,7 @@ image without a task (``kenner.validators.run``) or gives up on the first miss.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import attrs
 import trio
@@ -60,10 +63,15 @@ from kenner.net.registry import FetchedManifest, RegistryClient
 from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
 from kenner.oci.naming import DOCKER_HUB, canonical_registry
+from kenner.offload import in_worker_thread
 from kenner.validators.registry_access import LoginSource, RegistryAccess, registry_fetchers
 
 #: Payloads are a few hundred bytes; annotations may add some.
 PAYLOAD_MAX_BYTES = 256 * 1024
+# Measured (docs/benchmarks.md, "Work off the event loop"): checking a signature against a
+# key costs 0.07 ms, a keyless one (Fulcio chain, SCT, Rekor entry) 1.5 ms. Keyless checks,
+# and more than this many key checks (layers x roots), run in a worker thread.
+THREAD_KEY_CHECKS = 16
 MAX_CACHED_ENTRIES = 4096
 
 
@@ -247,25 +255,12 @@ class CosignValidator:
         expectation = Expectation(
             key.digest, key.registry, key.repository, key.reference_check, key.require_tlog
         )
-        signed: set[str] = set()
-        problems: dict[str, Rejected] = {}
-        for name in key.roots:
-            for layer in layers:
-                try:
-                    verify_layer(
-                        layer,
-                        payloads[layer.payload_digest],
-                        self._roots[name],
-                        expectation,
-                        self._sigstore,
-                    )
-                except Rejected as rejected:
-                    problems[name] = _more_telling(problems.get(name), rejected)
-                else:
-                    signed.add(name)
-                    break
-        reasons = {name: str(problems[name]) for name in problems if name not in signed}
-        return Loaded(Findings(len(layers), frozenset(signed), reasons))
+        roots = [self._roots[name] for name in key.roots]
+        check = partial(_check_layers, layers, payloads, roots, expectation, self._sigstore)
+        keyless = any(isinstance(root, KeylessRoot) for root in roots)
+        if keyless or len(layers) * len(roots) > THREAD_KEY_CHECKS:
+            return Loaded(await in_worker_thread(check))
+        return Loaded(check())
 
     async def _payloads(
         self, client: RegistryClient, key: SignatureKey, layers: Sequence[SignatureLayer]
@@ -298,6 +293,29 @@ def _trust_root(root: CosignTrustRoot) -> TrustRoot:
             identity.issuer, identity.issuer_regex, identity.subject, identity.subject_regex
         ),
     )
+
+
+def _check_layers(
+    layers: Sequence[SignatureLayer],
+    payloads: Mapping[str, bytes],
+    roots: Sequence[TrustRoot],
+    expectation: Expectation,
+    sigstore: Sigstore,
+) -> Findings:
+    """Which ``roots`` sign with one of ``layers`` (pure: may run in a worker thread)."""
+    signed: set[str] = set()
+    problems: dict[str, Rejected] = {}
+    for root in roots:
+        for layer in layers:
+            try:
+                verify_layer(layer, payloads[layer.payload_digest], root, expectation, sigstore)
+            except Rejected as rejected:
+                problems[root.name] = _more_telling(problems.get(root.name), rejected)
+            else:
+                signed.add(root.name)
+                break
+    reasons = {name: str(problems[name]) for name in problems if name not in signed}
+    return Findings(len(layers), frozenset(signed), reasons)
 
 
 def _more_telling(known: Rejected | None, new: Rejected) -> Rejected:
