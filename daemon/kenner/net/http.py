@@ -13,6 +13,7 @@ httpx, ssl or the socket layer leaks past it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Mapping
 
 import attrs
@@ -150,14 +151,20 @@ class Fetchers(AsyncClosing):
         self._settings = settings
         self._transport = transport
         self._by_ca_pem: dict[str | None, Fetcher] = {}
+        self._lock = threading.Lock()
 
     def for_ca_bundle(self, ca_pem: str | None) -> Fetcher:
-        """The fetcher trusting ``ca_pem`` (None: the system CAs), created on first use."""
-        fetcher = self._by_ca_pem.get(ca_pem)
-        if fetcher is None:
-            fetcher = Fetcher(ca_pem=ca_pem, settings=self._settings, transport=self._transport)
-            self._by_ca_pem[ca_pem] = fetcher
-        return fetcher
+        """The fetcher trusting ``ca_pem`` (None: the system CAs), created on first use.
+
+        Thread-safe: a reload builds validators in a worker thread while the event loop may
+        ask for the same bundle; the lock keeps a second fetcher (never closed) from being made.
+        """
+        with self._lock:
+            fetcher = self._by_ca_pem.get(ca_pem)
+            if fetcher is None:
+                fetcher = Fetcher(ca_pem=ca_pem, settings=self._settings, transport=self._transport)
+                self._by_ca_pem[ca_pem] = fetcher
+            return fetcher
 
     async def aclose(self) -> None:
         """Close every fetcher created so far."""
