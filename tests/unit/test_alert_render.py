@@ -18,7 +18,7 @@ from kenner.alerting.events import (
     prepare_alerts,
     timestamp_text,
 )
-from kenner.alerting.render import (
+from kenner.config.alert_templates import (
     AlertValues,
     Template,
     TemplateError,

@@ -1,1 +1,4 @@
-"""Alerts on admission decisions: JSON templates (``render``) and their delivery (``sender``)."""
+"""Alerts on admission decisions: who hears of one (``events``) and delivery (``sender``).
+
+The templates they render are configuration: ``kenner.config.alert_templates``.
+"""

@@ -17,7 +17,7 @@ import attrs
 
 from kenner.admission.decision import Decision
 from kenner.admission.review import AdmissionRequest
-from kenner.alerting.render import AlertValues, Template, images_text, render_payload
+from kenner.config.alert_templates import AlertValues, Template, images_text, render_payload
 from kenner.config.model import AlertingConfig, AlertReceiver
 
 Event = Literal["admit", "reject"]

@@ -27,7 +27,7 @@ import trio
 from kenner.admission.decision import Decision
 from kenner.admission.review import AdmissionRequest
 from kenner.alerting.events import PreparedAlert, prepare_alerts
-from kenner.alerting.render import Template, TemplateError, load_template
+from kenner.config.alert_templates import Template, TemplateError, load_template
 from kenner.config.model import AlertingConfig
 from kenner.errors import KennerError
 from kenner.metrics import Metrics

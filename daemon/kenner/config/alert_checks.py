@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from kenner.alerting.render import TemplateError, load_template
+from kenner.config.alert_templates import TemplateError, load_template
 from kenner.config.model import AlertingConfig, AlertReceiver
 from kenner.config.source import KeyPath
 

@@ -7,6 +7,12 @@ parse as a JSON object; ``payloadFields`` are then merged into its top level (re
 the same name) and the result is written compactly with sorted keys, as Connaisseur's Go
 version does. An empty template renders to nothing: no alert is sent.
 
+A template is part of the configuration: ``receivers[].template`` names it, and the loader
+(``alert_checks``) loads and renders each with sample values, so a broken one is refused with
+the rest of the config. It lives in ``kenner.config`` for that reason; ``kenner.alerting``
+renders the configured templates and imports this module, never the other way round. The
+shipped templates are the ``templates/`` folder next to this module.
+
 Pure: no I/O beyond reading a template file by name.
 """
 
@@ -183,4 +189,4 @@ def load_template(name: str, template_dir: str | None) -> Template:
 
 
 def _shipped() -> resources.abc.Traversable:
-    return resources.files("kenner.alerting").joinpath("templates")
+    return resources.files("kenner.config").joinpath("templates")
