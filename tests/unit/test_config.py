@@ -11,7 +11,6 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from kenner.config.dump import dump_config
 from kenner.config.load import ConfigError, default_config, load_config, load_config_file
 from kenner.config.model import (
     Auth,
@@ -29,6 +28,7 @@ from kenner.config.model import (
     TrustRoot,
 )
 from tests.shared import connaisseur_fixtures
+from tests.support.config_dump import dump_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

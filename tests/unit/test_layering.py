@@ -238,7 +238,7 @@ def cycle_violations(graph: Graph) -> list[str]:
 
 def test_every_module_is_placed_and_imports_only_down() -> None:
     graph = import_graph()
-    assert len(graph) > 100  # the whole package was read
+    assert {"kenner.cli", "kenner.admit", "kenner.tuf.metadata"} <= graph.keys()  # read it all
     assert layer_violations(graph) == []
 
 

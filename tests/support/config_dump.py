@@ -1,7 +1,9 @@
 """``Config`` -> YAML in kenner's own layout (what ``load_config`` reads back to an equal value).
 
-Used to show the effective configuration, for example one converted from Connaisseur's layout.
-The output contains inline credentials (``auth.password``) when the config has them.
+The tests use it to check that loading is lossless (``load_config(dump_config(c)) == c``) and
+that a Connaisseur-layout config means the same as its kenner-layout twin. It is not part of
+the daemon: no command prints a config. The output contains inline credentials
+(``auth.password``) when the config has them.
 """
 
 from __future__ import annotations
