@@ -28,6 +28,13 @@ ALICE_DIGEST = "sha256:071bf7a986f1ca9cb2a1f0bc8392822a7777f90d58f2d2c6f271913e0
 KEYLESS_DIGEST = "sha256:31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee"
 
 
+@pytest.fixture
+def needs_connaisseur_fixtures() -> None:
+    """Looked up before trio starts (and before the test bed): pytest-trio drops the reason of
+    a skip raised inside a trio test."""
+    connaisseur_fixtures()
+
+
 def _storage(testbed: Testbed) -> RegistryStorage:
     return RegistryStorage(StateLayout(testbed.state_dir).registry_data)
 
@@ -61,6 +68,7 @@ def _fixture_keys(folder: Path, *names: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.testbed
+@pytest.mark.usefixtures("needs_connaisseur_fixtures")
 async def test_real_key_signature_through_the_registry(disposable_testbed: Testbed) -> None:
     folder = _serve_fixtures(disposable_testbed)
     config = _config(disposable_testbed, {"trustRoots": _fixture_keys(folder, "alice", "bob")})
@@ -90,6 +98,7 @@ async def test_real_key_signature_through_the_registry(disposable_testbed: Testb
 
 
 @pytest.mark.testbed
+@pytest.mark.usefixtures("needs_connaisseur_fixtures")
 async def test_real_keyless_signature_through_the_registry(disposable_testbed: Testbed) -> None:
     folder = _serve_fixtures(disposable_testbed)
     keyless = yaml.safe_load((folder / "validator_configs/11_keyless.yaml").read_text())

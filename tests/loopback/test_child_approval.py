@@ -48,6 +48,13 @@ CONFIG = Config(
 )
 
 
+@pytest.fixture(autouse=True)
+def _needs_connaisseur_fixtures() -> None:
+    """Every test here reads them; looked up before trio starts, since pytest-trio drops the
+    reason of a skip raised inside a trio test."""
+    connaisseur_fixtures()
+
+
 def review(name: str) -> bytes:
     return (connaisseur_fixtures() / "admission_reviews" / name).read_bytes()
 
