@@ -5,7 +5,7 @@ docker-registry on 127.0.0.1, beside notary-server and notary-signer, which stay
 scratch folder and writes three images and their signatures into the registry's storage with
 the integration tests' helpers (tests/support: ``OwnImages``, made with a fresh ECDSA key in
 Cosign's format). kenner runs a ``cosign`` validator whose trust root is that key. Every
-request kenner makes to the registry is counted in the registry's log (bench/cosign_log.py),
+request kenner makes to the registry is counted in the registry's log (bench/server_log.py),
 in the same three cache states as the Notary v1 scenario (bench/notary.py):
 
 * **cold**: the first request to a freshly started kenner, once per ``--cold-samples``; the
@@ -33,11 +33,10 @@ from tests.support.cosign_signing import PrivateKey, new_key, public_pem
 from tests.support.registry_storage import RegistryStorage
 from tests.support.signed_images import OwnImages
 
-from bench.cosign_log import RegistryLog
-from bench.cosign_report import CacheStates, Design, Sample, cosign_report
-from bench.errors import BenchError
+from bench.cache_report import Design, Sample, cache_report, require_counted
 from bench.probe import probe
 from bench.review import check_pinned, check_proof_only, pod_review
+from bench.server_log import ServerLog, registry_fetch
 from bench.servers import KENNER_LOG_LEVEL, RunningServer, harness_testbed, kenner_serving
 from bench.target import BenchRun, Target
 
@@ -46,8 +45,15 @@ DIGEST_NAME = "kenner cosign @digest"
 # Three repositories, so that no two containers share a cache entry or a single-flight load.
 REPOSITORIES = ("kenner-bench/alpha", "kenner-bench/beta", "kenner-bench/gamma")
 IMAGE_TAG = "v1"
-BY_TAG = Design(len(REPOSITORIES), 2, "resolve the tag, then read the signature manifest")
-BY_DIGEST = Design(len(REPOSITORIES), 1, "read the signature manifest")
+# Issue 4: two round trips per image by tag, one by digest; the images are checked concurrently.
+BY_TAG = Design(
+    2 * len(REPOSITORIES),
+    2,
+    f"2 per image (resolve the tag, then read the signature manifest) x {len(REPOSITORIES)}",
+)
+BY_DIGEST = Design(
+    len(REPOSITORIES), 1, f"1 per image (read the signature manifest) x {len(REPOSITORIES)}"
+)
 _VALIDATOR = "bench-cosign"
 # Longer than any run, so the warm rounds never see an expiry; the default is 300 s.
 _WARM_TTL_S = 86_400
@@ -76,7 +82,7 @@ class _Setup:
     config: Path
     body: bytes
     check: Callable[[int, bytes], None]
-    log: RegistryLog
+    log: ServerLog
 
     def ask(self, server: RunningServer) -> Sample:
         """Send the Pod once, check the answer, count what reached the registry meanwhile."""
@@ -155,15 +161,15 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
             path.write_text(cosign_config(registry, public_pem(key), ttl_s))
             return path
 
-        log = RegistryLog(StateLayout(registry.state_dir).logs / "registry.log")
+        log = ServerLog(StateLayout(registry.state_dir).logs / "registry.log", registry_fetch)
         setup = _Setup(run, label, config("warm", _WARM_TTL_S), body, check, log)
         cold = [_fresh_sample(setup, f"cold-{n}") for n in range(1, run.cold_samples)]
-        miss_first, misses = _cache_misses(attrs.evolve(setup, config=config("miss", 0)))
+        misses = _cache_misses(attrs.evolve(setup, config=config("miss", 0)))
         # The last fresh kenner gives the last cold sample, then stays up for the warm load.
         log_path = run.scratch / f"kenner-cosign-{label}.log"
         with kenner_serving(name, setup.config, run.tls, log_path) as server:
             cold.append(setup.ask(server))
-            _require_counted(cold, log)
+            require_counted(cold, log)
             warm_from = log.position()
             yield Target(
                 name,
@@ -175,14 +181,7 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
                 f"3 signed images by {'tag@digest' if by_digest else 'tag'}, log level "
                 f"{KENNER_LOG_LEVEL}",
                 cold_ms=statistics.median(sample.latency_ms for sample in cold),
-                report=partial(
-                    _report,
-                    name,
-                    design,
-                    CacheStates(tuple(cold), miss_first, misses),
-                    log,
-                    warm_from,
-                ),
+                report=partial(_report, name, design, (cold, misses), log, warm_from),
             )
 
 
@@ -197,16 +196,6 @@ def _signed_images(registry: Testbed, key: PrivateKey) -> list[SignedImage]:
     return images
 
 
-def _require_counted(samples: list[Sample], log: RegistryLog) -> None:
-    # A cold validation must read the registry; none counted means the log is not read right,
-    # and every "0 requests" below would be a lie.
-    if any(sample.requests.count == 0 for sample in samples):
-        raise BenchError(
-            f"docker-registry logged no request from kenner for a cold validation; cannot "
-            f"count round trips from {log.path}"
-        )
-
-
 def _fresh_sample(setup: _Setup, state: str) -> Sample:
     log_path = setup.run.scratch / f"kenner-cosign-{setup.label}-{state}.log"
     name = f"kenner cosign {setup.label} ({state})"
@@ -214,21 +203,23 @@ def _fresh_sample(setup: _Setup, state: str) -> Sample:
         return setup.ask(server)
 
 
-def _cache_misses(setup: _Setup) -> tuple[Sample, tuple[Sample, ...]]:
-    """The first request to a kenner that caches nothing, then the requests after it."""
+def _cache_misses(setup: _Setup) -> list[Sample]:
+    """Requests to a kenner that caches nothing, after a first one that opens its connections."""
     log_path = setup.run.scratch / f"kenner-cosign-{setup.label}-miss.log"
     name = f"kenner cosign {setup.label} (ttl 0)"
     with kenner_serving(name, setup.config, setup.run.tls, log_path) as server:
-        first = setup.ask(server)
-        return first, tuple(setup.ask(server) for _ in range(_CACHE_MISS_SAMPLES))
+        setup.ask(server)
+        return [setup.ask(server) for _ in range(_CACHE_MISS_SAMPLES)]
 
 
 def _report(
     name: str,
     design: Design,
-    states: CacheStates,
-    log: RegistryLog,
+    states: tuple[list[Sample], list[Sample]],
+    log: ServerLog,
     warm_from: int,
     answered: int,
 ) -> list[str]:
-    return cosign_report(name, design, states, log.fetches_since(warm_from), answered)
+    return cache_report(
+        name, "docker-registry", design, states, log.fetches_since(warm_from), answered
+    )

@@ -2,7 +2,7 @@
 
 It starts the project's test bed (tests/harness: notary-server, notary-signer and a registry
 on 127.0.0.1, with signed images) in the scratch folder and measures three states of kenner's
-trust-data cache, counting every request notary-server logs (bench/notary_log.py):
+trust-data cache, counting every request notary-server logs (bench/server_log.py):
 
 * **cold**: the first request to a freshly started kenner (empty cache, no connections), once
   per ``--cold-samples``; the median goes into the table's "first ms" column;
@@ -25,11 +25,10 @@ from pathlib import Path
 import attrs
 from tests.harness import TRUSTED_ROOT, Case, Testbed
 
-from bench.errors import BenchError
-from bench.notary_log import NotaryLog
-from bench.notary_report import CacheStates, Sample, notary_report
+from bench.cache_report import Design, Sample, cache_report, require_counted
 from bench.probe import probe
 from bench.review import check_pinned, pod_review
+from bench.server_log import ServerLog, notary_fetch
 from bench.servers import KENNER_LOG_LEVEL, RunningServer, harness_testbed, kenner_serving
 from bench.target import BenchRun, Target
 
@@ -56,7 +55,7 @@ class _Setup:
     config: Path
     body: bytes
     pinned: tuple[str, ...]
-    log: NotaryLog
+    log: ServerLog
 
     def ask(self, server: RunningServer) -> Sample:
         """Send the Pod once, check the answer, count what reached Notary meanwhile."""
@@ -97,10 +96,15 @@ def notary_config(testbed: Testbed, cases: Sequence[Case], ttl_s: int) -> str:
     return json.dumps(config, indent=2)
 
 
-def expected_cold_fetches(cases: Sequence[Case]) -> int:
-    """Requests one cold validation should need: 4 per repository plus required delegations."""
+def design(cases: Sequence[Case]) -> Design:
+    """One cold validation: 4 requests per repository in round 1, then the required
+    delegations in round 2."""
     delegations = {(case.gun, role) for case in cases for role in case.required_delegations}
-    return TOP_LEVEL_FETCHES * len({case.gun for case in cases}) + len(delegations)
+    return Design(
+        TOP_LEVEL_FETCHES * len({case.gun for case in cases}) + len(delegations),
+        2 if delegations else 1,
+        "4 per repository in round 1 + the required delegations in round 2",
+    )
 
 
 @contextmanager
@@ -112,19 +116,19 @@ def kenner_notary(run: BenchRun) -> Iterator[Target]:
         cases = [testbed.case(case_id) for case_id in POD_CASES]
         pinned = tuple(f"{case.image}@{case.digest}" for case in cases)
         body = pod_review([case.image for case in cases])
-        log = NotaryLog(testbed.state_dir / "logs" / "notary-server.log")
+        log = ServerLog(testbed.state_dir / "logs" / "notary-server.log", notary_fetch)
         setup = _Setup(
             run, _write(run, "warm", notary_config(testbed, cases, _WARM_TTL_S)), body, pinned, log
         )
         cold = [_fresh_sample(setup, f"cold-{n}") for n in range(1, run.cold_samples)]
-        miss_first, misses = _cache_misses(
+        misses = _cache_misses(
             attrs.evolve(setup, config=_write(run, "miss", notary_config(testbed, cases, 0)))
         )
         # The last fresh kenner gives the last cold sample, then stays up for the warm load.
         log_path = run.scratch / "kenner-notary.log"
         with kenner_serving(NAME, setup.config, run.tls, log_path) as server:
             cold.append(setup.ask(server))
-            _require_counted(cold, log)
+            require_counted(cold, log)
             warm_from = log.position()
             yield Target(
                 NAME,
@@ -135,24 +139,8 @@ def kenner_notary(run: BenchRun) -> Iterator[Target]:
                 f"kenner serve, notaryv1 validator on the test bed's notary-server, Pod with 3 "
                 f"signed images ({', '.join(POD_CASES)}), log level {KENNER_LOG_LEVEL}",
                 cold_ms=statistics.median(sample.latency_ms for sample in cold),
-                report=partial(
-                    _report,
-                    expected_cold_fetches(cases),
-                    CacheStates(tuple(cold), miss_first, misses),
-                    log,
-                    warm_from,
-                ),
+                report=partial(_report, design(cases), (cold, misses), log, warm_from),
             )
-
-
-def _require_counted(samples: Sequence[Sample], log: NotaryLog) -> None:
-    # A cold validation must fetch; none counted means the log is not read right, and every
-    # "0 requests" below would be a lie.
-    if any(sample.requests.count == 0 for sample in samples):
-        raise BenchError(
-            f"notary-server logged no trust-data request from kenner for a cold validation; "
-            f"cannot count round trips from {log.path}"
-        )
 
 
 def _write(run: BenchRun, label: str, config: str) -> Path:
@@ -167,15 +155,21 @@ def _fresh_sample(setup: _Setup, label: str) -> Sample:
         return setup.ask(server)
 
 
-def _cache_misses(setup: _Setup) -> tuple[Sample, tuple[Sample, ...]]:
-    """The first request to a kenner that caches nothing, then the requests after it."""
+def _cache_misses(setup: _Setup) -> list[Sample]:
+    """Requests to a kenner that caches nothing, after a first one that opens its connections."""
     log_path = setup.run.scratch / "kenner-notary-miss.log"
     with kenner_serving(f"{NAME} (ttl 0)", setup.config, setup.run.tls, log_path) as server:
-        first = setup.ask(server)
-        return first, tuple(setup.ask(server) for _ in range(_CACHE_MISS_SAMPLES))
+        setup.ask(server)
+        return [setup.ask(server) for _ in range(_CACHE_MISS_SAMPLES)]
 
 
 def _report(
-    expected: int, states: CacheStates, log: NotaryLog, warm_from: int, answered: int
+    expected: Design,
+    states: tuple[list[Sample], list[Sample]],
+    log: ServerLog,
+    warm_from: int,
+    answered: int,
 ) -> list[str]:
-    return notary_report(NAME, expected, states, log.fetches_since(warm_from), answered)
+    return cache_report(
+        NAME, "notary-server", expected, states, log.fetches_since(warm_from), answered
+    )

@@ -1,41 +1,31 @@
-"""The benchmark's log readers: notary-server's JSON lines, docker-registry's logrus + access lines.
+"""The benchmark's log readers and its cache-state report.
 
-The lines are written here in the shape both servers really log (notary-server 0.7 and
+The log lines are written here in the shape both servers really log (notary-server 0.7 and
 docker-registry 2.8, as started by tests/harness): field names, order and quoting as seen in
 their logs, with the other lines they write around kenner's requests (startup messages, the
-harness's own clients, extra lines for a 404).
+harness's own clients, extra lines for a 404, docker-registry's access-log lines).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-import attrs
 import pytest
-from bench.cosign_log import (
-    AUTH,
-    BLOB,
-    BY_DIGEST,
-    OTHER,
-    SIGNATURE,
-    TAG,
-    RegistryFetch,
-    RegistryLog,
-    RegistrySummary,
-    request_kind,
-)
-from bench.cosign_log import parse_fetches as parse_registry
+from bench.cache_report import Design, Sample, cache_report, require_counted
 from bench.errors import BenchError
-from bench.notary_log import FetchSummary, NotaryLog, TrustFetch
-from bench.notary_log import parse_fetches as parse_notary
-from bench.server_log import ServerLog, describe_samples, new_connections
+from bench.server_log import Fetch, ServerLog, notary_fetch, registry_fetch, rounds
 
 KENNER = "kenner/0.1.0"
 GUN = "127.0.0.1:41379/kenner-test"
 DIGEST = "sha256:" + "7a" * 32
 SIGNATURE_TAG = "sha256-" + "7a" * 32 + ".sig"
+
+
+def read(reader: Callable[[str], Fetch | None], lines: list[str]) -> list[Fetch]:
+    found = (reader(line) for line in lines)
+    return [fetch for fetch in found if fetch is not None]
 
 
 def notary_line(
@@ -71,7 +61,7 @@ NOTARY_STARTUP = [
 ]
 
 
-def test_notary_counts_kenners_trust_requests_only() -> None:
+def test_notary_counts_kenners_requests_only() -> None:
     lines = [
         *NOTARY_STARTUP,
         # The harness's notary client and its health probe are not kenner.
@@ -79,15 +69,16 @@ def test_notary_counts_kenners_trust_requests_only() -> None:
         notary_line(trust("signed", "root"), "127.0.0.1:45812", agent="Go-http-client/1.1"),
         notary_line(trust("signed", "root"), "127.0.0.1:47144"),
         notary_line(trust("signed", "timestamp"), "127.0.0.1:47156"),
-        # A key request from kenner is not trust data.
+        # A request of kenner's for something else than a role counts, outside any repository.
         notary_line(f"/v2/{GUN}/signed/_trust/tuf/timestamp.key", "127.0.0.1:47144"),
         notary_line(trust("signed", "targets/releases"), "127.0.0.1:47144"),
     ]
 
-    assert parse_notary(lines) == [
-        TrustFetch(f"{GUN}/signed", "root", 200, "127.0.0.1:47144"),
-        TrustFetch(f"{GUN}/signed", "timestamp", 200, "127.0.0.1:47156"),
-        TrustFetch(f"{GUN}/signed", "targets/releases", 200, "127.0.0.1:47144"),
+    assert read(notary_fetch, lines) == [
+        Fetch(f"{GUN}/signed", "top-level"),
+        Fetch(f"{GUN}/signed", "top-level"),
+        Fetch("", "other"),
+        Fetch(f"{GUN}/signed", "delegation"),
     ]
 
 
@@ -101,7 +92,7 @@ def test_a_404_counts_once_though_notary_logs_three_lines_for_it() -> None:
         notary_line(uri, "127.0.0.1:46532", status=404),
     ]
 
-    assert parse_notary(lines) == [TrustFetch(f"{GUN}/rotated", "2.root", 404, "127.0.0.1:46532")]
+    assert read(notary_fetch, lines) == [Fetch(f"{GUN}/rotated", "versioned root")]
 
 
 @pytest.mark.parametrize(
@@ -117,58 +108,26 @@ def test_a_404_counts_once_though_notary_logs_three_lines_for_it() -> None:
     ],
 )
 def test_a_roles_kind_names_the_round_that_fetches_it(role: str, kind: str) -> None:
-    assert TrustFetch(GUN, role, 200, "127.0.0.1:1").kind == kind
+    assert notary_fetch(notary_line(trust("signed", role), "127.0.0.1:1")) == Fetch(
+        f"{GUN}/signed", kind
+    )
 
 
-def cold_notary_validation(clients: tuple[str, ...]) -> FetchSummary:
+def test_rounds_are_those_of_the_slowest_repository() -> None:
     """Two repositories: one on targets.json only, one with a rotated root and a delegation."""
-    lines = [notary_line(trust("signed", role), clients[0]) for role in ("root", "timestamp")]
-    lines += [notary_line(trust("rotated", "root"), clients[1])]
-    lines += [notary_line(trust("signed", role), clients[2]) for role in ("snapshot", "targets")]
-    lines += [notary_line(trust("rotated", role), clients[0]) for role in ("timestamp", "targets")]
-    lines += [notary_line(trust("rotated", "snapshot"), clients[1])]
-    lines += [notary_line(trust("rotated", "2.root"), clients[1])]
-    lines += [notary_line(trust("rotated", "targets/releases"), clients[2], status=404)]
-    return FetchSummary(tuple(parse_notary(lines)))
+    lines = [notary_line(trust("signed", role), "127.0.0.1:1") for role in ("root", "targets")]
+    lines += [notary_line(trust("rotated", "root"), "127.0.0.1:2")]
+    lines += [notary_line(trust("rotated", "2.root"), "127.0.0.1:2")]
+    lines += [notary_line(trust("rotated", "targets/releases"), "127.0.0.1:3", status=404)]
+    fetches = read(notary_fetch, lines)
 
-
-def test_notary_summary_counts_rounds_of_the_slowest_repository_and_connections() -> None:
-    summary = cold_notary_validation(("127.0.0.1:1001", "127.0.0.1:1002", "127.0.0.1:1003"))
-
-    assert summary.count == 10
-    assert summary.connections == 3
+    assert len(fetches) == 5
     # signed took one round, rotated three (top-level, versioned root, delegation): concurrent
     # repositories cost the slowest one's rounds, not the sum.
-    assert summary.rounds == 3
-    assert summary.per_repository() == (
-        "signed: 4 top-level, rotated: 4 top-level + 1 versioned root + 1 delegation"
-    )
-    assert summary.statuses() == Counter({200: 9, 404: 1})
-
-
-def test_an_empty_notary_interval_counts_nothing() -> None:
-    summary = FetchSummary(tuple(parse_notary(NOTARY_STARTUP)))
-
-    assert (summary.count, summary.connections, summary.rounds) == (0, 0, 0)
-    assert summary.per_repository() == ""
-
-
-def test_samples_that_fetch_different_roles_differ() -> None:
-    first = cold_notary_validation(("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"))
-    same = cold_notary_validation(("127.0.0.1:4", "127.0.0.1:5", "127.0.0.1:6"))
-    # Same kinds and count, but another delegation: a different shape.
-    other_role = FetchSummary(
-        tuple(
-            attrs.evolve(fetch, role="targets/alice") if fetch.role == "targets/releases" else fetch
-            for fetch in first.fetches
-        )
-    )
-    alike = "every sample fetched the same roles"
-
-    assert describe_samples([first, same], alike) == (
-        f"{first.per_repository()}; 9x HTTP 200, 1x HTTP 404; {alike}"
-    )
-    assert describe_samples([first, other_role], alike).endswith("; SAMPLES DIFFER: 10, 10")
+    assert rounds(fetches) == 3
+    # Requests outside any repository are no step of a validation.
+    assert rounds([Fetch("", "other"), Fetch("", "tag")]) == 0
+    assert rounds(read(notary_fetch, NOTARY_STARTUP)) == 0
 
 
 @pytest.mark.parametrize(
@@ -176,16 +135,13 @@ def test_samples_that_fetch_different_roles_differ() -> None:
     [
         # Cut off after its message: the log was read while the line was being written.
         notary_line(trust("signed", "root"), "127.0.0.1:1")[:-10],
-        '{"msg":"response completed","http.request.uri":"/v2/x/_trust/tuf/root.json"}',
-        notary_line(trust("signed", "root"), "127.0.0.1:1").replace(
-            '"http.response.status":200', '"http.response.status":"OK"'
-        ),
+        '{"msg":"response completed","http.request.useragent":"kenner/0.1.0"}',
     ],
-    ids=["truncated", "no status", "status not a number"],
+    ids=["truncated", "no URI"],
 )
 def test_an_unreadable_notary_request_line_stops_the_run(line: str) -> None:
     with pytest.raises(BenchError, match="unreadable notary-server log line"):
-        parse_notary([*NOTARY_STARTUP, line])
+        read(notary_fetch, [*NOTARY_STARTUP, line])
 
 
 def registry_lines(
@@ -233,139 +189,124 @@ REGISTRY_STARTUP = [
 @pytest.mark.parametrize(
     ("uri", "status", "expected"),
     [
-        ("/v2/kenner-bench/alpha/manifests/v1", 200, ("kenner-bench/alpha", TAG)),
+        ("/v2/kenner-bench/alpha/manifests/v1", 200, Fetch("kenner-bench/alpha", "tag")),
         (
             f"/v2/kenner-bench/alpha/manifests/{SIGNATURE_TAG}",
             200,
-            ("kenner-bench/alpha", SIGNATURE),
+            Fetch("kenner-bench/alpha", "signature"),
         ),
-        (f"/v2/kenner-bench/alpha/manifests/{DIGEST}", 200, ("kenner-bench/alpha", BY_DIGEST)),
-        (f"/v2/kenner-bench/alpha/blobs/{DIGEST}", 200, ("kenner-bench/alpha", BLOB)),
-        ("/v2/", 200, ("", AUTH)),
-        ("/v2", 200, ("", AUTH)),
-        ("/v2/?service=registry", 200, ("", AUTH)),
-        ("/v2/team/app/manifests/v1", 401, ("", AUTH)),
-        ("/v2/_catalog", 200, ("", OTHER)),
+        (
+            f"/v2/kenner-bench/alpha/manifests/{DIGEST}",
+            200,
+            Fetch("kenner-bench/alpha", "manifest by digest"),
+        ),
+        (
+            f"/v2/kenner-bench/alpha/blobs/{DIGEST}",
+            200,
+            Fetch("kenner-bench/alpha", "payload blob"),
+        ),
+        ("/v2/kenner-bench/beta/manifests/v9", 404, Fetch("kenner-bench/beta", "tag")),
+        ("/v2/", 200, Fetch("", "other")),
+        ("/v2/_catalog", 200, Fetch("", "other")),
     ],
 )
 def test_a_registry_requests_kind_is_the_validation_step_that_made_it(
-    uri: str, status: int, expected: tuple[str, str]
+    uri: str, status: int, expected: Fetch
 ) -> None:
-    assert request_kind(uri, status) == expected
+    assert read(registry_fetch, registry_lines(uri, "127.0.0.1:1", status)) == [expected]
 
 
-def test_registry_counts_kenners_requests_checked_against_the_access_log() -> None:
+def test_registry_counts_kenners_requests_only() -> None:
     lines = [
         *REGISTRY_STARTUP,
         *registry_lines("/v2/", "127.0.0.1:45476", agent="Python-urllib/3.11"),
-        *registry_lines("/v2/", "127.0.0.1:59190"),
         *registry_lines("/v2/kenner-bench/alpha/manifests/v1", "127.0.0.1:59190"),
-        *registry_lines("/v2/kenner-bench/beta/manifests/v9", "127.0.0.1:59192", status=404),
         *registry_lines(f"/v2/kenner-bench/alpha/manifests/{SIGNATURE_TAG}", "127.0.0.1:59190"),
     ]
 
-    assert parse_registry(lines) == [
-        RegistryFetch("", AUTH, 200, "127.0.0.1:59190"),
-        RegistryFetch("kenner-bench/alpha", TAG, 200, "127.0.0.1:59190"),
-        RegistryFetch("kenner-bench/beta", TAG, 404, "127.0.0.1:59192"),
-        RegistryFetch("kenner-bench/alpha", SIGNATURE, 200, "127.0.0.1:59190"),
+    assert read(registry_fetch, lines) == [
+        Fetch("kenner-bench/alpha", "tag"),
+        Fetch("kenner-bench/alpha", "signature"),
     ]
 
 
-def test_registry_summary_leaves_auth_traffic_out_of_counts_and_rounds() -> None:
-    lines = [
-        *registry_lines("/v2/", "127.0.0.1:1"),
-        # The signature is logged before the tag: the order of the steps shown does not follow.
-        *registry_lines(f"/v2/kenner-bench/alpha/manifests/{SIGNATURE_TAG}", "127.0.0.1:2"),
-        *registry_lines("/v2/kenner-bench/alpha/manifests/v1", "127.0.0.1:1"),
-        *registry_lines(f"/v2/kenner-bench/beta/manifests/{DIGEST}", "127.0.0.1:3"),
-        *registry_lines(f"/v2/kenner-bench/beta/blobs/{DIGEST}", "127.0.0.1:3"),
-        *registry_lines("/v2/_catalog", "127.0.0.1:3", status=404),
-    ]
-    summary = RegistrySummary(tuple(parse_registry(lines)))
-
-    assert summary.count == 4
-    assert summary.auth_count == 2
-    assert summary.connections == 3
-    assert summary.rounds == 2
-    assert summary.per_repository() == (
-        "alpha: 1 tag + 1 signature, beta: 1 manifest by digest + 1 payload blob"
-    )
-    assert summary.statuses() == Counter({200: 5, 404: 1})
-
-
-@pytest.mark.parametrize(
-    ("lines", "access", "requests"),
-    [
-        # A request line without its access line (say the access log format changed).
-        (registry_lines("/v2/kenner-bench/alpha/manifests/v1", "127.0.0.1:1")[:1], 0, 1),
-        # An access line without its request line (say the request log format changed).
-        (registry_lines("/v2/kenner-bench/alpha/manifests/v1", "127.0.0.1:1")[1:], 1, 0),
-    ],
-    ids=["request line alone", "access line alone"],
-)
-def test_registry_logs_that_count_differently_stop_the_run(
-    lines: list[str], access: int, requests: int
-) -> None:
-    message = f"access log shows {access} requests from kenner, its request log {requests}"
-    with pytest.raises(BenchError, match=message):
-        parse_registry([*REGISTRY_STARTUP, *lines])
-
-
-def test_other_clients_access_lines_do_not_count_against_kenners() -> None:
-    probe = registry_lines("/v2/", "127.0.0.1:1", agent="Python-urllib/3.11")
-
-    assert parse_registry([probe[1]]) == []
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [("http.response.status=200", "http.response.status=OK"), ("http.request.uri=", "uri=")],
-    ids=["status not a number", "no URI"],
-)
-def test_an_unreadable_registry_request_line_stops_the_run(old: str, new: str) -> None:
+def test_an_unreadable_registry_request_line_stops_the_run() -> None:
     logrus, access = registry_lines("/v2/kenner-bench/alpha/manifests/v1", "127.0.0.1:1")
 
     with pytest.raises(BenchError, match="unreadable docker-registry log line"):
-        parse_registry([logrus.replace(old, new), access])
+        read(registry_fetch, [logrus.replace("http.request.uri=", "uri="), access])
 
 
-def test_new_connections_are_those_the_first_request_did_not_open() -> None:
-    def over(*clients: str) -> RegistrySummary:
-        return RegistrySummary(tuple(RegistryFetch("r", TAG, 200, client) for client in clients))
-
-    first = over("127.0.0.1:1", "127.0.0.1:2")
-
-    assert new_connections(first, [over("127.0.0.1:1"), over("127.0.0.1:2")]) == 0
-    assert new_connections(first, [over("127.0.0.1:1", "127.0.0.1:3"), over("127.0.0.1:3")]) == 1
-
-
-def test_a_server_log_is_read_from_the_remembered_position(tmp_path: Path) -> None:
-    path = tmp_path / "server.log"
-    path.write_text("before\n")
-    log = ServerLog(path)
-    position = log.position()
-    with path.open("a") as out:
-        out.write("after 1\nafter 2\n")
-
-    assert position == len("before\n")
-    assert log.settled_tail(position) == "after 1\nafter 2\n"
-
-
-def test_the_scenarios_logs_sum_up_what_was_added(tmp_path: Path) -> None:
+def test_a_server_log_counts_what_was_added_after_the_remembered_position(
+    tmp_path: Path,
+) -> None:
     notary_path, registry_path = tmp_path / "notary-server.log", tmp_path / "registry.log"
     notary_path.write_text(notary_line(trust("signed", "root"), "127.0.0.1:1") + "\n")
     registry_path.write_text("\n".join(REGISTRY_STARTUP) + "\n")
-    notary, registry = NotaryLog(notary_path), RegistryLog(registry_path)
+    notary = ServerLog(notary_path, notary_fetch)
+    registry = ServerLog(registry_path, registry_fetch)
     notary_from, registry_from = notary.position(), registry.position()
     with notary_path.open("a") as out:
         out.write(notary_line(trust("signed", "timestamp"), "127.0.0.1:2") + "\n")
     with registry_path.open("a") as out:
         out.write("\n".join(registry_lines("/v2/kenner-bench/alpha/manifests/v1", "127.0.0.1:3")))
 
-    assert notary.fetches_since(notary_from).fetches == (
-        TrustFetch(f"{GUN}/signed", "timestamp", 200, "127.0.0.1:2"),
+    assert notary_from == len((notary_line(trust("signed", "root"), "127.0.0.1:1") + "\n").encode())
+    assert notary.fetches_since(notary_from) == (Fetch(f"{GUN}/signed", "top-level"),)
+    assert registry.fetches_since(registry_from) == (Fetch("kenner-bench/alpha", "tag"),)
+
+
+def by_tag(repository: str) -> tuple[Fetch, ...]:
+    return (Fetch(repository, "tag"), Fetch(repository, "signature"))
+
+
+DESIGN = Design(4, 2, "2 per image (tag, then signature) x 2")
+
+
+def test_the_report_shows_each_cache_states_cost_and_the_design_met() -> None:
+    cold = [Sample(20.0, by_tag("a") + by_tag("b")), Sample(30.0, by_tag("b") + by_tag("a"))]
+    misses = [Sample(9.0, by_tag("a") + by_tag("b")), Sample(11.0, by_tag("a"))]
+
+    lines = cache_report("kenner cosign", "docker-registry", DESIGN, (cold, misses), (), 500)
+
+    assert lines[2:4] == [
+        "  Expected per cold validation: 2 per image (tag, then signature) x 2",
+        "  = 4 in 2 rounds; warm: 0.",
+    ]
+    assert [line.split() for line in lines[5:8]] == [
+        ["cold:", "fresh", "kenner", "2", "25.0", "20.0-30.0", "4", "2"],
+        [
+            "cache",
+            "miss:",
+            "running",
+            "kenner,",
+            "ttlSeconds",
+            "0",
+            "2",
+            "10.0",
+            "9.0-11.0",
+            "2-4",
+            "2",
+        ],
+        ["warm:", "cached", "(the", "table's", "rounds)", "500", "-", "-", "0", "-"],
+    ]
+    assert lines[-1] == "design met: 4 in 2 rounds cold, 0 warm"
+
+
+def test_the_report_says_when_the_design_is_not_met() -> None:
+    cold = [Sample(20.0, by_tag("a") + by_tag("b")), Sample(30.0, by_tag("a")[:1] + by_tag("b"))]
+
+    lines = cache_report("x", "docker-registry", DESIGN, (cold, cold), [Fetch("a", "tag")], 9)
+
+    assert lines[-1] == (
+        "DESIGN NOT MET: expected 4 in 2 rounds cold and 0 warm, measured 3 in 2 rounds, "
+        "4 in 2 rounds cold and 1 warm"
     )
-    assert registry.fetches_since(registry_from).fetches == (
-        RegistryFetch("kenner-bench/alpha", TAG, 200, "127.0.0.1:3"),
-    )
+
+
+def test_a_cold_sample_with_no_request_counted_stops_the_run(tmp_path: Path) -> None:
+    log = ServerLog(tmp_path / "registry.log", registry_fetch)
+    require_counted([Sample(1.0, by_tag("a"))], log)
+
+    with pytest.raises(BenchError, match=r"registry\.log logged no request from kenner"):
+        require_counted([Sample(1.0, by_tag("a")), Sample(1.0, ())], log)
