@@ -16,7 +16,7 @@ import attrs
 import pytest
 import trio
 
-from kenner.admission.decision import MAX_LISTED, decide, plan_request
+from kenner.admission.decision import CHILD_SKIP, MAX_LISTED, decide, plan_request
 from kenner.admission.review import parse_review
 from kenner.admit import answer_review, decide_request
 from kenner.config.model import (
@@ -318,3 +318,26 @@ def test_an_answer_names_at_most_twenty_failing_images_and_counts_the_rest() -> 
     assert message.count("image 'docker.io/attacker/miner:") == MAX_LISTED
     assert message.endswith("and 980 more images denied")
     assert len(message) < 5000
+
+
+@pytest.mark.parametrize(
+    ("features", "skipped"),
+    [
+        (Features(), True),
+        (Features(automatic_child_approval=False), False),
+        (Features(resource_validation_mode="podsOnly"), False),
+    ],
+    ids=["on", "off", "podsOnly"],
+)
+def test_owner_images_count_only_where_child_approval_applies(
+    features: Features, skipped: bool
+) -> None:
+    """The decision core, not the Kubernetes reader, decides whether child approval applies:
+    owner images handed in while it is off are validated like any other."""
+    image = "docker.io/library/nginx@sha256:" + "ab" * 32
+    config = attrs.evolve(CONFIG, features=features)
+    plan = plan_request(
+        parse_review(as_bytes(pod_review(image))), config, owner_images=frozenset({image})
+    )
+    assert [(o.image, o.reason) for o in plan.early] == ([(image, CHILD_SKIP)] if skipped else [])
+    assert [check.key for check in plan.checks] == ([] if skipped else [image])

@@ -99,6 +99,16 @@ class Decision:
     outcomes: tuple[ImageOutcome, ...]
 
 
+def child_approval_applies(config: Config) -> bool:
+    """Whether images an owner vouches for skip validation: ``automaticChildApproval`` is on
+    and ``podsOnly`` is not (controllers are then admitted unchecked and carry no proof).
+
+    The decision is made here; ``kenner.kube.children`` asks it only to skip useless reads.
+    """
+    features = config.features
+    return features.automatic_child_approval and features.resource_validation_mode != "podsOnly"
+
+
 def plan_request(
     request: AdmissionRequest,
     config: Config,
@@ -135,6 +145,8 @@ def plan_request(
     except WorkloadError as error:
         return Plan(request, AdmissionResponse(False, _deny_text(str(error))))
 
+    if not child_approval_applies(config):
+        owner_images = frozenset()  # whatever the caller read: owners vouch for nothing here
     unchanged: set[str] = set()
     if config.features.automatic_unchanged_approval and prover is not None:
         unchanged = _proven_old_images(request, prover)

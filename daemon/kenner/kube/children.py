@@ -8,9 +8,12 @@ owner vouches for them (``kenner.kube.owners``: the same UID, not being deleted,
 verifies under the current key and policy); the decision core skips those.
 
 Under ``resourceValidationMode: podsOnly`` controllers are admitted unchecked and carry no
-proof, so child approval does not apply at all. Every failure (API down, owner missing, UID or
-kind mismatch, no valid proof, deadline) returns no images for that owner and is logged with
-the reason, so the child is validated in full: an error never turns into an allow.
+proof, so child approval does not apply at all. Whether it applies is the decision core's rule
+(``kenner.admission.decision.child_approval_applies``, which ignores owner images otherwise);
+this module asks it only to skip reads whose answer would not count. Every failure (API down,
+owner missing, UID or kind mismatch, no valid proof, deadline) returns no images for that
+owner and is logged with the reason, so the child is validated in full: an error never turns
+into an allow.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 
 import trio
 
-from kenner.admission.decision import VALIDATED_OPERATIONS
+from kenner.admission.decision import VALIDATED_OPERATIONS, child_approval_applies
 from kenner.admission.proof import Prover
 from kenner.admission.review import AdmissionRequest
 from kenner.config.model import Config
@@ -47,8 +50,7 @@ async def owner_approved_images(
     """
     if (
         kube is None
-        or not config.features.automatic_child_approval
-        or config.features.resource_validation_mode == "podsOnly"
+        or not child_approval_applies(config)
         or request.operation not in VALIDATED_OPERATIONS
         or request.object is None
         or not request.namespace
