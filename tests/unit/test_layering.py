@@ -20,8 +20,8 @@ Layers, top to bottom; a module imports only from its own layer and the layers b
   reaches into ``kenner.alerting`` for its templates depends on the package that sends alerts.
 
 No cycles: neither between modules nor between packages. The package check treats every
-subpackage and every top-level module as one unit, with two units split off because they
-sit in another layer than their package: ``kenner.server.state`` (see ``app`` above) and
+subpackage and every top-level module as one unit, with two modules split off because they
+sit lower than the rest of their package: ``kenner.server.state`` (see ``app`` above) and
 ``kenner.config.model``, the configuration's types that every layer reads (the rest of
 ``kenner.config``, the loader, checks values with the cores' own parsers: policy patterns,
 cosign and TUF keys, alert templates; so it sits above them).
