@@ -51,6 +51,7 @@ PLACES = {
     "kenner.validators": "io",
     "kenner.alerting.sender": "io",
     "kenner.metrics": "io",
+    "kenner.offload": "io",  # trio worker threads for CPU-heavy steps
     "kenner.sdnotify": "io",
     "kenner": "pure",  # the root package (its version) and, by prefix, nothing else
     "kenner.admission": "pure",
@@ -62,6 +63,7 @@ PLACES = {
     "kenner.errors": "pure",
     "kenner.logs": "pure",
     "kenner.oci": "pure",
+    "kenner.quoting": "pure",
     "kenner.tallies": "pure",
     "kenner.tuf": "pure",
     "kenner.webhook_certs": "pure",
