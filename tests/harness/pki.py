@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.support.certificates import key_usage
+
 _TLS_VALIDITY = datetime.timedelta(days=30)
 _DELEGATION_CERT_VALIDITY = datetime.timedelta(days=3650)
 
@@ -82,17 +84,7 @@ def write_ca(directory: Path, common_name: str) -> tuple[TlsFiles, ec.EllipticCu
         .not_valid_after(_now() + _TLS_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(cert_sign=True),
             critical=True,
         )
         .add_extension(ski, critical=False)
@@ -126,17 +118,7 @@ def write_leaf(
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(cert_sign=False),
             critical=True,
         )
         .add_extension(

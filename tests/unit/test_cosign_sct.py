@@ -34,6 +34,7 @@ from kenner.cosign.signature import (
 )
 from kenner.oci.manifest import ImageManifest, parse_manifest
 from tests.shared import connaisseur_fixtures
+from tests.support.certificates import key_usage
 
 LogKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 REPOSITORY = "securesystemsengineering/testimage"
@@ -43,17 +44,7 @@ LOGGED = ISSUED + timedelta(milliseconds=907)
 # Sigstore's public CT log: the log id is the SHA-256 of the key's DER SubjectPublicKeyInfo.
 SIGSTORE_CT_LOG_ID = "dd3d306ac6c7113263191e1c99673702a24a5eb8de3cadff878a72802f29ee8e"
 # A CA, anchor included, must be allowed to sign certificates (RFC 5280 s4.2.1.3).
-CA_KEY_USAGE = x509.KeyUsage(
-    digital_signature=False,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
+CA_KEY_USAGE = key_usage(cert_sign=True)
 PHILIPP = KeylessRoot("philipp", IdentityPolicy(issuer_regex="github", subject_regex="philipp"))
 
 

@@ -18,24 +18,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import verify_chain
+from tests.support.certificates import key_usage
 
 AT = datetime(2024, 5, 30, 15, 20, tzinfo=UTC)
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 Extensions = list[tuple[x509.ExtensionType, bool]]
-
-
-def _usage(cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 @attrs.frozen
@@ -49,7 +36,7 @@ class Ca:
 def _ca_extensions(path_length: int | None = None) -> Extensions:
     return [
         (x509.BasicConstraints(ca=True, path_length=path_length), True),
-        (_usage(cert_sign=True), True),
+        (key_usage(cert_sign=True), True),
     ]
 
 
@@ -96,7 +83,7 @@ def _intermediate(issuer: Ca, name: str = "intermediate", **kwargs: object) -> C
 def _leaf_extensions(
     usages: list[x509.ObjectIdentifier] | None = None, san: bool = True
 ) -> Extensions:
-    extensions: Extensions = [(_usage(cert_sign=False), True)]
+    extensions: Extensions = [(key_usage(cert_sign=False), True)]
     if usages is None:
         usages = [ExtendedKeyUsageOID.CODE_SIGNING]
     if usages:
@@ -167,7 +154,7 @@ REFUSED_AS_BEFORE = [
                 ca,
                 extensions=[
                     (x509.BasicConstraints(ca=True, path_length=None), True),
-                    (_usage(cert_sign=False), True),
+                    (key_usage(cert_sign=False), True),
                 ],
             )
         ),
