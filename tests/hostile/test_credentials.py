@@ -47,6 +47,7 @@ from tests.loopback.servers import (
     respond,
     serve_https,
 )
+from tests.support.cluster_config import cluster_cosign_config
 from tests.support.cosign_signing import new_key, public_pem
 from tests.support.fake_kube import FakeKubeApi, pull_secret, service_account
 from tests.support.reviews import admission_review, as_bytes, pod
@@ -441,23 +442,6 @@ NAMESPACE = "team"
 ADMIN = "/api/v1/namespaces/kube-system/secrets/admin"
 
 
-def _keychain_config() -> Config:
-    validator: dict[str, Any] = {
-        "name": "cosign",
-        "type": "cosign",
-        "trustRoots": [{"name": "default", "key": public_pem(new_key())}],
-        "auth": {"k8sKeychain": True},
-    }
-    document = {
-        "validators": [validator],
-        "policy": [
-            {"pattern": "*:*", "validator": "cosign", "with": {"verifyInTransparencyLog": False}}
-        ],
-        "kubernetes": {"enabled": True, "apiSeconds": 2},
-    }
-    return load_config(yaml.safe_dump(document))
-
-
 def _api() -> FakeKubeApi:
     """An API holding kube-system's admin secret and account, and the team's good secret."""
     api = FakeKubeApi()
@@ -486,7 +470,7 @@ def _request(
 
 
 async def _logins(api: FakeKubeApi, request: AdmissionRequest) -> RegistryLogins | None:
-    config = _keychain_config()
+    config = cluster_cosign_config(keychain=True)
     async with serve_https(api) as server:
         access = ClusterAccess(server.base_url, ca_pem=server.ca_pem, token=api.token)
         async with KubeClient(access) as kube:

@@ -18,17 +18,14 @@ from typing import Any
 
 import pytest
 import trio
-import yaml
 
 from kenner.admission.review import AdmissionRequest, parse_review
-from kenner.config.load import load_config
-from kenner.config.model import Config
 from kenner.kube.access import ClusterAccess
 from kenner.kube.client import KubeClient
 from kenner.kube.pull_secrets import pod_pull_logins
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
 from tests.loopback.servers import serve_https
-from tests.support.cosign_signing import new_key, public_pem
+from tests.support.cluster_config import cluster_cosign_config
 from tests.support.fake_kube import FakeKubeApi, pull_secret, service_account
 from tests.support.kube_forbidden import ForbiddingKubeApi
 from tests.support.reviews import admission_review, as_bytes, deployment, pod
@@ -59,24 +56,6 @@ def _request(kind: str, pod_spec: dict[str, Any], *, operation: str = "CREATE") 
     return parse_review(as_bytes(review))
 
 
-def _config(*, keychain: bool) -> Config:
-    validator: dict[str, Any] = {
-        "name": "cosign",
-        "type": "cosign",
-        "trustRoots": [{"name": "default", "key": public_pem(new_key())}],
-    }
-    if keychain:
-        validator["auth"] = {"k8sKeychain": True}
-    document = {
-        "validators": [validator],
-        "policy": [
-            {"pattern": "*:*", "validator": "cosign", "with": {"verifyInTransparencyLog": False}}
-        ],
-        "kubernetes": {"enabled": True, "apiSeconds": 2},
-    }
-    return load_config(yaml.safe_dump(document))
-
-
 @asynccontextmanager
 async def _kube(
     api: FakeKubeApi, *, forbidden: frozenset[str] = frozenset()
@@ -94,7 +73,7 @@ async def _logins(
     keychain: bool = True,
     forbidden: frozenset[str] = frozenset(),
 ) -> RegistryLogins | None:
-    config = _config(keychain=keychain)
+    config = cluster_cosign_config(keychain=keychain)
     async with _kube(api, forbidden=forbidden) as kube:
         deadline = trio.current_time() + config.deadlines.request_s
         return await pod_pull_logins(request, kube, config, deadline=deadline)
