@@ -25,22 +25,13 @@ from pathlib import Path
 import httpx
 import trio
 import trustme
-from tests.loopback.daemon import client_context, issue_certificate, start_daemon
+from tests.loopback.daemon import ALLOW_REGISTRY_K8S, client_context, start_daemon
 from tests.support.reviews import pod_review
 
 SECONDS = float(os.environ.get("KENNER_HOSTILE_SECONDS", "20"))
 # KENNER_HOSTILE_H2=0 leaves out the HTTP/2 oversized POSTs (while they kill the daemon, issue
 # 11.6, nothing else can be measured)
 WITH_H2 = os.environ.get("KENNER_HOSTILE_H2", "1") != "0"
-CONFIG = """
-validators:
-  - name: allow
-    type: static
-    approve: true
-policy:
-  - pattern: "registry.k8s.io/*:*"
-    validator: allow
-"""
 SIGNED = json.dumps(pod_review("registry.k8s.io/pause:3.9")).encode()
 UNSIGNED = json.dumps(pod_review("docker.io/library/nginx:1.27")).encode()
 HEADERS = {"content-type": "application/json"}
@@ -154,9 +145,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kenner-hostile-") as scratch:
         folder = Path(scratch)
         ca = trustme.CA()
-        (folder / "kenner.yaml").write_text(CONFIG)
-        cert, key = issue_certificate(ca, folder)
-        daemon = start_daemon(folder, folder / "kenner.yaml", cert, key)
+        config = folder / "kenner.yaml"
+        config.write_text(ALLOW_REGISTRY_K8S)
+        daemon = start_daemon(folder, config, ca)
         try:  # stop the daemon (by its PID) whatever happens to the load
             pid = daemon.process.pid
             rss_before, fds_before = _status(pid, "VmRSS"), _fds(pid)

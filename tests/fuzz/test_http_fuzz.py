@@ -30,7 +30,7 @@ import trustme
 
 from tests.fuzz.mutator import mutate, seeds
 from tests.fuzz.oracle import why_allow_is_wrong
-from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
+from tests.loopback.daemon import ALLOW_REGISTRY_K8S, RunningDaemon, client_context, start_daemon
 from tests.shared import connaisseur_fixtures
 
 COUNT = int(os.environ.get("KENNER_FUZZ_COUNT", "3000"))
@@ -39,15 +39,9 @@ RSS_BOUND_MB = float(os.environ.get("KENNER_FUZZ_RSS_MB", "50"))
 CONNECTIONS = 4
 EXAMPLES = 3  # failures of each kind quoted in the report
 
-CONFIG = """
-validators:
-  - name: allow
-    type: static
-    approve: true
-policy:
-  - pattern: "registry.k8s.io/*:*"
-    validator: allow
-  - pattern: "registry.k8s.io/*"
+CONFIG = (
+    ALLOW_REGISTRY_K8S
+    + """  - pattern: "registry.k8s.io/*"
     validator: allow
 features:
   detectionMode: false
@@ -55,6 +49,7 @@ features:
   automaticUnchangedApproval: false
   resourceValidationMode: all
 """
+)
 
 
 @attrs.define
@@ -95,8 +90,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[RunningDaemon, trustme.CA]]:
     ca = trustme.CA()
     config = tmp_path / "kenner.yaml"
     config.write_text(CONFIG)
-    cert, key = issue_certificate(ca, tmp_path)
-    running = start_daemon(tmp_path, config, cert, key)
+    running = start_daemon(tmp_path, config, ca)
     yield running, ca
     running.stop()
 

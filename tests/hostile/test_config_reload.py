@@ -124,8 +124,7 @@ def ca() -> trustme.CA:
 @pytest.fixture
 def daemon(tmp_path: Path, ca: trustme.CA) -> Iterator[RunningDaemon]:
     config = write(tmp_path / "kenner.yaml", [ALLOW, notary(p256_pem())])
-    cert, key = issue_certificate(ca, tmp_path)
-    running = start_daemon(tmp_path, config, cert, key)
+    running = start_daemon(tmp_path, config, ca)
     yield running
     running.stop()
 

@@ -52,8 +52,7 @@ server:
 def _start(folder: Path, ca: trustme.CA, config_text: str) -> RunningDaemon:
     config = folder / "kenner.yaml"
     config.write_text(config_text)
-    cert, key = issue_certificate(ca, folder)
-    return start_daemon(folder, config, cert, key)
+    return start_daemon(folder, config, ca)
 
 
 @pytest.fixture(scope="module")

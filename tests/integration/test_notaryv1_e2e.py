@@ -20,7 +20,7 @@ import pytest
 import trustme
 
 from tests.harness import TRUSTED_ROOT, Testbed
-from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
+from tests.loopback.daemon import RunningDaemon, client_context, start_daemon
 from tests.support.proofs import proof_in, without_proof
 from tests.support.reviews import admission_review, deployment, pod_review
 
@@ -82,8 +82,7 @@ def config_file(testbed: Testbed, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def daemon(config_file: Path, ca: trustme.CA, tmp_path: Path) -> Iterator[RunningDaemon]:
-    cert, key = issue_certificate(ca, tmp_path)
-    running = start_daemon(tmp_path, config_file, cert, key)
+    running = start_daemon(tmp_path, config_file, ca)
     yield running
     assert running.stop() == 0
 

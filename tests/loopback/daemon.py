@@ -14,6 +14,18 @@ from pathlib import Path
 import attrs
 import trustme
 
+# A static policy: registry.k8s.io approved, nothing else (the policy list comes last, so a
+# caller may append rules).
+ALLOW_REGISTRY_K8S = """
+validators:
+  - name: allow
+    type: static
+    approve: true
+policy:
+  - pattern: "registry.k8s.io/*:*"
+    validator: allow
+"""
+
 
 @attrs.define
 class RunningDaemon:
@@ -64,8 +76,12 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def start_daemon(folder: Path, config: Path, cert: Path, key: Path) -> RunningDaemon:
-    """Start ``python -m kenner serve`` and wait until it logs the bound address."""
+def start_daemon(folder: Path, config: Path, ca: trustme.CA) -> RunningDaemon:
+    """Start ``python -m kenner serve`` on a certificate from ``ca``; wait for its address.
+
+    The certificate and key are written to ``folder`` as ``tls.crt``/``tls.key``.
+    """
+    cert, key = issue_certificate(ca, folder)
     log_path = folder / "kenner.log"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "daemon"))
     with log_path.open("wb") as log:

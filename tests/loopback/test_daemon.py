@@ -12,20 +12,17 @@ import pytest
 import trio
 import trustme
 
-from tests.loopback.daemon import RunningDaemon, client_context, issue_certificate, start_daemon
+from tests.loopback.daemon import (
+    ALLOW_REGISTRY_K8S,
+    RunningDaemon,
+    client_context,
+    issue_certificate,
+    start_daemon,
+)
 from tests.support.reviews import as_bytes, pod_review
 
-CONFIG = """
-validators:
-  - name: allow
-    type: static
-    approve: true
-policy:
-  - pattern: "registry.k8s.io/*:*"
-    validator: allow
-"""
 ALLOW_NGINX = (
-    CONFIG
+    ALLOW_REGISTRY_K8S
     + """  - pattern: "docker.io/library/nginx:*"
     validator: allow
 """
@@ -44,9 +41,8 @@ def ca() -> trustme.CA:
 @pytest.fixture
 def daemon(tmp_path: Path, ca: trustme.CA) -> Iterator[RunningDaemon]:
     config = tmp_path / "kenner.yaml"
-    config.write_text(CONFIG)
-    cert, key = issue_certificate(ca, tmp_path)
-    running = start_daemon(tmp_path, config, cert, key)
+    config.write_text(ALLOW_REGISTRY_K8S)
+    running = start_daemon(tmp_path, config, ca)
     yield running
     running.stop()
 
@@ -79,7 +75,7 @@ async def test_sighup_reloads_config_and_certificate_and_refuses_a_bad_one(
 ) -> None:
     config = tmp_path / "kenner.yaml"
     # a broken config is refused: the old policy keeps serving
-    config.write_text(CONFIG + "  - pattern: 7\n    validator: nope\n")
+    config.write_text(ALLOW_REGISTRY_K8S + "  - pattern: 7\n    validator: nope\n")
     daemon.process.send_signal(signal.SIGHUP)
     daemon.wait_for_log("reload refused")
     assert not await _allowed(daemon, client_context(ca), "nginx:1.27")

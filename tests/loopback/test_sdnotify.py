@@ -22,7 +22,7 @@ import trio
 import trustme
 
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
-from tests.loopback.daemon import client_context, issue_certificate, start_daemon
+from tests.loopback.daemon import client_context, start_daemon
 from tests.loopback.servers import serve_https
 from tests.support.fake_kube import WEBHOOKS, FakeKubeApi, webhook_configuration, write_kubeconfig
 
@@ -112,7 +112,6 @@ async def test_daemon_notifies_systemd_and_reads_the_cluster(
 ) -> None:
     sock, path = listener
     ca = trustme.CA()
-    cert, key = issue_certificate(ca, tmp_path)
     api = FakeKubeApi()
     async with serve_https(api) as server:
         api.put(f"{WEBHOOKS}/kenner", webhook_configuration("kenner", ca.cert_pem.bytes()))
@@ -127,7 +126,7 @@ async def test_daemon_notifies_systemd_and_reads_the_cluster(
         monkeypatch.setenv("WATCHDOG_USEC", "100000")
         monkeypatch.delenv("WATCHDOG_PID", raising=False)
         # start_daemon waits with blocking sleeps; the fake API must keep answering meanwhile.
-        daemon = await trio.to_thread.run_sync(start_daemon, tmp_path, config, cert, key)
+        daemon = await trio.to_thread.run_sync(start_daemon, tmp_path, config, ca)
         try:
             async with httpx.AsyncClient(verify=client_context(ca)) as client:
                 ready = await client.get(daemon.url + "/ready")
