@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
 import httpx
 import pytest
-import trio
 import trustme
 
 from kenner.admit import answer_review
@@ -61,7 +60,7 @@ from kenner.validators.static import StaticValidator
 from tests.support.cosign_signing import new_key, public_pem
 from tests.support.fake_notary import FakeNotary
 from tests.support.fake_registry import FakeRegistry
-from tests.support.loop_watch import LoopWatch, watching_the_loop
+from tests.support.loop_watch import LoopWatch, watching_the_loop, while_probing_health
 from tests.support.reviews import as_bytes, pod_review
 from tests.unit.tuf.builder import BuiltRepository, RepositoryBuilder
 
@@ -99,26 +98,25 @@ async def _admit(client: httpx.AsyncClient, image: str) -> dict[str, object]:
     return answer
 
 
-async def _while_probing_health(
-    client: httpx.AsyncClient, watch: LoopWatch, work: Callable[[], Awaitable[None]]
-) -> list[float]:
-    """Run ``work`` with ``/health`` asked every 10 ms; the probes' latencies (wall clock)."""
-    latencies: list[float] = []
+async def _admit_while_probing(
+    config: Config, transport: httpx.AsyncBaseTransport, images: list[str]
+) -> tuple[list[dict[str, object]], LoopWatch, list[float]]:
+    """Admit ``images`` in turn while ``/health`` is probed; answers, watch, probe latencies.
 
-    async def probe() -> None:
-        while True:
-            sent = trio.current_time()
-            assert (await client.get("/health")).status_code == 200
-            latencies.append(trio.current_time() - sent)
-            await trio.sleep(0.01)
+    The validators fetch over ``transport``; the watch covers the admissions alone.
+    """
+    answers: list[dict[str, object]] = []
+    async with open_runtime(transport=transport) as runtime, watching_the_loop() as watch:
+        state = DaemonState(Snapshot(config, build_validators(config, runtime)))
+        app = httpx.ASGITransport(app=WebhookApp(state))
+        async with httpx.AsyncClient(transport=app, base_url="http://kenner") as client:
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(probe)
-        await trio.sleep(0.05)
-        watch.longest = 0.0
-        await work()
-        nursery.cancel_scope.cancel()
-    return latencies
+            async def admissions() -> None:
+                for image in images:
+                    answers.append(await _admit(client, image))
+
+            latencies = await while_probing_health(client, watch, admissions)
+    return answers, watch, latencies
 
 
 async def test_verifying_a_big_targets_file_does_not_stall_the_event_loop(
@@ -135,21 +133,12 @@ async def test_verifying_a_big_targets_file_does_not_stall_the_event_loop(
         ),
         policy=(Rule(GUN, "notary"),),
     )
-    answers: list[dict[str, object]] = []
-    async with (
-        open_runtime(transport=notary.mock_transport()) as runtime,
-        watching_the_loop() as watch,
-    ):
-        state = DaemonState(Snapshot(config, build_validators(config, runtime)))
-        transport = httpx.ASGITransport(app=WebhookApp(state))
-        async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
-
-            async def admissions() -> None:
-                answers.append(await _admit(client, f"{GUN}:v1"))  # cold: loads, verifies
-                answers.append(await _admit(client, f"{GUN}@{big_repository.digest}"))  # warm
-                answers.append(await _admit(client, f"{GUN}:unsigned"))  # warm
-
-            latencies = await _while_probing_health(client, watch, admissions)
+    images = [
+        f"{GUN}:v1",  # cold: loads, verifies
+        f"{GUN}@{big_repository.digest}",  # warm
+        f"{GUN}:unsigned",  # warm
+    ]
+    answers, watch, latencies = await _admit_while_probing(config, notary.mock_transport(), images)
     assert len(notary.requests) == 4  # one cold load: root, timestamp, snapshot, targets
     assert [answer["allowed"] for answer in answers] == [True, True, False]
     assert "tag 'unsigned'" in str(answers[2]["status"])
@@ -185,20 +174,10 @@ async def test_checking_thousands_of_signature_layers_does_not_stall_the_event_l
         validators=(CosignValidatorConfig("cosign", (root,)),),
         policy=(Rule(f"{REGISTRY}/team/app", "cosign", options),),
     )
-    answers: list[dict[str, object]] = []
-    async with (
-        open_runtime(transport=registry.mock_transport()) as runtime,
-        watching_the_loop() as watch,
-    ):
-        state = DaemonState(Snapshot(config, build_validators(config, runtime)))
-        transport = httpx.ASGITransport(app=WebhookApp(state))
-        async with httpx.AsyncClient(transport=transport, base_url="http://kenner") as client:
-
-            async def admissions() -> None:
-                answers.append(await _admit(client, f"{REGISTRY}/team/app:v1"))  # cold
-                answers.append(await _admit(client, f"{REGISTRY}/team/app:v1"))  # warm
-
-            latencies = await _while_probing_health(client, watch, admissions)
+    images = [f"{REGISTRY}/team/app:v1"] * 2  # cold, then warm
+    answers, watch, latencies = await _admit_while_probing(
+        config, registry.mock_transport(), images
+    )
     assert [answer["allowed"] for answer in answers] == [True, True]
     assert registry.count(".sig") == 1  # checked once, then answered from the cache
     assert watch.longest < STALL_S, f"a task step took {watch.longest * 1000:.0f} ms"
@@ -257,7 +236,7 @@ async def test_reloading_a_big_configuration_does_not_stall_the_event_loop(
             async def reload() -> None:
                 taken.append(await reloader.reload())
 
-            latencies = await _while_probing_health(client, watch, reload)
+            latencies = await while_probing_health(client, watch, reload)
     assert taken == [True]
     assert reloader.state.snapshot is not serving
     assert len(reloader.state.snapshot.config.policy) == RULES

@@ -8,8 +8,7 @@ answers and waits are scripted, for the paths around the fast path (misses, dead
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 import attrs
 import httpx
@@ -34,6 +33,7 @@ from kenner.config.model import (
 from kenner.validators.base import Validator
 from kenner.validators.build import build_validators, open_runtime
 from kenner.validators.run import validate_checks
+from tests.support.loop_watch import instrumented
 from tests.support.signed_servers import GUN, NOTARY, REGISTRY, SignedNotary, SignedRegistry
 
 FAR = 1e9  # a deadline no test reaches
@@ -46,16 +46,6 @@ class TaskCounter(trio.abc.Instrument):
 
     def task_spawned(self, task: trio.lowlevel.Task) -> None:
         self.spawned += 1
-
-
-@contextmanager
-def counting_tasks() -> Iterator[TaskCounter]:
-    counter = TaskCounter()
-    trio.lowlevel.add_instrument(counter)
-    try:
-        yield counter
-    finally:
-        trio.lowlevel.remove_instrument(counter)
 
 
 def check(image: str, validator: str, options: RuleOptions | None = None) -> ImageCheck:
@@ -107,12 +97,12 @@ async def test_a_warm_pod_of_notary_cosign_and_static_images_opens_no_task(
     }
     async with open_runtime(transport=httpx.MockTransport(route)) as runtime:
         validators = build_validators(config, runtime)
-        with counting_tasks() as cold:
+        with instrumented(TaskCounter()) as cold:
             assert await validate_checks(checks, validators, FAR) == expected
         assert cold.spawned > 0  # the control: misses are loaded in tasks
         requests = len(notary.server.requests) + len(registry.server.requests)
         reports = Reports()
-        with counting_tasks() as warm:
+        with instrumented(TaskCounter()) as warm:
             assert await validate_checks(checks, validators, FAR, reports) == expected
         assert warm.spawned == 0
         assert len(notary.server.requests) + len(registry.server.requests) == requests
@@ -151,7 +141,7 @@ async def test_only_misses_are_validated_and_a_single_miss_needs_no_task(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     validator = CacheOrWait("v", {IMAGES[0]: Trusted("sha256:a"), IMAGES[1]: Trusted("sha256:b")})
-    with counting_tasks() as tasks:
+    with instrumented(TaskCounter()) as tasks:
         verdicts = await validate_checks([check(i, "v") for i in IMAGES], scripted(validator), FAR)
     assert tasks.spawned == 0
     assert validator.validated == [IMAGES[2]]
@@ -168,7 +158,7 @@ async def test_several_misses_run_concurrently_one_task_each_under_the_deadline(
     validator = CacheOrWait("v", {IMAGES[0]: Trusted("sha256:a")}, wait_s=5.0)
     start = trio.current_time()
     reports = Reports()
-    with counting_tasks() as tasks:
+    with instrumented(TaskCounter()) as tasks:
         verdicts = await validate_checks(
             [check(i, "v") for i in IMAGES], scripted(validator), start + 2.0, reports
         )
