@@ -107,6 +107,18 @@ def _count(metrics: Metrics, receiver: str, outcome: str) -> float:
     return metrics.registry.get_sample_value("kenner_alerts_total", labels) or 0.0
 
 
+def _alert(url: str, headers: tuple[tuple[str, str], ...] = ()) -> PreparedAlert:
+    """An optional admit alert of receiver ``admit-0-slack`` posting ``{}`` to ``url``."""
+    return PreparedAlert(
+        receiver="admit-0-slack",
+        event="admit",
+        must_succeed=False,
+        url=url,
+        headers=headers,
+        body=b"{}",
+    )
+
+
 async def test_queued_alerts_do_not_delay_the_answer(
     receivers: tuple[RoutedApp, RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -234,14 +246,7 @@ async def test_unreachable_required_receiver_names_the_host_only() -> None:
 async def test_a_full_queue_drops_and_counts(receivers: tuple[RoutedApp, RunningServer]) -> None:
     _, server = receivers
     metrics = Metrics()
-    alert = PreparedAlert(
-        receiver="admit-0-slack",
-        event="admit",
-        must_succeed=False,
-        url=server.url("/hang"),
-        headers=(),
-        body=b"{}",
-    )
+    alert = _alert(server.url("/hang"))
     extra = 10
     async with open_alert_sender(metrics, transport=_transport(server)) as sender:
         await trio.testing.wait_all_tasks_blocked()  # every worker waits for an alert
@@ -259,14 +264,7 @@ async def test_an_alert_httpx_cannot_encode_fails_without_ending_the_workers(
     a worker and with it the daemon; now it is one failed alert and the next one is sent."""
     _, server = receivers
     metrics = Metrics()
-    broken = PreparedAlert(
-        receiver="admit-0-slack",
-        event="admit",
-        must_succeed=False,
-        url=server.url(f"/ok/{SECRET}"),
-        headers=(("X-Token", "caf\u00e9\u2603"),),
-        body=b"{}",
-    )
+    broken = _alert(server.url(f"/ok/{SECRET}"), headers=(("X-Token", "caf\u00e9\u2603"),))
     good = attrs.evolve(broken, receiver="admit-1-slack", headers=())
     async with open_alert_sender(metrics, transport=_transport(server)) as sender:
         for _ in range(WORKERS + 1):  # more than every worker: each survives its failure
