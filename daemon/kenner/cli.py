@@ -23,13 +23,13 @@ import trio
 from kenner import __version__
 from kenner.admission.decision import Decision
 from kenner.admission.review import AdmissionRequest, parse_review
-from kenner.admit import answer_request
+from kenner.app.pipeline import answer_request
+from kenner.app.state import Snapshot
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
 from kenner.errors import KennerError
 from kenner.logs import configure_logging
 from kenner.server.serve import ServeOptions, check_settings, load_settings, run_daemon
-from kenner.server.state import Snapshot
 from kenner.validators.build import build_validators, open_runtime
 from kenner.webhook_certs import CertRequest, write_webhook_files
 

@@ -2,9 +2,10 @@
 
 The event loop answers every request, health probe and watchdog tick, so a computation that
 holds it for more than about a millisecond delays all of them. Callers move such work here:
-parsing and planning a big review (``kenner.admit``), verifying big Notary trust data
-(``kenner.validators.notaryv1``). Each decides by a measured size threshold, because a hop to
-a thread costs about 0.1-0.4 ms, a lot next to the common small case (docs/benchmarks.md).
+parsing and planning a big review (``kenner.app.read``, ``kenner.app.verdicts``), verifying
+big Notary trust data (``kenner.validators.notaryv1``). Each decides by a measured size
+threshold, because a hop to a thread costs about 0.1-0.4 ms, a lot next to the common small
+case (docs/benchmarks.md).
 
 Rules:
 

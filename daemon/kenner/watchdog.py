@@ -25,13 +25,13 @@ from typing import Any, NoReturn
 import attrs
 import trio
 
+from kenner.app.state import DaemonState
 from kenner.config.model import Config, NotaryV1ValidatorConfig
 from kenner.kube.client import KubeClient, KubeError, KubeNotFound, KubeUnavailable
 from kenner.kube.webhook import WebhookTarget, webhook_problem
 from kenner.net.errors import FetchError
 from kenner.net.http import Fetchers
 from kenner.sdnotify import Notifier
-from kenner.server.state import DaemonState
 
 log = logging.getLogger(__name__)
 

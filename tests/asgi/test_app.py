@@ -10,9 +10,9 @@ import httpx
 import pytest
 import trio
 
+from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import Config, Deadlines, Rule, ServerConfig, StaticValidatorConfig
 from kenner.server.app import WebhookApp
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.static import StaticValidator
 from tests.support.proofs import proof_in, without_proof
 from tests.support.reviews import pod_review
@@ -153,7 +153,7 @@ async def test_a_bug_while_answering_denies_instead_of_a_500(
     def broken_plan(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug in planning")
 
-    monkeypatch.setattr("kenner.admit.plan_request", broken_plan)
+    monkeypatch.setattr("kenner.app.verdicts.plan_request", broken_plan)
     response = await client.post("/mutate", json=_review("registry.k8s.io/pause:3.9"))
     assert response.status_code == 200
     body = response.json()["response"]

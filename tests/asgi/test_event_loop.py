@@ -30,8 +30,9 @@ import httpx
 import pytest
 import trustme
 
-from kenner.admit import answer_review
 from kenner.alerting.sender import AlertDispatcher, open_alert_sender
+from kenner.app.pipeline import answer_review
+from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import (
     AlertEvent,
     AlertingConfig,
@@ -54,7 +55,6 @@ from kenner.server.serve import (
     ServingCertificate,
     load_settings,
 )
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.build import build_validators, open_runtime
 from kenner.validators.static import StaticValidator
 from tests.support.cosign_signing import new_key, public_pem

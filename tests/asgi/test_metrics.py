@@ -11,6 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import (
     Config,
     Deadlines,
@@ -20,7 +21,6 @@ from kenner.config.model import (
     StaticValidatorConfig,
 )
 from kenner.server.app import MetricsApp, WebhookApp
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
 from tests.support.proofs import with_proof

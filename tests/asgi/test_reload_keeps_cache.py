@@ -21,9 +21,9 @@ import pytest
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
+from kenner.app.state import DaemonState, Snapshot
 from kenner.server.app import WebhookApp
 from kenner.server.serve import ReloadableTlsConfig, Reloader, ServeOptions, load_settings
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.build import build_validators, open_runtime
 from tests.support.reviews import pod_review
 from tests.support.signed_servers import GUN, NOTARY, SignedNotary

@@ -5,9 +5,9 @@ from __future__ import annotations
 import trio
 
 from kenner.admission.review import parse_review
-from kenner.admit import decide_request
+from kenner.app.pipeline import decide_request
+from kenner.app.state import Snapshot
 from kenner.config.model import Config, Deadlines, Rule
-from kenner.server.state import Snapshot
 from kenner.validators.base import Validator
 from tests.support.proofs import without_proof
 from tests.support.reviews import as_bytes, pod_review

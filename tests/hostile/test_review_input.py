@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 
 from kenner.admission.review import AdmissionRequest, ReviewError, load_json, parse_review
 from kenner.admission.workload import ImageSite, ObjectShapeError, WorkloadError, extract_images
-from kenner.admit import answer_review
+from kenner.app.pipeline import answer_review
+from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import Config, Deadlines, Rule, StaticValidatorConfig
 from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images
 from kenner.quoting import MAX_QUOTE, quote
 from kenner.server.app import WebhookApp
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
 from tests.support.loop_watch import LoopWatch, watching_the_loop, while_probing_health

@@ -25,7 +25,8 @@ import attrs
 import pytest
 
 from kenner.admission.decision import Decision
-from kenner.admit import answer_review
+from kenner.app.pipeline import answer_review
+from kenner.app.state import Snapshot
 from kenner.config.errors import ConfigError
 from kenner.config.load import load_config
 from kenner.config.model import (
@@ -38,7 +39,6 @@ from kenner.config.model import (
 )
 from kenner.kube.access import ClusterAccess
 from kenner.kube.client import KubeClient
-from kenner.server.state import Snapshot
 from kenner.validators.static import StaticValidator
 from tests.loopback.servers import serve_https
 from tests.support.fake_kube import FakeKubeApi

@@ -22,11 +22,11 @@ import yaml
 
 from kenner.admission.decision import Decision
 from kenner.admission.review import parse_review
-from kenner.admit import decide_request
+from kenner.app.pipeline import decide_request
+from kenner.app.state import Snapshot
 from kenner.config.load import load_config
 from kenner.kube.access import ClusterAccess
 from kenner.kube.client import KubeClient
-from kenner.server.state import Snapshot
 from kenner.validators.build import build_validators, open_runtime
 from tests.harness.auth_registry import AuthRegistry
 from tests.loopback.servers import serve_https

@@ -16,11 +16,11 @@ import attrs
 import pytest
 import trio
 
-from kenner.admit import answer_review
+from kenner.app.pipeline import answer_review
+from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import Config, Rule, StaticValidatorConfig
 from kenner.net.cache import CacheStatistics
 from kenner.net.singleflight import SingleFlightStatistics
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
 from tests.support.reviews import as_bytes, pod_review

@@ -15,9 +15,10 @@ import trio
 import trio.testing
 import trustme
 
-from kenner.admit import answer_review
 from kenner.alerting.events import PreparedAlert
 from kenner.alerting.sender import QUEUE_SIZE, WORKERS, AlertDispatcher, open_alert_sender
+from kenner.app.pipeline import answer_review
+from kenner.app.state import Snapshot
 from kenner.config.model import (
     AlertEvent,
     AlertingConfig,
@@ -28,7 +29,6 @@ from kenner.config.model import (
     StaticValidatorConfig,
 )
 from kenner.metrics import Metrics
-from kenner.server.state import Snapshot
 from kenner.validators.static import StaticValidator
 from tests.loopback.servers import Request, Response, RoutedApp, RunningServer, respond, serve_https
 from tests.support.reviews import as_bytes, pod_review

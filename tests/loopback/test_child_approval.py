@@ -24,11 +24,11 @@ import attrs
 import pytest
 
 from kenner.admission.review import parse_review
-from kenner.admit import answer_review, decide_request
+from kenner.app.pipeline import answer_review, decide_request
+from kenner.app.state import Snapshot
 from kenner.config.model import Config, Features, KubernetesConfig, Rule, StaticValidatorConfig
 from kenner.kube.access import ClusterAccess
 from kenner.kube.client import KubeClient
-from kenner.server.state import Snapshot
 from tests.loopback.servers import serve_https
 from tests.shared import connaisseur_fixtures
 from tests.support.fake_kube import FakeKubeApi

@@ -20,6 +20,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from kenner.app.state import DaemonState, Snapshot
 from kenner.config.load import default_config
 from kenner.config.model import (
     Config,
@@ -34,7 +35,6 @@ from kenner.kube.access import resolve_access
 from kenner.kube.client import KubeClient
 from kenner.net.http import Fetchers
 from kenner.sdnotify import Notifier
-from kenner.server.state import DaemonState, Snapshot
 from kenner.watchdog import Probes, readiness_summary, run_watchdog
 from tests.loopback.servers import Request, Response, RoutedApp, RunningServer, serve_https
 from tests.support.fake_kube import (

@@ -18,7 +18,8 @@ import trio
 
 from kenner.admission.decision import CHILD_SKIP, MAX_LISTED, decide, plan_request
 from kenner.admission.review import parse_review
-from kenner.admit import answer_review, decide_request
+from kenner.app.pipeline import answer_review, decide_request
+from kenner.app.state import Snapshot
 from kenner.config.model import (
     Config,
     Features,
@@ -26,7 +27,6 @@ from kenner.config.model import (
     RuleOptions,
     StaticValidatorConfig,
 )
-from kenner.server.state import Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.static import StaticValidator
 from tests.shared import connaisseur_fixtures

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kenner.app.state import Snapshot, process_proof_key
 from kenner.config.errors import ConfigError
 from kenner.config.load import load_config
-from kenner.server.state import Snapshot, process_proof_key
 
 BASE = "validators: [{name: default, type: static, approve: true}]\npolicy: [{pattern: '*:*'}]\n"
 

@@ -23,11 +23,11 @@ from typing import Any
 import trio
 
 from kenner.admission.review import ReviewError
-from kenner.admit import answer_review
+from kenner.app.pipeline import answer_review
+from kenner.app.state import DaemonState
 from kenner.errors import KennerError
 from kenner.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kenner.server.access import logged
-from kenner.server.state import DaemonState
 
 log = logging.getLogger(__name__)
 

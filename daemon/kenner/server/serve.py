@@ -35,6 +35,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from kenner.alerting.sender import AlertDispatcher, open_alert_sender
+from kenner.app.state import DaemonState, Snapshot
 from kenner.certs import self_signed_certificate
 from kenner.config.errors import ConfigError
 from kenner.config.load import default_config, load_config_file
@@ -47,7 +48,6 @@ from kenner.offload import in_worker_thread
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.connections import ServeLimits, serve
-from kenner.server.state import DaemonState, Snapshot
 from kenner.validators.base import Validator
 from kenner.validators.build import BuiltValidators, Runtime, build_validators, open_runtime
 from kenner.watchdog import Probes, readiness_summary, run_watchdog

@@ -1,4 +1,11 @@
-"""What the running daemon knows: the current configuration snapshot and its readiness."""
+"""What the running daemon knows: the current configuration snapshot and its readiness.
+
+Rules: a request reads one ``Snapshot`` from start to end, never the daemon's current one
+again, so a reload in its middle changes nothing it sees. The ``DaemonState`` is the one
+mutable object the server, the signal handler and the watchdog share; only the event loop's
+tasks touch it. This module sits in the ``app`` layer so that the pipeline can read a
+snapshot without importing ``kenner.server``.
+"""
 
 from __future__ import annotations
 
