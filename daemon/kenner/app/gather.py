@@ -49,29 +49,30 @@ async def gather(
     request: AdmissionRequest, snapshot: Snapshot, needs: Needs, *, deadline: float
 ) -> Facts:
     """The facts ``needs`` lists for ``request``, read by ``deadline`` (trio time)."""
-    kube, config, prover = snapshot.kube, snapshot.config, snapshot.prover
-    if not needs.pull_secrets:
+    if not (needs.owners or needs.pull_secrets):
+        return NO_FACTS  # the common request: no closures, no nursery
+    kube, config = snapshot.kube, snapshot.config
+
+    async def owners() -> frozenset[str]:
         if not needs.owners:
-            return NO_FACTS
-        return Facts(
-            owner_images=await owner_approved_images(
-                request, kube, config, prover, deadline=deadline
-            )
-        )
-    if not needs.owners:
-        return Facts(pull_logins=await pod_pull_logins(request, kube, config, deadline=deadline))
-    owner_images: frozenset[str] = frozenset()
-    pull_logins: RegistryLogins | None = None
+            return frozenset()
+        prover = snapshot.prover
+        return await owner_approved_images(request, kube, config, prover, deadline=deadline)
+
+    async def logins() -> RegistryLogins | None:
+        if not needs.pull_secrets:
+            return None
+        return await pod_pull_logins(request, kube, config, deadline=deadline)
+
+    if not (needs.owners and needs.pull_secrets):
+        return Facts(await owners(), await logins())  # one read: nothing to overlap
+    approved: list[frozenset[str]] = []
 
     async def read_owners() -> None:
-        nonlocal owner_images
-        owner_images = await owner_approved_images(request, kube, config, prover, deadline=deadline)
+        approved.append(await owners())
 
-    async def read_pull_secrets() -> None:
-        nonlocal pull_logins
-        pull_logins = await pod_pull_logins(request, kube, config, deadline=deadline)
-
+    # The owners in a child task, the pull secrets in this one; both end by the deadline.
     async with trio.open_nursery() as nursery:
         nursery.start_soon(read_owners)
-        nursery.start_soon(read_pull_secrets)
-    return Facts(owner_images, pull_logins)
+        pull_logins = await logins()
+    return Facts(approved[0], pull_logins)
