@@ -25,9 +25,9 @@ from __future__ import annotations
 import attrs
 
 from kenner.admission.decision import VALIDATED_OPERATIONS, child_approval_applies
+from kenner.admission.pull_secrets import uses_keychain
 from kenner.admission.review import AdmissionRequest
 from kenner.app.state import Snapshot
-from kenner.kube.pull_secrets import uses_keychain
 
 
 @attrs.frozen

@@ -9,7 +9,8 @@ and the policy-controller): the pod's secrets first, so their logins win a regis
 have. The kubelet never merges the two: it pulls with the Pod's own list, into which the
 API server's ServiceAccount admission plugin copies the account's list only when the Pod names
 none. Merging can only add logins, tried after the pod's, and signatures are verified whatever
-login fetched them; it also covers workload templates, which the plugin never fills.
+login fetched them; it also covers workload templates, which the plugin never fills. The names
+are taken from the object by ``kenner.admission.pull_secrets`` (pure); this module only reads.
 
 Every secret lives in the object's namespace and is read with
 ``GET /api/v1/namespaces/<ns>/secrets/<name>`` (kenner's service account needs ``get`` on
@@ -41,9 +42,14 @@ import attrs
 import trio
 
 from kenner.admission.decision import VALIDATED_OPERATIONS
+from kenner.admission.pull_secrets import (
+    pull_secret_names,
+    reference_names,
+    service_account_name,
+    uses_keychain,
+)
 from kenner.admission.review import AdmissionRequest
-from kenner.admission.workload import WORKLOAD_KINDS
-from kenner.config.model import Config, CosignValidatorConfig
+from kenner.config.model import Config
 from kenner.kube.client import KubeClient, KubeError, KubeNotFound
 from kenner.kube.paths import KubeNameError, check_name, check_namespace, object_path
 from kenner.oci.dockerconfig import (
@@ -54,40 +60,6 @@ from kenner.oci.dockerconfig import (
 )
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SERVICE_ACCOUNT = "default"
-
-
-def pull_secret_names(kind: str, obj: Mapping[str, Any]) -> tuple[str, ...]:
-    """The names in the pod spec's ``imagePullSecrets`` of a workload object, in order."""
-    spec = _pod_spec(kind, obj)
-    return () if spec is None else _reference_names(spec.get("imagePullSecrets"))
-
-
-def service_account_name(kind: str, obj: Mapping[str, Any]) -> str | None:
-    """The ServiceAccount the pods of a workload object run as, or None without a pod spec.
-
-    ``serviceAccountName`` wins over the deprecated ``serviceAccount`` (as the API server's
-    conversion does); with neither the pods run as ``default``.
-    """
-    spec = _pod_spec(kind, obj)
-    if spec is None:
-        return None
-    for field in ("serviceAccountName", "serviceAccount"):
-        name = spec.get(field)
-        if isinstance(name, str) and name:
-            return name
-    return DEFAULT_SERVICE_ACCOUNT
-
-
-def uses_keychain(config: Config) -> bool:
-    """Whether any validator reads the pods' pull secrets."""
-    return any(
-        isinstance(validator, CosignValidatorConfig)
-        and validator.auth is not None
-        and validator.auth.k8s_keychain
-        for validator in config.validators
-    )
 
 
 async def pod_pull_logins(
@@ -173,7 +145,7 @@ class _Reads:
             event = "service account pull secrets not used"
             self._skipped(event, "serviceAccount", path, str(error))
             return
-        self.account_names = _reference_names(found.get("imagePullSecrets"))
+        self.account_names = reference_names(found.get("imagePullSecrets"))
         for name in self.account_names:
             if name not in already_read:
                 nursery.start_soon(self.secret, name)
@@ -220,20 +192,3 @@ def _own_namespace(request: AdmissionRequest) -> bool:
 def _cut(text: str) -> str:
     """``text`` cut to 200 characters, for messages that quote input."""
     return text if len(text) <= 200 else text[:200] + "..."
-
-
-def _pod_spec(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if kind not in WORKLOAD_KINDS:
-        return None
-    spec: object = obj
-    for key in WORKLOAD_KINDS[kind][1]:
-        spec = spec.get(key) if isinstance(spec, Mapping) else None
-    return spec if isinstance(spec, Mapping) else None
-
-
-def _reference_names(entries: object) -> tuple[str, ...]:
-    """The names of a list of ``LocalObjectReference`` (``{"name": ...}``), without repeats."""
-    if not isinstance(entries, list):
-        return ()
-    names = (entry.get("name") for entry in entries if isinstance(entry, Mapping))
-    return tuple(dict.fromkeys(name for name in names if isinstance(name, str) and name))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kenner.kube.pull_secrets import pull_secret_names, service_account_name
+from kenner.admission.pull_secrets import pull_secret_names, service_account_name
 from kenner.oci.dockerconfig import (
     DockerConfigError,
     RegistryLogin,
