@@ -1,4 +1,5 @@
-"""Certificates kenner makes itself: a throw-away self-signed serving certificate."""
+"""Certificates kenner makes itself: a throw-away self-signed serving certificate, and the
+parts its webhook certificates (``kenner.webhook_certs``) share with it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ def alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
         except ValueError:
             names.append(x509.DNSName(host))
     return names
+
+
+def key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    """A CA's key usage (``cert_sign``: certificates and CRLs, RFC 5280 4.2.1.3) or a leaf's
+    (digital signatures only)."""
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def self_signed_certificate(hosts: list[str], days: int = 30) -> tuple[bytes, bytes]:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.certificates import key_usage
+from kenner.certs import key_usage
 
 _TLS_VALIDITY = datetime.timedelta(days=30)
 _DELEGATION_CERT_VALIDITY = datetime.timedelta(days=3650)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
+from kenner.certs import key_usage
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import IdentityPolicy, load_certificates, verify_chain
 from kenner.cosign.keys import load_public_key
@@ -34,7 +35,6 @@ from kenner.cosign.signature import (
 )
 from kenner.oci.manifest import ImageManifest, parse_manifest
 from tests.shared import connaisseur_fixtures
-from tests.support.certificates import key_usage
 
 LogKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 REPOSITORY = "securesystemsengineering/testimage"

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kenner.certs import key_usage
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import verify_chain
-from tests.support.certificates import key_usage
 
 AT = datetime(2024, 5, 30, 15, 20, tzinfo=UTC)
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
