@@ -215,7 +215,7 @@ def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decis
 def _proof(plan: Plan, pins: list[tuple[ImageSite, ImageRef]]) -> tuple[dict[str, Any], ...]:
     """The patch operation writing the object's proof: over its images as admitted.
 
-    None when the object already carries that value, or when an UPDATE itself set the
+    No operation when the object already carries that value, or when an UPDATE itself set the
     annotation to another value: the Deployment controller keeps its ReplicaSets' annotations
     equal to its Deployment's, and overwriting what it just wrote would start an endless
     update fight. A proof left that way is one kenner did not make for these images: it does
