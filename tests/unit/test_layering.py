@@ -61,6 +61,7 @@ PLACES = {
     "kenner.oci": "pure",
     "kenner.quoting": "pure",
     "kenner.tallies": "pure",
+    "kenner.timestamp": "pure",
     "kenner.tuf": "pure",
     "kenner.webhook_certs": "pure",
 }
