@@ -76,6 +76,43 @@ class RegistryClient:
             return await in_worker_thread(check)
         return check()
 
+    async def manifest_bytes(
+        self, repository: str, reference: str, *, max_bytes: int
+    ) -> tuple[str, FetchResult]:
+        """The digest and unparsed response of a manifest, checked as ``manifest`` checks it
+        (for callers that parse fields ``parse_manifest`` drops, such as ``artifactType``).
+
+        Raises:
+            NotFound: the registry has no such manifest.
+            TooLarge: it exceeds ``max_bytes``.
+            BadContent: it does not hash to the requested or announced digest.
+            FetchError: any other failure.
+        """
+        url = f"{self._base}/v2/{repository}/manifests/{reference}"
+        result = await self._session.get(
+            url, repository=repository, max_bytes=max_bytes, headers={"Accept": MANIFEST_ACCEPT}
+        )
+        try:
+            return _served_digest(reference, result), result
+        except (DigestMismatch, ManifestError) as error:
+            raise BadContent(url, str(error)) from None
+
+    async def get(self, path: str, *, repository: str, max_bytes: int, accept: str) -> FetchResult:
+        """GET ``path`` (``/v2/...``, maybe with a query) of this registry's API.
+
+        Raises:
+            FetchError: as ``AuthSession.get`` raises it (``NotFound`` on 404).
+        """
+        url = f"{self._base}{path}"
+        return await self._session.get(
+            url, repository=repository, max_bytes=max_bytes, headers={"Accept": accept}
+        )
+
+    @property
+    def base(self) -> str:
+        """The registry API's base URL (``https://host[:port]``)."""
+        return self._base
+
     async def blob(self, repository: str, digest: str, *, max_bytes: int) -> bytes:
         """The blob ``digest`` of ``repository``, verified against its digest.
 
@@ -95,15 +132,21 @@ class RegistryClient:
 
 
 def _checked_manifest(url: str, reference: str, result: FetchResult) -> FetchedManifest:
-    announced = result.header("docker-content-digest")
     try:
-        if ":" in reference:
-            verify_digest(result.body, reference, f"manifest {reference}")
-            digest = reference
-        else:
-            digest = digest_of(result.body)
-            if announced is not None and announced != digest:
-                raise DigestMismatch(f"manifest {reference}", announced, digest)
+        digest = _served_digest(reference, result)
         return FetchedManifest(digest, parse_manifest(result.body, result.header("content-type")))
     except (DigestMismatch, ManifestError) as error:
         raise BadContent(url, str(error)) from None
+
+
+def _served_digest(reference: str, result: FetchResult) -> str:
+    """The digest of a manifest fetched by ``reference``: the digest asked for, verified, or
+    (by tag) the digest of the bytes, which an announced ``Docker-Content-Digest`` must match."""
+    if ":" in reference:
+        verify_digest(result.body, reference, f"manifest {reference}")
+        return reference
+    digest = digest_of(result.body)
+    announced = result.header("docker-content-digest")
+    if announced is not None and announced != digest:
+        raise DigestMismatch(f"manifest {reference}", announced, digest)
+    return digest

@@ -1,0 +1,349 @@
+"""Referrer discovery (kenner.net.referrers) against a real HTTPS referrers front on 127.0.0.1.
+
+The front (tests/support/referrers_front.py) serves its own manifests and blobs here; with
+``api=False`` it answers the referrers API with 404, as Debian's docker-registry does, so the
+referrers tag schema is read instead. The real registry: tests/integration/test_referrers.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+
+from kenner.net.auth import AuthSession
+from kenner.net.errors import HttpStatusError, NotFound, TooLarge
+from kenner.net.http import Fetcher
+from kenner.net.referrers import (
+    API,
+    ERROR_BODY_MAX_BYTES,
+    TAG_SCHEMA,
+    fetch_blob,
+    fetch_manifest_by_digest,
+    fetch_referrer,
+    list_referrers,
+)
+from kenner.net.registry import BadContent, RegistryClient
+from kenner.oci.manifest import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, digest_of
+from kenner.oci.referrers import (
+    PAGES_MAX,
+    REFERRER_MANIFEST_MAX_BYTES,
+    REFERRERS_MAX,
+    ArtifactDescriptor,
+    ForeignSubject,
+    ReferrersError,
+    referrers_path,
+    referrers_tag,
+)
+from tests.loopback.servers import serve_https
+from tests.support.referrers_front import ReferrersFront, index_entry
+from tests.support.referrers_push import BUNDLE_TYPE, NOTATION_TYPE, Artifact, referrer_manifest
+
+REPO = "team/app"
+IMAGE = "sha256:" + "a" * 64
+OTHER_IMAGE = "sha256:" + "b" * 64
+FETCH_S = 5.0
+
+
+@asynccontextmanager
+async def _serving(front: ReferrersFront) -> AsyncIterator[RegistryClient]:
+    async with serve_https(front) as server, Fetcher(ca_pem=server.ca_pem) as fetcher:
+        yield RegistryClient(AuthSession(fetcher), server.base_url.removeprefix("https://"))
+
+
+def _attach(front: ReferrersFront, artifact: Artifact) -> ArtifactDescriptor:
+    entry = front.attach(REPO, artifact.manifest)
+    for blob in artifact.blobs:
+        front.put_blob(blob)
+    return ArtifactDescriptor(
+        entry["mediaType"], entry["digest"], entry["size"], entry.get("artifactType")
+    )
+
+
+def _flood(count: int, artifact_type: str = BUNDLE_TYPE) -> list[dict[str, Any]]:
+    return [
+        {"mediaType": OCI_MANIFEST, "digest": f"sha256:{n:064x}", "size": 9, "artifactType": t}
+        for n, t in ((n, artifact_type) for n in range(count))
+    ]
+
+
+async def _list(client: RegistryClient, artifact_type: str | None = BUNDLE_TYPE, **kw: Any):
+    return await list_referrers(
+        client, REPO, IMAGE, artifact_type=artifact_type, fetch_s=FETCH_S, **kw
+    )
+
+
+# --- the referrers API ----------------------------------------------------------------------
+
+
+async def test_the_api_lists_the_referrers_of_the_asked_type() -> None:
+    front = ReferrersFront()
+    bundles = [_attach(front, referrer_manifest(IMAGE, b"bundle %d" % n)) for n in range(2)]
+    _attach(front, referrer_manifest(IMAGE, b"envelope", artifact_type=NOTATION_TYPE))
+    _attach(front, referrer_manifest(OTHER_IMAGE, b"another image's"))
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert found.source == API
+    assert [entry.digest for entry in found.listing.referrers] == [b.digest for b in bundles]
+    assert found.listing.other_types == 0  # the front filtered
+    (request,) = front.requests
+    assert request == (
+        f"GET {referrers_path(REPO, IMAGE)}"
+        "?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson"
+    )
+
+
+async def test_an_unfiltered_answer_is_filtered_here() -> None:
+    front = ReferrersFront(filtering=False)
+    _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    _attach(front, referrer_manifest(IMAGE, b"envelope", artifact_type=NOTATION_TYPE))
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert len(found.listing.referrers) == 1
+    assert found.listing.referrers[0].artifact_type == BUNDLE_TYPE
+    assert found.listing.other_types == 1
+
+
+async def test_pages_are_followed_by_link() -> None:
+    front = ReferrersFront(page_size=2)
+    front.referrers[(REPO, IMAGE)] = _flood(5)
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert len(found.listing.referrers) == 5
+    assert not found.listing.unread
+    assert front.count("referrers") == 3
+    assert front.requests[2].endswith("&page=2")
+
+
+async def test_a_link_to_another_host_is_refused_unfollowed() -> None:
+    front = ReferrersFront(page_size=2, link=lambda target: f"https://127.0.0.2:1{target}")
+    front.referrers[(REPO, IMAGE)] = _flood(5)
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match="another host"):
+            await _list(client)
+    assert front.count("referrers") == 1
+
+
+async def test_a_link_back_to_a_read_page_is_refused() -> None:
+    path = referrers_path(REPO, IMAGE)
+    front = ReferrersFront(page_size=2, link=lambda target: f"{path}?page=0")
+    front.referrers[(REPO, IMAGE)] = _flood(5)
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match="leads back"):
+            await _list(client, artifact_type=None)
+    assert front.count("referrers") == 2
+
+
+async def test_thousands_of_referrers_are_read_to_the_bound_only() -> None:
+    front = ReferrersFront(page_size=100)
+    front.referrers[(REPO, IMAGE)] = _flood(5000)
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert len(found.listing.referrers) == REFERRERS_MAX
+    assert found.listing.unread
+    assert found.listing.over_limit == 200 - REFERRERS_MAX
+    assert front.count("referrers") == 2
+
+
+async def test_thousands_of_other_referrers_stop_at_the_page_bound() -> None:
+    front = ReferrersFront(page_size=100, filtering=False)
+    front.referrers[(REPO, IMAGE)] = _flood(5000, artifact_type="application/x-spam")
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert found.listing.referrers == ()
+    assert found.listing.other_types == 100 * PAGES_MAX
+    assert found.listing.unread
+    assert front.count("referrers") == PAGES_MAX
+
+
+async def test_a_500_from_the_api_is_an_error_not_a_fallback() -> None:
+    front = ReferrersFront(statuses={referrers_path(REPO, IMAGE): 500})
+    async with _serving(front) as client:
+        with pytest.raises(HttpStatusError, match="500"):
+            await _list(client)
+    assert front.count("manifests") == 0
+
+
+async def test_a_later_page_that_vanished_is_not_the_no_api_answer() -> None:
+    path = referrers_path(REPO, IMAGE)
+    front = ReferrersFront(page_size=2, link=lambda target: target.replace(path, path + "x"))
+    front.referrers[(REPO, IMAGE)] = _flood(5)
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match="not this referrers list"):
+            await _list(client)
+
+
+async def test_a_slow_registry_is_cut_at_the_fetch_deadline() -> None:
+    front = ReferrersFront(delays={referrers_path(REPO, IMAGE): 30.0})
+    async with _serving(front) as client:
+        started = time.monotonic()
+        with pytest.raises(trio.TooSlowError):
+            await list_referrers(client, REPO, IMAGE, artifact_type=None, fetch_s=0.3)
+        assert time.monotonic() - started < 5
+
+
+async def test_a_malformed_page_names_the_reason() -> None:
+    front = ReferrersFront()
+    front.referrers[(REPO, IMAGE)] = [{"mediaType": OCI_MANIFEST, "digest": "sha256:x", "size": 1}]
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match=r"manifests\[0\].digest"):
+            await _list(client, artifact_type=None)
+
+
+# --- the referrers tag schema ---------------------------------------------------------------
+
+
+async def test_without_the_api_the_tag_schema_is_read() -> None:
+    front = ReferrersFront(api=False)
+    bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    _attach(front, referrer_manifest(IMAGE, b"envelope", artifact_type=NOTATION_TYPE))
+    entries = front.referrers[(REPO, IMAGE)]
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+    front.put_manifest(REPO, json.dumps(index).encode(), referrers_tag(IMAGE))
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert found.source == TAG_SCHEMA
+    assert [entry.digest for entry in found.listing.referrers] == [bundle.digest]
+    assert found.listing.other_types == 1
+    assert front.requests[-1] == f"GET /v2/{REPO}/manifests/sha256-{'a' * 64}"
+
+
+async def test_no_tag_means_no_referrers() -> None:
+    async with _serving(ReferrersFront(api=False)) as client:
+        found = await _list(client)
+    assert (found.source, found.listing.referrers) == (TAG_SCHEMA, ())
+
+
+async def test_a_tag_holding_no_index_means_no_referrers() -> None:
+    front = ReferrersFront(api=False)
+    manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": {}, "layers": []}
+    front.put_manifest(REPO, json.dumps(manifest).encode(), referrers_tag(IMAGE))
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert (found.source, found.listing.referrers) == (TAG_SCHEMA, ())
+
+
+async def test_a_malformed_tag_index_names_the_reason() -> None:
+    front = ReferrersFront(api=False)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"size": 1}]}
+    front.put_manifest(REPO, json.dumps(index).encode(), referrers_tag(IMAGE))
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match=r"manifests\[0\].mediaType"):
+            await _list(client)
+
+
+# --- reading referrers and their blobs ------------------------------------------------------
+
+
+async def _fetch_referrer(client: RegistryClient, entry: ArtifactDescriptor, **kw: Any):
+    return await fetch_referrer(
+        client,
+        REPO,
+        entry,
+        subject=IMAGE,
+        artifact_type=BUNDLE_TYPE,
+        layer_max_bytes=kw.pop("layer_max_bytes", 1000),
+        fetch_s=FETCH_S,
+    )
+
+
+async def test_a_referrer_and_its_layer_are_read_and_verified() -> None:
+    front = ReferrersFront()
+    entry = _attach(front, referrer_manifest(IMAGE, b"the bundle"))
+    async with _serving(front) as client:
+        referrer = await _fetch_referrer(client, entry)
+        (layer,) = referrer.layers
+        blob = await fetch_blob(client, REPO, layer, max_bytes=1000, fetch_s=FETCH_S)
+    assert blob == b"the bundle"
+    assert referrer.subject.digest == IMAGE
+
+
+async def test_a_referrer_of_another_image_is_refused() -> None:
+    front = ReferrersFront()
+    artifact = referrer_manifest(OTHER_IMAGE, b"bundle")
+    # The list of IMAGE claims it; its manifest names OTHER_IMAGE.
+    front.put_manifest(REPO, artifact.manifest)
+    entry = index_entry(artifact.manifest)
+    descriptor = ArtifactDescriptor(OCI_MANIFEST, entry["digest"], entry["size"], BUNDLE_TYPE)
+    async with _serving(front) as client:
+        with pytest.raises(ForeignSubject, match=OTHER_IMAGE):
+            await _fetch_referrer(client, descriptor)
+
+
+async def test_a_referrer_declaring_more_than_the_cap_is_not_fetched() -> None:
+    front = ReferrersFront()
+    entry = ArtifactDescriptor(OCI_MANIFEST, IMAGE, REFERRER_MANIFEST_MAX_BYTES + 1)
+    async with _serving(front) as client:
+        with pytest.raises(TooLarge, match="declares"):
+            await _fetch_referrer(client, entry)
+    assert front.requests == []
+
+
+async def test_an_oversized_referrer_manifest_is_cut_at_the_cap() -> None:
+    front = ReferrersFront()
+    huge = b"{" + b" " * (REFERRER_MANIFEST_MAX_BYTES + 10) + b"}"
+    digest = front.put_manifest(REPO, huge)
+    async with _serving(front) as client:
+        with pytest.raises(TooLarge, match="cap"):
+            await _fetch_referrer(client, ArtifactDescriptor(OCI_MANIFEST, digest, 10))
+
+
+async def test_a_manifest_that_does_not_hash_to_its_digest_is_refused() -> None:
+    front = ReferrersFront()
+    entry = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    front.manifests[(REPO, entry.digest)] = referrer_manifest(IMAGE, b"forged").manifest
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match="hashes to"):
+            await _fetch_referrer(client, entry)
+        with pytest.raises(BadContent, match="hashes to"):
+            await fetch_manifest_by_digest(
+                client, REPO, entry.digest, max_bytes=10_000, fetch_s=FETCH_S
+            )
+
+
+async def test_a_layer_over_the_cap_refuses_the_referrer() -> None:
+    front = ReferrersFront()
+    entry = _attach(front, referrer_manifest(IMAGE, b"x" * 2000))
+    async with _serving(front) as client:
+        with pytest.raises(ReferrersError, match=r"layers\[0\] declares 2000 bytes"):
+            await _fetch_referrer(client, entry)
+
+
+async def test_a_blob_declaring_more_than_the_cap_is_not_fetched() -> None:
+    front = ReferrersFront()
+    layer = ArtifactDescriptor(BUNDLE_TYPE, front.put_blob(b"x" * 100), 100)
+    async with _serving(front) as client:
+        with pytest.raises(TooLarge, match="declares 100 bytes"):
+            await fetch_blob(client, REPO, layer, max_bytes=99, fetch_s=FETCH_S)
+    assert front.requests == []
+
+
+async def test_a_blob_longer_than_declared_is_cut_short() -> None:
+    front = ReferrersFront()
+    digest = front.put_blob(b"x" * 100_000)
+    async with _serving(front) as client:
+        layer = ArtifactDescriptor(BUNDLE_TYPE, digest, 10)
+        with pytest.raises(TooLarge, match=f"{ERROR_BODY_MAX_BYTES}-byte cap"):
+            await fetch_blob(client, REPO, layer, max_bytes=1000, fetch_s=FETCH_S)
+
+
+async def test_a_blob_that_does_not_hash_to_its_digest_is_refused() -> None:
+    front = ReferrersFront()
+    digest = digest_of(b"the bundle")
+    front.blobs[digest] = b"the forge!"
+    async with _serving(front) as client:
+        layer = ArtifactDescriptor(BUNDLE_TYPE, digest, 10)
+        with pytest.raises(BadContent, match="hashes to"):
+            await fetch_blob(client, REPO, layer, max_bytes=1000, fetch_s=FETCH_S)
+
+
+async def test_a_missing_blob_is_not_found() -> None:
+    async with _serving(ReferrersFront()) as client:
+        layer = ArtifactDescriptor(BUNDLE_TYPE, IMAGE, 10)
+        with pytest.raises(NotFound):
+            await fetch_blob(client, REPO, layer, max_bytes=1000, fetch_s=FETCH_S)
