@@ -154,7 +154,7 @@ class ReferrersFront:
             return self._list(referrers["name"], referrers["digest"], path, query)
         if self.upstream is None:
             return self._local(method, path)
-        return await self._forward(method, path, query, headers, bytes(body))
+        return await self._forward(self.upstream, method, path, query, headers, bytes(body))
 
     def _list(
         self, name: str, digest: str, path: str, query: str
@@ -198,15 +198,26 @@ class ReferrersFront:
         return 200, [("content-type", str(media_type))], manifest
 
     async def _forward(
-        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+        self,
+        upstream: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         if self._client is None:
             context = ssl.create_default_context(cadata=self.upstream_ca_pem)
             self._client = httpx.AsyncClient(verify=context, trust_env=False)
-        url = f"{self.upstream}{path}" + (f"?{query}" if query else "")
+        url = f"{upstream}{path}" + (f"?{query}" if query else "")
         sent = {k: v for k, v in headers.items() if k in _FORWARDED}
         reply = await self._client.request(method, url, headers=sent, content=body)
-        answer = [(k, v) for k, v in reply.headers.items() if k in _RETURNED]
+        # Upload locations name the upstream: made relative, the client keeps talking to us.
+        answer = [
+            (k, v.removeprefix(upstream) if k == "location" else v)
+            for k, v in reply.headers.items()
+            if k in _RETURNED
+        ]
         pushed = _CONTENT.fullmatch(path)
         if (
             method == "PUT"

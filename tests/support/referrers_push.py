@@ -105,6 +105,23 @@ class RegistryPusher:
         _expect(reply, 201)
         return reply
 
+    def push_image(self, repository: str, tag: str, content: bytes) -> tuple[str, int]:
+        """An OCI image whose config is ``content`` (no layers), tagged; (digest, size)."""
+        config = self.push_blob(repository, content)
+        document = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config,
+                "size": len(content),
+            },
+            "layers": [],
+        }
+        manifest = json.dumps(document).encode()
+        self.push_manifest(repository, tag, manifest)
+        return digest_of(manifest), len(manifest)
+
     def attach(self, repository: str, artifact: Artifact) -> bool:
         """Push ``artifact``; True when the registry took the subject (``OCI-Subject``), False
         when the referrers tag schema was updated instead."""
