@@ -6,12 +6,14 @@ with ``ReferrersError``, with bounded messages, and what they accept keeps the r
   the one asked and whose layers are within the caps, or ``ReferrersError``;
 * ``next_page``: any header text -> None, a URL on the page's origin and path, or
   ``ReferrersError``;
+* ``referrers_tag``: any text -> a valid tag naming the digest, or ``ReferrersError``;
 * ``ReferrerSelection``: never keeps more than its bound, and accounts for every entry.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from kenner.oci.referrers import (
     next_page,
     parse_referrer_manifest,
     parse_referrers_index,
+    referrers_tag,
 )
 
 MAX_MESSAGE = 600  # two quoted values of <= 200 characters and the words around them
@@ -183,3 +186,31 @@ def test_selection_is_bounded_and_counts_every_entry(
     assert artifact_type is None or all(entry.artifact_type == artifact_type for entry in kept)
     counted = len(kept) + listing.over_limit + listing.other_types + listing.duplicates
     assert counted == sum(len(page) for page in pages)
+
+
+_TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")  # the distribution spec's tag grammar
+_digests = st.sampled_from(["sha256", "sha384", "sha512", "md5", "SHA256", ""]).flatmap(
+    lambda algorithm: st.text(alphabet="0123456789abcdefABCDEF:-", max_size=130).map(
+        lambda encoded: f"{algorithm}:{encoded}"
+    )
+)
+
+_valid_digests = st.sampled_from([("sha256", 64), ("sha384", 96), ("sha512", 128)]).flatmap(
+    lambda kind: st.text(alphabet="0123456789abcdef", min_size=kind[1], max_size=kind[1]).map(
+        lambda encoded: f"{kind[0]}:{encoded}"
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_valid_digests | _digests | _text)
+def test_referrers_tag_is_a_valid_tag_of_the_digest_or_its_error(digest: str) -> None:
+    try:
+        tag = referrers_tag(digest)
+    except ReferrersError as error:
+        _bounded(error)
+        return
+    assert _TAG.fullmatch(tag)
+    assert len(tag) <= 6 + 1 + 64
+    algorithm, encoded = digest.split(":", 1)
+    assert tag == f"{algorithm}-{encoded[:64]}"
