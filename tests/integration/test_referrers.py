@@ -151,25 +151,29 @@ async def test_through_the_front_the_referrers_api_is_used(testbed: Testbed) -> 
     front = ReferrersFront(
         upstream=f"https://{testbed.registry_host}", upstream_ca_pem=testbed.ca_pem
     )
-    async with serve_https(front) as server:
-        # The pusher blocks: it runs in a thread while the front serves on this event loop.
-        image, bundle = await trio.to_thread.run_sync(_push_through, server.base_url, server.ca_pem)
-        host = server.base_url.removeprefix("https://")
-        async with _client(host, server.ca_pem) as client:
-            found = await list_referrers(
-                client, repository, image, artifact_type=BUNDLE_TYPE, fetch_s=FETCH_S
+    try:
+        async with serve_https(front) as server:
+            # The pusher blocks: it runs in a thread while the front serves on this event loop.
+            image, bundle = await trio.to_thread.run_sync(
+                _push_through, server.base_url, server.ca_pem
             )
-            referrer = await fetch_referrer(
-                client,
-                repository,
-                found.listing.referrers[0],
-                subject=image,
-                artifact_type=BUNDLE_TYPE,
-                layer_max_bytes=1024,
-                fetch_s=FETCH_S,
-            )
-            (layer,) = referrer.layers
-            blob = await fetch_blob(client, repository, layer, max_bytes=1024, fetch_s=FETCH_S)
+            host = server.base_url.removeprefix("https://")
+            async with _client(host, server.ca_pem) as client:
+                found = await list_referrers(
+                    client, repository, image, artifact_type=BUNDLE_TYPE, fetch_s=FETCH_S
+                )
+                referrer = await fetch_referrer(
+                    client,
+                    repository,
+                    found.listing.referrers[0],
+                    subject=image,
+                    artifact_type=BUNDLE_TYPE,
+                    layer_max_bytes=1024,
+                    fetch_s=FETCH_S,
+                )
+                (layer,) = referrer.layers
+                blob = await fetch_blob(client, repository, layer, max_bytes=1024, fetch_s=FETCH_S)
+    finally:
         await front.aclose()
     assert found.source == API
     assert [entry.digest for entry in found.listing.referrers] == [bundle.digest]
