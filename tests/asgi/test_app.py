@@ -13,6 +13,7 @@ import trio
 from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import Config, Deadlines, Rule, ServerConfig, StaticValidatorConfig
 from kenner.server.app import WebhookApp
+from kenner.validators.driver import Driver
 from kenner.validators.static import StaticValidator
 from tests.support.proofs import proof_in, without_proof
 from tests.support.reviews import pod_review
@@ -32,7 +33,7 @@ def _review(image: str) -> dict[str, object]:
 
 @pytest.fixture
 def state() -> DaemonState:
-    state = DaemonState(Snapshot(CONFIG, {"allow": StaticValidator(ALLOW)}))
+    state = DaemonState(Snapshot(CONFIG, {"allow": Driver(StaticValidator(ALLOW))}))
     state.set_condition("serving", True, "test", 0.0)
     return state
 

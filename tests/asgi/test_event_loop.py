@@ -56,6 +56,7 @@ from kenner.server.serve import (
     load_settings,
 )
 from kenner.validators.build import build_validators, open_runtime
+from kenner.validators.driver import Driver
 from kenner.validators.static import StaticValidator
 from tests.support.cosign_signing import new_key, public_pem
 from tests.support.fake_notary import FakeNotary
@@ -326,7 +327,7 @@ async def test_alert_templates_are_read_once_per_configuration(tmp_path: Path) -
 
         async def admit(alerting: AlertingConfig) -> None:
             snapshot = Snapshot(
-                attrs.evolve(config, alerting=alerting), {"allow": StaticValidator(allow)}
+                attrs.evolve(config, alerting=alerting), {"allow": Driver(StaticValidator(allow))}
             )
             _, decision = await answer_review(body, snapshot, alerts=dispatcher)
             assert decision.response.allowed

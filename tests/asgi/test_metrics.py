@@ -21,7 +21,7 @@ from kenner.config.model import (
     StaticValidatorConfig,
 )
 from kenner.server.app import MetricsApp, WebhookApp
-from kenner.validators.base import Validator
+from kenner.validators.driver import Driven, Driver
 from kenner.validators.static import StaticValidator
 from tests.support.proofs import with_proof
 from tests.support.reviews import pod_review
@@ -52,9 +52,9 @@ def _review(uid: str, image: str, operation: str = "CREATE", old: str | None = N
 
 @pytest.fixture
 def state() -> DaemonState:
-    validators: dict[str, Validator] = {
-        "allow": StaticValidator(ALLOW),
-        "deny": StaticValidator(DENY),
+    validators: dict[str, Driven] = {
+        "allow": Driver(StaticValidator(ALLOW)),
+        "deny": Driver(StaticValidator(DENY)),
         "slow": SlowValidator("slow", delay_s=30.0),
     }
     state = DaemonState(Snapshot(CONFIG, validators))

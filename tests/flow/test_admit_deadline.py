@@ -8,7 +8,7 @@ from kenner.admission.review import parse_review
 from kenner.app.pipeline import decide_request
 from kenner.app.state import Snapshot
 from kenner.config.model import Config, Deadlines, Rule
-from kenner.validators.base import Validator
+from kenner.validators.driver import Driven
 from tests.support.proofs import without_proof
 from tests.support.reviews import as_bytes, pod_review
 from tests.support.validators import SlowValidator
@@ -20,7 +20,7 @@ def _pod(*images: str) -> bytes:
     return as_bytes(pod_review(*images, uid="u"))
 
 
-def _snapshot(**validators: Validator) -> Snapshot:
+def _snapshot(**validators: Driven) -> Snapshot:
     config = Config(
         validators=(),
         policy=(Rule("docker.io/library/slow*", "slow"), Rule("docker.io/library/fast*", "fast")),

@@ -30,6 +30,7 @@ from kenner.config.model import (
 from kenner.net.cache import CacheStatistics
 from kenner.validators.build import build_validators, open_runtime
 from kenner.validators.cosign import CosignValidator
+from kenner.validators.driver import Driver
 from kenner.validators.notaryv1 import NotaryV1Validator
 from tests.support.signed_servers import GUN, NOTARY, REGISTRY, SignedNotary, SignedRegistry
 
@@ -46,14 +47,12 @@ def _config(validator: NotaryV1ValidatorConfig | CosignValidatorConfig) -> Confi
     )
 
 
-async def same_verdict_warm(
-    validator: NotaryV1Validator | CosignValidator, image: ImageRef, options: RuleOptions
-) -> Verdict:
+async def same_verdict_warm(validator: Driver, image: ImageRef, options: RuleOptions) -> Verdict:
     """Fill the caches with ``validate``, then compare the fast path with ``validate``."""
-    await validator.validate(image, options)
-    cached = validator.cached_verdict(image, options)
+    await validator.answer(image, options)
+    cached = validator.answer_now(image, options)
     assert cached is not None, "the fast path did not answer a warm image"
-    assert await validator.validate(image, options) == cached
+    assert await validator.answer(image, options) == cached
     return cached
 
 
@@ -61,13 +60,13 @@ async def same_verdict_warm(
 
 
 @asynccontextmanager
-async def notary_validator(notary: SignedNotary) -> AsyncIterator[NotaryV1Validator]:
+async def notary_validator(notary: SignedNotary) -> AsyncIterator[Driver]:
     config = _config(
         NotaryV1ValidatorConfig("notary", NOTARY, (TrustRoot("default", notary.pin_pem),))
     )
     async with open_runtime(transport=notary.server.mock_transport()) as runtime:
         validator = build_validators(config, runtime)["notary"]
-        assert isinstance(validator, NotaryV1Validator)
+        assert isinstance(validator.validator, NotaryV1Validator)
         yield validator
 
 
@@ -103,10 +102,10 @@ async def test_notary_fast_path_counts_a_hit_and_its_misses_nothing(
     notary = SignedNotary()
     image = parse_image(f"{GUN}:v1")
     async with notary_validator(notary) as validator:
-        assert validator.cached_verdict(image, RuleOptions()) is None
+        assert validator.answer_now(image, RuleOptions()) is None
         assert validator.cache_statistics() == CacheStatistics(0, 0, 0, 0, 0)
-        await validator.validate(image, RuleOptions())
-        assert validator.cached_verdict(image, RuleOptions()) == Trusted(notary.digest)
+        await validator.answer(image, RuleOptions())
+        assert validator.answer_now(image, RuleOptions()) == Trusted(notary.digest)
         assert validator.cache_statistics() == CacheStatistics(
             hits=1, failure_hits=0, misses=1, evictions=0, size=1
         )
@@ -126,7 +125,7 @@ async def test_notary_remembered_failure_is_answered_like_validate_until_it_expi
         )
         assert validator.cache_statistics().failure_hits == 2
         await trio.sleep(FAILURE_TTL_S)
-        assert validator.cached_verdict(image, RuleOptions()) is None
+        assert validator.answer_now(image, RuleOptions()) is None
 
 
 async def test_notary_expired_trust_data_has_no_cached_verdict(
@@ -135,12 +134,12 @@ async def test_notary_expired_trust_data_has_no_cached_verdict(
     notary = SignedNotary()
     image = parse_image(f"{GUN}:v1")
     async with notary_validator(notary) as validator:
-        await validator.validate(image, RuleOptions())
+        await validator.answer(image, RuleOptions())
         await trio.sleep(TTL_S - 0.001)
-        assert validator.cached_verdict(image, RuleOptions()) == Trusted(notary.digest)
+        assert validator.answer_now(image, RuleOptions()) == Trusted(notary.digest)
         await trio.sleep(0.001)
-        assert validator.cached_verdict(image, RuleOptions()) is None
-        assert await validator.validate(image, RuleOptions()) == Trusted(notary.digest)
+        assert validator.answer_now(image, RuleOptions()) is None
+        assert await validator.answer(image, RuleOptions()) == Trusted(notary.digest)
     assert len(notary.server.requests) == 8
 
 
@@ -149,21 +148,21 @@ async def test_notary_unknown_trust_root_needs_no_cache(
 ) -> None:
     async with notary_validator(SignedNotary()) as validator:
         options = RuleOptions(trust_root="nobody")
-        verdict = validator.cached_verdict(parse_image(f"{GUN}:v1"), options)
+        verdict = validator.answer_now(parse_image(f"{GUN}:v1"), options)
         assert verdict == Untrusted("notaryv1 validator 'notary' has no trust root 'nobody'")
-        assert await validator.validate(parse_image(f"{GUN}:v1"), options) == verdict
+        assert await validator.answer(parse_image(f"{GUN}:v1"), options) == verdict
 
 
 # Cosign
 
 
 @asynccontextmanager
-async def cosign_validator(registry: SignedRegistry) -> AsyncIterator[CosignValidator]:
+async def cosign_validator(registry: SignedRegistry) -> AsyncIterator[Driver]:
     root = CosignTrustRoot("default", registry.public_pem)
     config = _config(CosignValidatorConfig("cosign", (root,)))
     async with open_runtime(transport=registry.server.mock_transport()) as runtime:
         validator = build_validators(config, runtime)["cosign"]
-        assert isinstance(validator, CosignValidator)
+        assert isinstance(validator.validator, CosignValidator)
         yield validator
 
 
@@ -189,12 +188,12 @@ async def test_cosign_cached_verdicts_are_validates() -> None:
         refused = await same_verdict_warm(validator, platform, NO_TLOG)
         assert isinstance(refused, Untrusted)
         unknown_root = RuleOptions(trust_root="nobody", verify_in_transparency_log=False)
-        assert validator.cached_verdict(by_digest, unknown_root) == Untrusted(
+        assert validator.answer_now(by_digest, unknown_root) == Untrusted(
             "cosign validator 'cosign': trust root 'nobody' is not configured"
         )
         before = list(registry.server.requests)
         for image in (f"{app}:signed", f"{app}@{registry.signed}", f"{app}:unsigned"):
-            assert validator.cached_verdict(parse_image(image), NO_TLOG) is not None
+            assert validator.answer_now(parse_image(image), NO_TLOG) is not None
         assert registry.server.requests == before
 
 
@@ -211,7 +210,7 @@ async def test_cosign_remembered_failure_is_answered_like_validate(
         )
         assert registry.server.count("/manifests/missing") == 1
         await trio.sleep(FAILURE_TTL_S)
-        assert validator.cached_verdict(image, NO_TLOG) is None
+        assert validator.answer_now(image, NO_TLOG) is None
 
 
 async def test_cosign_expired_entries_have_no_cached_verdict(
@@ -221,13 +220,13 @@ async def test_cosign_expired_entries_have_no_cached_verdict(
     registry.server.delay_s = 1.0  # the tag is cached 1 s before the signatures
     image = parse_image(f"{REGISTRY}/team/app:signed")
     async with cosign_validator(registry) as validator:
-        assert validator.cached_verdict(image, NO_TLOG) is None
-        await validator.validate(image, NO_TLOG)
+        assert validator.answer_now(image, NO_TLOG) is None
+        await validator.answer(image, NO_TLOG)
         await trio.sleep(TTL_S - 1.0 - 0.001)
-        assert validator.cached_verdict(image, NO_TLOG) == Trusted(registry.signed)
+        assert validator.answer_now(image, NO_TLOG) == Trusted(registry.signed)
         await trio.sleep(0.001)  # the tag's resolution expires; its signatures are still cached
-        assert validator.cached_verdict(image, NO_TLOG) is None
+        assert validator.answer_now(image, NO_TLOG) is None
         registry.server.delay_s = 0.0  # so that the signatures are still cached when needed
-        assert await validator.validate(image, NO_TLOG) == Trusted(registry.signed)
+        assert await validator.answer(image, NO_TLOG) == Trusted(registry.signed)
     assert registry.server.count("/manifests/signed") == 2
     assert registry.server.count(".sig") == 1

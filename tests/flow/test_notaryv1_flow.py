@@ -26,8 +26,8 @@ from kenner.config.model import (
     RuleOptions,
     TrustRoot,
 )
-from kenner.validators.base import Validator
 from kenner.validators.build import build_validators, open_runtime
+from kenner.validators.driver import Driven
 from tests.support.fake_notary import FakeNotary
 from tests.unit.tuf.builder import RepositoryBuilder, generate_key
 
@@ -64,7 +64,7 @@ def repository(*, delegate_releases: bool = False, rotate_root: bool = False) ->
 
 
 @asynccontextmanager
-async def opened_validator(served: Repository) -> AsyncIterator[Validator]:
+async def opened_validator(served: Repository) -> AsyncIterator[Driven]:
     """The daemon's validator for ``served``, on a runtime whose network is the fake Notary."""
     config = Config(
         validators=(
@@ -84,13 +84,13 @@ def served() -> Repository:
 
 
 @pytest.fixture
-async def validator(served: Repository) -> AsyncIterator[Validator]:
+async def validator(served: Repository) -> AsyncIterator[Driven]:
     async with opened_validator(served) as opened:
         yield opened
 
 
-async def validate(validator: Validator, options: RuleOptions | None = None) -> Verdict:
-    return await validator.validate(IMAGE, options or RuleOptions())
+async def validate(validator: Driven, options: RuleOptions | None = None) -> Verdict:
+    return await validator.answer(IMAGE, options or RuleOptions())
 
 
 def delay_all(notary: FakeNotary, seconds: float, roles: Sequence[str]) -> None:
@@ -98,7 +98,7 @@ def delay_all(notary: FakeNotary, seconds: float, roles: Sequence[str]) -> None:
 
 
 async def test_a_slow_role_is_denied_exactly_at_the_fetch_deadline(
-    autojump_clock: trio.testing.MockClock, served: Repository, validator: Validator
+    autojump_clock: trio.testing.MockClock, served: Repository, validator: Driven
 ) -> None:
     served.notary.delays["snapshot"] = 60.0
     start = trio.current_time()
@@ -111,7 +111,7 @@ async def test_a_slow_role_is_denied_exactly_at_the_fetch_deadline(
 
 
 async def test_a_failing_role_cancels_its_slow_siblings(
-    autojump_clock: trio.testing.MockClock, served: Repository, validator: Validator
+    autojump_clock: trio.testing.MockClock, served: Repository, validator: Driven
 ) -> None:
     delay_all(served.notary, 1.5, ["root", "snapshot", "targets"])
     served.notary.delays["timestamp"] = 0.5
@@ -128,7 +128,7 @@ async def test_a_failing_role_cancels_its_slow_siblings(
 
 
 async def test_200_concurrent_validations_fetch_each_role_once(
-    autojump_clock: trio.testing.MockClock, served: Repository, validator: Validator
+    autojump_clock: trio.testing.MockClock, served: Repository, validator: Driven
 ) -> None:
     delay_all(served.notary, 1.0, sorted(TOP_LEVEL))
     verdicts: list[Verdict] = []
@@ -146,7 +146,7 @@ async def test_200_concurrent_validations_fetch_each_role_once(
 
 
 async def test_a_cold_validation_fetches_in_one_round_and_warm_ones_not_at_all(
-    autojump_clock: trio.testing.MockClock, served: Repository, validator: Validator
+    autojump_clock: trio.testing.MockClock, served: Repository, validator: Driven
 ) -> None:
     delay_all(served.notary, 1.0, sorted(TOP_LEVEL))
     start = trio.current_time()

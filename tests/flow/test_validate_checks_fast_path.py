@@ -30,8 +30,9 @@ from kenner.config.model import (
     StaticValidatorConfig,
     TrustRoot,
 )
-from kenner.validators.base import Validator
+from kenner.oci.dockerconfig import RegistryLogins
 from kenner.validators.build import build_validators, open_runtime
+from kenner.validators.driver import Driven
 from kenner.validators.run import validate_checks
 from tests.support.loop_watch import instrumented
 from tests.support.signed_servers import GUN, NOTARY, REGISTRY, SignedNotary, SignedRegistry
@@ -119,12 +120,16 @@ class CacheOrWait:
     broken: bool = False
     validated: list[str] = attrs.Factory(list)
 
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+    def answer_now(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict | None:
         if self.broken:
             raise RuntimeError("bug in the fast path")
         return self.cached.get(str(image))
 
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+    async def answer(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict:
         self.validated.append(str(image))
         await trio.sleep(self.wait_s)
         return Untrusted(f"{image} was loaded")
@@ -133,7 +138,7 @@ class CacheOrWait:
 IMAGES = [f"registry.kenner.test/team/{name}:v1" for name in ("a", "b", "c")]
 
 
-def scripted(validator: CacheOrWait) -> Mapping[str, Validator]:
+def scripted(validator: CacheOrWait) -> Mapping[str, Driven]:
     return {validator.name: validator}
 
 

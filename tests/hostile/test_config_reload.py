@@ -40,6 +40,7 @@ from kenner.cli import main
 from kenner.config.model import Config, Rule, RuleOptions
 from kenner.net.cache import TtlCache
 from kenner.net.loader import CachedLoader, Loaded
+from kenner.oci.dockerconfig import RegistryLogins
 from kenner.server.serve import ServeOptions, run_daemon
 from kenner.validators.build import BuiltValidators, Runtime
 from kenner.validators.run import validate_checks
@@ -377,10 +378,14 @@ class _BrokenLoad:
         self.loader: CachedLoader[str, str] = CachedLoader(cache, nursery, work_deadline_s=5)
         self.loads = 0
 
-    def cached_verdict(self, image: object, options: object) -> None:
+    def answer_now(
+        self, image: object, options: object, pull_logins: RegistryLogins | None = None
+    ) -> None:
         return None
 
-    async def validate(self, image: object, options: object) -> Untrusted:
+    async def answer(
+        self, image: object, options: object, pull_logins: RegistryLogins | None = None
+    ) -> Untrusted:
         async def load() -> Loaded[str]:
             self.loads += 1
             known: dict[str, str] = {}

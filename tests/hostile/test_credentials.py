@@ -297,7 +297,7 @@ def _cosign_document(
 async def _validate(config: Config, image: str) -> Verdict:
     async with open_runtime() as runtime:
         validator = build_validators(config, runtime)["cosign"]
-        return await validator.validate(parse_image(image), RuleOptions())
+        return await validator.answer(parse_image(image), RuleOptions())
 
 
 @pytest.mark.parametrize("scope_from", ["rule", "auth.registry", "secret files"])

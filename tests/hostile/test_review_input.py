@@ -30,7 +30,7 @@ from kenner.config.model import Config, Deadlines, Rule, StaticValidatorConfig
 from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images
 from kenner.quoting import MAX_QUOTE, quote
 from kenner.server.app import WebhookApp
-from kenner.validators.base import Validator
+from kenner.validators.driver import Driven, Driver
 from kenner.validators.static import StaticValidator
 from tests.support.loop_watch import LoopWatch, watching_the_loop, while_probing_health
 from tests.support.proofs import prover, without_proof
@@ -48,8 +48,8 @@ CONFIG = Config(
 
 
 def _snapshot(config: Config = CONFIG) -> Snapshot:
-    validators: dict[str, Validator] = {
-        "allow": StaticValidator(ALLOW),
+    validators: dict[str, Driven] = {
+        "allow": Driver(StaticValidator(ALLOW)),
         "pinned": ScriptedValidator("pinned", {ALLOWED: DIGEST}),
     }
     return Snapshot(config, validators)

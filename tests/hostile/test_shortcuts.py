@@ -39,6 +39,7 @@ from kenner.config.model import (
 )
 from kenner.kube.access import ClusterAccess
 from kenner.kube.client import KubeClient
+from kenner.validators.driver import Driver
 from kenner.validators.static import StaticValidator
 from tests.loopback.servers import serve_https
 from tests.support.fake_kube import FakeKubeApi
@@ -379,7 +380,7 @@ async def test_proof_made_under_another_policy_does_not_verify() -> None:
         old_policy, validators=(StaticValidatorConfig("allow", True), *CONFIG.validators)
     )
     async with cluster() as c:
-        allow = StaticValidator(StaticValidatorConfig("allow", True))
+        allow = Driver(StaticValidator(StaticValidatorConfig("allow", True)))
         before = Snapshot(old_policy, {"sig": c.validator, "allow": allow}, kube=c.kube)
         await store_admitted_owner(before, c.api, replicaset(UNSIGNED))
         decision = await admit(c.snapshot(), child_pod(UNSIGNED))  # the policy now

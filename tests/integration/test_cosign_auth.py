@@ -67,9 +67,7 @@ def _config(
 
 async def _validate(config: Config, image: str) -> Verdict:
     async with open_runtime() as runtime:
-        return await build_validators(config, runtime)["cosign"].validate(
-            parse_image(image), OPTIONS
-        )
+        return await build_validators(config, runtime)["cosign"].answer(parse_image(image), OPTIONS)
 
 
 def _denied(verdict: Verdict) -> str:

@@ -60,7 +60,7 @@ def _config(testbed: Testbed, validator: dict[str, object]) -> Config:
 async def _validate(config: Config, image: str, options: RuleOptions) -> Verdict:
     async with open_runtime() as runtime:
         validator = build_validators(config, runtime)["cosign"]
-        return await validator.validate(parse_image(image), options)
+        return await validator.answer(parse_image(image), options)
 
 
 def _fixture_keys(folder: Path, *names: str) -> list[dict[str, str]]:

@@ -21,7 +21,8 @@ from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import Config, Rule, StaticValidatorConfig
 from kenner.net.cache import CacheStatistics
 from kenner.net.singleflight import SingleFlightStatistics
-from kenner.validators.base import Validator
+from kenner.oci.dockerconfig import RegistryLogins
+from kenner.validators.driver import Driven, Driver
 from kenner.validators.static import StaticValidator
 from tests.support.reviews import as_bytes, pod_review
 
@@ -61,11 +62,15 @@ class _CachingValidator:
 
     name: str
 
-    def cached_verdict(self, image: object, options: object) -> object:
+    def answer_now(
+        self, image: object, options: object, pull_logins: RegistryLogins | None = None
+    ) -> object:
         return None
 
-    async def validate(self, image: object, options: object) -> object:
-        return await StaticValidator(StaticValidatorConfig(self.name, True)).validate(
+    async def answer(
+        self, image: object, options: object, pull_logins: RegistryLogins | None = None
+    ) -> object:
+        return await Driver(StaticValidator(StaticValidatorConfig(self.name, True))).answer(
             image,  # type: ignore[arg-type]
             options,  # type: ignore[arg-type]
         )
@@ -93,9 +98,9 @@ async def test_promtool_accepts_the_metrics() -> None:
         validators=(StaticValidatorConfig("notary", True), StaticValidatorConfig("deny", False)),
         policy=(Rule("registry.k8s.io/*:*", "notary"), Rule("docker.io/*:*", "deny")),
     )
-    validators: dict[str, Validator] = {
+    validators: dict[str, Driven] = {
         "notary": _CachingValidator("notary"),  # type: ignore[dict-item]
-        "deny": StaticValidator(StaticValidatorConfig("deny", False)),
+        "deny": Driver(StaticValidator(StaticValidatorConfig("deny", False))),
     }
     state = DaemonState(Snapshot(config, validators))
     state.set_condition("serving", True, "test", 0.0)

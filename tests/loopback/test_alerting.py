@@ -29,6 +29,7 @@ from kenner.config.model import (
     StaticValidatorConfig,
 )
 from kenner.metrics import Metrics
+from kenner.validators.driver import Driver
 from kenner.validators.static import StaticValidator
 from tests.loopback.servers import Request, Response, RoutedApp, RunningServer, respond, serve_https
 from tests.support.reviews import as_bytes, pod_review
@@ -91,7 +92,7 @@ def _config(alerting: AlertingConfig, *, detection: bool = False) -> Config:
 
 def _snapshot(config: Config) -> Snapshot:
     validators = {
-        v.name: StaticValidator(v)
+        v.name: Driver(StaticValidator(v))
         for v in config.validators
         if isinstance(v, StaticValidatorConfig)
     }

@@ -43,7 +43,7 @@ async def test_a_hanging_registry_is_cut_off_and_the_image_denied() -> None:
         async with open_runtime() as runtime:
             validator = build_validators(config, runtime)["cosign"]
             started = trio.current_time()
-            verdict = await validator.validate(
+            verdict = await validator.answer(
                 parse_image(f"127.0.0.1:{server.port}/team/app:v1"),
                 RuleOptions(verify_in_transparency_log=False),
             )

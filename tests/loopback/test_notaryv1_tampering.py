@@ -44,7 +44,7 @@ class Stage:
     def now(self) -> datetime:
         return self.clock[0]
 
-    async def validate(self, options: RuleOptions | None = None) -> Verdict:
+    async def answer(self, options: RuleOptions | None = None) -> Verdict:
         """A fresh validator per call (nothing cached, nothing remembered) asked about IMAGE."""
         validator = notary_validator(
             self.server.base_url,
@@ -54,7 +54,7 @@ class Stage:
             now=self.now,
             cache_ttl_s=0.0,
         )
-        return await validator.validate(parse_image(IMAGE), options or RuleOptions())
+        return await validator.answer(parse_image(IMAGE), options or RuleOptions())
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def flip_one_signed_byte(raw: bytes) -> bytes:
 
 
 async def test_the_untampered_repository_is_trusted(stage: Stage) -> None:
-    assert await stage.validate() == Trusted(stage.digest)
+    assert await stage.answer() == Trusted(stage.digest)
     roles = {"root", "timestamp", "snapshot", "targets", "targets/releases"}
     assert {request.role for request in stage.notary.requests} == roles
 
@@ -119,7 +119,7 @@ async def test_one_flipped_byte_in_any_role_is_denied(
     stage: Stage, role: str, expected: str
 ) -> None:
     stage.notary.files[role] = flip_one_signed_byte(stage.notary.files[role])
-    message = denial(await stage.validate())
+    message = denial(await stage.answer())
     assert message.startswith(expected), message
     # A broken hash chain may be a publish racing the fetch, so that load is tried once more;
     # a bad signature is final at once.
@@ -129,10 +129,10 @@ async def test_one_flipped_byte_in_any_role_is_denied(
 async def test_an_expired_timestamp_is_denied_naming_it(stage: Stage) -> None:
     stage.builder.expires["timestamp"] = NOW + timedelta(days=14)
     stage.notary.publish(stage.builder.build())
-    assert await stage.validate() == Trusted(stage.digest)
+    assert await stage.answer() == Trusted(stage.digest)
 
     stage.clock[0] = NOW + timedelta(days=14, seconds=1)
-    message = denial(await stage.validate())
+    message = denial(await stage.answer())
     assert message.startswith("expired: timestamp"), message
     assert "2030-06-15" in message  # the expiry an operator can look up
 
@@ -149,27 +149,27 @@ async def test_an_older_snapshot_after_a_newer_one_is_a_rollback(stage: Stage) -
     image = parse_image(IMAGE)
     stage.builder.versions.update(timestamp=2, snapshot=2)
     stage.notary.publish(stage.builder.build())
-    assert await validator.validate(image, RuleOptions()) == Trusted(stage.digest)
+    assert await validator.answer(image, RuleOptions()) == Trusted(stage.digest)
 
     # Validly signed and unexpired, but older: a fresh timestamp vouching for snapshot 1.
     stage.builder.versions.update(timestamp=3, snapshot=1)
     stage.notary.publish(stage.builder.build())
-    message = denial(await validator.validate(image, RuleOptions()))
+    message = denial(await validator.answer(image, RuleOptions()))
     assert message.startswith("rollback: snapshot of registry.kenner.test/team/app"), message
     assert "version 1, but version 2 was verified before" in message
     # A validator without that memory accepts the very same data: the denial is the guard's.
-    assert await stage.validate() == Trusted(stage.digest)
+    assert await stage.answer() == Trusted(stage.digest)
 
 
 async def test_a_missing_timestamp_is_denied_naming_it(stage: Stage) -> None:
     stage.notary.statuses["timestamp"] = 404
-    message = denial(await stage.validate())
+    message = denial(await stage.answer())
     assert message.startswith("no_trust_data: timestamp.json of registry.kenner.test/team/app")
 
 
 async def test_a_server_error_is_denied_as_unavailable_naming_the_role(stage: Stage) -> None:
     stage.notary.statuses["snapshot"] = 500
-    message = denial(await stage.validate())
+    message = denial(await stage.answer())
     assert message.startswith("trust data unavailable: "), message
     assert message.endswith(f"/v2/{GUN}/_trust/tuf/snapshot.json: unexpected HTTP status 500")
 
@@ -183,7 +183,7 @@ async def test_a_role_larger_than_its_cap_is_refused(
 ) -> None:
     stage.notary.declare_length = declare_length
     stage.notary.files[role] = b" " * (cap + 1)
-    message = denial(await stage.validate())
+    message = denial(await stage.answer())
     url = f"{stage.server.base_url}/v2/{GUN}/_trust/tuf/{role}.json"
     size = f" ({cap + 1} bytes)" if declare_length else ""
     assert message == f"trust data unavailable: {url}: the body{size} exceeds the {cap}-byte cap"

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import attrs
 import httpx
@@ -27,8 +28,10 @@ from kenner.net.cache import TtlCache
 from kenner.net.http import Fetcher
 from kenner.net.loader import CachedLoader
 from kenner.server.app import Receive, Scope, Send, answer_lifespan
-from kenner.tuf import RollbackGuard, TrustedTargets
-from kenner.validators.notaryv1 import NotaryFetchSettings, NotaryV1Validator, TrustKey
+from kenner.tuf import RollbackGuard
+from kenner.validators.driver import Driver, Links, NeedCache
+from kenner.validators.network import NotaryServer, ValidatorNetwork
+from kenner.validators.notaryv1 import NotaryV1Validator
 from tests.unit.tuf.builder import BuiltRepository
 
 _ROLE_PATH = re.compile(r"/v2/(?P<gun>.+)/_trust/tuf/(?P<role>.+)\.json")
@@ -141,7 +144,7 @@ def notary_validator(
     fetch_s: float = 3.0,
     request_s: float = 8.0,
     cache_ttl_s: float = 300.0,
-) -> NotaryV1Validator:
+) -> Driver:
     """A validator for the Notary at ``host`` pinned to ``root_pem`` (trust root ``default``).
 
     Built like ``kenner.validators.build`` builds it, except that the expiry clock (``now``)
@@ -151,16 +154,12 @@ def notary_validator(
     config = NotaryV1ValidatorConfig(
         name="fake-notary", host=host, trust_roots=(TrustRoot("default", root_pem),)
     )
-    cache: TtlCache[TrustKey, TrustedTargets] = TtlCache(
-        ttl_s=cache_ttl_s, failure_ttl_s=0.0, max_entries=64
+    cache: TtlCache[Any, Any] = TtlCache(ttl_s=cache_ttl_s, failure_ttl_s=0.0, max_entries=64)
+    validator = (
+        NotaryV1Validator(config, rollback=RollbackGuard())
+        if now is None
+        else NotaryV1Validator(config, rollback=RollbackGuard(), now=now)
     )
-    settings = (
-        NotaryFetchSettings(fetch_s) if now is None else NotaryFetchSettings(fetch_s, now=now)
-    )
-    return NotaryV1Validator(
-        config,
-        session=AuthSession(fetcher),
-        loader=CachedLoader(cache, nursery, work_deadline_s=request_s),
-        rollback=RollbackGuard(),
-        settings=settings,
-    )
+    network = ValidatorNetwork(notary=NotaryServer(host, AuthSession(fetcher)))
+    loader: NeedCache = CachedLoader(cache, nursery, work_deadline_s=request_s)
+    return Driver(validator, Links(network, loader, fetch_s))

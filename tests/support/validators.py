@@ -14,6 +14,7 @@ import trio
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import RuleOptions
+from kenner.oci.dockerconfig import RegistryLogins
 
 
 @attrs.define
@@ -24,10 +25,14 @@ class ScriptedValidator:
     digests: Mapping[str, str]
     calls: list[str] = attrs.Factory(list)
 
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+    def answer_now(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict | None:
         return None  # always awaited
 
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+    async def answer(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict:
         self.calls.append(str(image))
         await trio.lowlevel.checkpoint()
         digest = self.digests.get(str(image))
@@ -44,10 +49,14 @@ class SlowValidator:
     delay_s: float
     digest: str | None = None
 
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+    def answer_now(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict | None:
         return None  # always awaited
 
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+    async def answer(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict:
         await trio.sleep(self.delay_s)
         return Trusted(self.digest)
 
@@ -58,8 +67,12 @@ class BrokenValidator:
 
     name: str
 
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
+    def answer_now(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict | None:
         return None  # always awaited
 
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
+    async def answer(
+        self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
+    ) -> Verdict:
         raise RuntimeError("bug")

@@ -27,7 +27,7 @@ from kenner.config.model import (
     RuleOptions,
     StaticValidatorConfig,
 )
-from kenner.validators.base import Validator
+from kenner.validators.driver import Driven, Driver
 from kenner.validators.static import StaticValidator
 from tests.shared import connaisseur_fixtures
 from tests.support.proofs import proof_in, with_proof, without_proof
@@ -54,9 +54,9 @@ def _snapshot(config: Config = CONFIG) -> Snapshot:
         "mock",
         {f"{ALICE}:test": DIGEST, f"{ALICE}@{DIGEST}": DIGEST, f"{ALICE}:test@{DIGEST}": DIGEST},
     )
-    validators: dict[str, Validator] = {
-        "allow": StaticValidator(ALLOW),
-        "deny": StaticValidator(DENY),
+    validators: dict[str, Driven] = {
+        "allow": Driver(StaticValidator(ALLOW)),
+        "deny": Driver(StaticValidator(DENY)),
         "mock": mock,
     }
     return Snapshot(config, validators)
@@ -270,7 +270,7 @@ async def test_other_operations_are_not_validated() -> None:
 
 async def test_a_validator_bug_denies_its_image_only() -> None:
     snapshot = _snapshot()
-    validators: dict[str, Validator] = dict(snapshot.validators)
+    validators: dict[str, Driven] = dict(snapshot.validators)
     validators["mock"] = BrokenValidator("mock")
     decision = await decide_request(
         parse_review(_pod_review("busybox")),

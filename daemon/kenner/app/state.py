@@ -21,7 +21,7 @@ from kenner.alerting.sender import AlertDispatcher
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient
 from kenner.metrics import Metrics
-from kenner.validators.base import Validator
+from kenner.validators.driver import Driven
 
 
 @attrs.frozen
@@ -35,7 +35,7 @@ class Snapshot:
     """
 
     config: Config
-    validators: Mapping[str, Validator]
+    validators: Mapping[str, Driven]
     policy: PolicyIndex = attrs.field(
         default=attrs.Factory(lambda self: PolicyIndex(self.config.policy), takes_self=True)
     )

@@ -10,14 +10,10 @@ Rules:
 - Validation is ``kenner.validators.run.validate_checks``: every distinct image concurrently,
   answered from the validators' caches first, until the deadline; an image without a verdict
   by then is denied by the decision core.
-- The pull secrets' logins reach the validators through a context variable
-  (``kenner.validators.pod_logins``), set only when there are logins: setting it costs a
-  visible share of a static admission.
+- The pull secrets' logins (gathered in step 3) are passed to the validators explicitly.
 """
 
 from __future__ import annotations
-
-from contextlib import nullcontext
 
 import trio
 
@@ -28,7 +24,6 @@ from kenner.admission.workload import image_fields_bound
 from kenner.app.gather import Facts
 from kenner.app.state import Snapshot
 from kenner.offload import in_worker_thread
-from kenner.validators.pod_logins import pod_logins
 from kenner.validators.run import OnValidated, validate_checks
 
 # Measured (docs/benchmarks.md, "Large reviews"): planning costs up to 55 us per image not seen
@@ -68,6 +63,6 @@ async def validate(
     """The verdicts reached by ``deadline`` for the plan's checks, keyed by check key."""
     if not planned.checks:
         return {}
-    logins = facts.pull_logins
-    with pod_logins(logins) if logins is not None else nullcontext():
-        return await validate_checks(planned.checks, snapshot.validators, deadline, on_validated)
+    return await validate_checks(
+        planned.checks, snapshot.validators, deadline, on_validated, pull_logins=facts.pull_logins
+    )

@@ -88,6 +88,11 @@ class TtlCache(Generic[K, V]):
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._hits = self._failure_hits = self._misses = self._evictions = 0
 
+    @property
+    def failure_ttl_s(self) -> float:
+        """How long a failure is remembered."""
+        return self._failure_ttl_s
+
     def lookup(self, key: K) -> Cached[V] | CachedFailure | None:
         """The live entry for ``key`` (marked most recently used), or None on a miss."""
         entry = self._entries.get(key)

@@ -1,17 +1,15 @@
 """Cache + single-flight: load each key at most once at a time and remember the outcome.
 
-An answer that needs several cached values, each depending on the one before (a tag's digest,
-then that digest's signatures), is written once as a synchronous ``decide(lookups)`` and run
-two ways: ``answer_from_caches`` (no I/O, no checkpoint: None as soon as a value is missing)
-and ``answer_with_loads`` (loads what is missing, then decides again). Both paths thus give
-the same answer for the same cache state.
+The validator driver (``kenner.validators.driver``) keeps every validator's facts in one
+``CachedLoader``: ``peek`` and ``record_hit`` serve its warm path (no waiting, and hits counted
+only for an answer given), ``outcome`` its loads.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Generic, TypeVar
 
 import attrs
 import trio
@@ -24,7 +22,6 @@ log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-R = TypeVar("R")
 
 
 @attrs.frozen
@@ -58,6 +55,11 @@ class CachedLoader(Generic[K, V]):
             nursery, work_deadline_s=work_deadline_s, on_failure=self._remember_failure
         )
 
+    @property
+    def failure_ttl_s(self) -> float:
+        """How long the cache remembers a failure."""
+        return self._cache.failure_ttl_s
+
     def cache_statistics(self) -> CacheStatistics:
         """Hits, misses and evictions of the cache."""
         return self._cache.statistics()
@@ -86,7 +88,7 @@ class CachedLoader(Generic[K, V]):
             return Cached(await self.get(key, load))
         except Exception as error:
             # Broad on purpose, and safe: the failure is handed to this one answer, which
-            # re-raises it (``unwrap``); a bug thus still reaches ``validate``'s caller.
+            # re-raises it (``unwrap``); a bug thus still reaches the driver's caller.
             return CachedFailure(error, error.__traceback__)
 
     def peek(self, key: K) -> Cached[V] | CachedFailure | None:
@@ -108,103 +110,3 @@ class CachedLoader(Generic[K, V]):
         loaded = await load()
         self._cache.put(key, loaded.value, ttl_s=loaded.ttl_s)
         return loaded.value
-
-
-class NotAtHand(KennerError):
-    """Raised by ``Lookups.take`` for a value it does not hold: a signal, not an error.
-
-    ``decide`` functions must let it through (catch only the errors they map to answers).
-    """
-
-
-class _MustLoad(NotAtHand):
-    def __init__(self, load: Callable[[], Awaitable[None]]) -> None:
-        super().__init__("the value must be loaded first")
-        self.load = load
-
-
-class Lookups(Protocol):
-    """Where a ``decide`` function takes the cached values it needs from."""
-
-    def take(
-        self, loader: CachedLoader[K, V], key: K, load: Callable[[], Awaitable[Loaded[V]]]
-    ) -> V:
-        """The value of ``key`` (``load`` fills a miss), or its failure raised.
-
-        Raises:
-            NotAtHand: the value must be loaded first.
-            Exception: the (remembered) failure of its load.
-        """
-        ...
-
-
-def answer_from_caches(decide: Callable[[Lookups], R]) -> R | None:
-    """``decide``'s answer when every value it takes is cached and fresh, else None.
-
-    Never waits. The entries an answer came from count as cache hits (a remembered failure
-    as a failure hit), as in ``answer_with_loads``; after a None nothing was counted, and the
-    loads that follow count their own hits and misses.
-    """
-    lookups = _Peeked()
-    try:
-        answer = decide(lookups)
-    except NotAtHand:
-        return None
-    except Exception:
-        # A remembered failure that ``decide`` raises, as it would after the load: counted,
-        # then re-raised unchanged (broad because it swallows nothing).
-        lookups.record_hits()
-        raise
-    lookups.record_hits()
-    return answer
-
-
-async def answer_with_loads(decide: Callable[[Lookups], R]) -> R:
-    """``decide``'s answer, loading (or joining the load of) each value it misses.
-
-    ``decide`` runs again after each load, with every value obtained so far at hand, so it
-    sees each value once even when the cache keeps nothing (ttl 0).
-    """
-    lookups = _Awaited()
-    while True:
-        try:
-            return decide(lookups)
-        except _MustLoad as missing:
-            await missing.load()
-
-
-class _Peeked:
-    def __init__(self) -> None:
-        self._used: list[tuple[CachedLoader[Any, Any], Hashable]] = []
-
-    def take(
-        self, loader: CachedLoader[K, V], key: K, load: Callable[[], Awaitable[Loaded[V]]]
-    ) -> V:
-        outcome = loader.peek(key)
-        if outcome is None:
-            raise NotAtHand("the value is not cached")
-        self._used.append((loader, key))
-        return unwrap(outcome)
-
-    def record_hits(self) -> None:
-        for loader, key in self._used:
-            loader.record_hit(key)
-
-
-class _Awaited:
-    def __init__(self) -> None:
-        self._outcomes: dict[tuple[CachedLoader[Any, Any], Hashable], Cached[Any] | CachedFailure]
-        self._outcomes = {}
-
-    def take(
-        self, loader: CachedLoader[K, V], key: K, load: Callable[[], Awaitable[Loaded[V]]]
-    ) -> V:
-        outcome = self._outcomes.get((loader, key))
-        if outcome is None:
-            raise _MustLoad(lambda: self._load(loader, key, load))
-        return unwrap(cast("Cached[V] | CachedFailure", outcome))
-
-    async def _load(
-        self, loader: CachedLoader[K, V], key: K, load: Callable[[], Awaitable[Loaded[V]]]
-    ) -> None:
-        self._outcomes[(loader, key)] = await loader.outcome(key, load)

@@ -48,8 +48,8 @@ from kenner.offload import in_worker_thread
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.connections import ServeLimits, serve
-from kenner.validators.base import Validator
 from kenner.validators.build import BuiltValidators, Runtime, build_validators, open_runtime
+from kenner.validators.driver import Driven
 from kenner.watchdog import Probes, readiness_summary, run_watchdog
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class Prepared:
 
 
 def prepare(
-    config: Config, runtime: Runtime, scratch: Path, previous: Mapping[str, Validator] | None = None
+    config: Config, runtime: Runtime, scratch: Path, previous: Mapping[str, Driven] | None = None
 ) -> Prepared:
     """What a reload and ``kenner check-config`` do with a loaded configuration before serving
     it: load the certificate pair, build the validators (keys, CA bundles, secrets).

@@ -1,4 +1,26 @@
-"""The validator interface every kind of trust check implements."""
+"""The validator interface: a sans-IO step from facts to a verdict or to the next needs.
+
+A validator decides whether one image is trusted under one rule's options. It never opens a
+socket, waits, or starts a thread: it is given the facts it asked for and either returns the
+verdict or the ``Needs`` it still misses (``kenner.validators.needs``), in the manner of h11
+and python-tuf's ``TrustedMetadataSet``. The driver (``kenner.validators.driver``) meets the
+needs (network, cache, single-flight, deadlines, worker threads) and calls the step again.
+
+Rules for ``step``:
+
+- It is a function of its arguments and the facts: called again with more facts, it walks the
+  same way and gets further. It returns ``Needs`` only for needs not in ``facts`` (the driver
+  treats asking again for a fact it has as a bug), and may ask for several at once, which are
+  then met concurrently.
+- It runs in the request's task, once per image on the warm path, where the facts come from
+  the cache alone: it must be cheap (memoise per-rule work), and anything over about 1 ms of
+  CPU belongs in a ``Compute`` need or a ``Derived`` value, which are cached.
+- Expected failures (unsigned, bad signature, a fetch that failed, a remembered failure) are
+  returned as ``Untrusted`` naming the image's problem, never raised. A raised exception is
+  a bug: the driver's caller denies the image as an internal error.
+- It may keep in-memory state that outlives requests only where verification needs it (the
+  Notary rollback memory, updated from a derivation).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +29,29 @@ from typing import Protocol
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Verdict
 from kenner.config.model import RuleOptions
+from kenner.oci.dockerconfig import RegistryLogins
+from kenner.validators.needs import Facts, Needs
 
 
 class Validator(Protocol):
-    """Decides whether one image is trusted under one rule's options.
-
-    Expected failures (unsigned, bad signature, unreachable server) are returned as
-    ``Untrusted`` values, never raised. The caller owns the deadline: a validator simply
-    awaits, and is cancelled when the request's time is up.
-
-    A validator first gets the chance to answer synchronously (``cached_verdict``); only the
-    images it cannot answer that way are awaited with ``validate``.
-    """
+    """One configured validator's decision, as a sans-IO step (see the module)."""
 
     @property
     def name(self) -> str:
         """The validator's configured name."""
         ...
 
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
-        """The verdict ``validate`` would give now, when it needs no I/O to know it (a static
-        answer, or everything it needs cached and fresh), else None (then ``validate`` runs).
+    def step(
+        self,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+        facts: Facts,
+    ) -> Verdict | Needs:
+        """The verdict for ``image`` under ``options`` (the matching rule's ``with:``) from
+        ``facts``, or what is missing to reach it.
 
-        Runs in the request's task, without a task of its own, a cancel scope or a checkpoint:
-        it must not do I/O or wait. The verdict is exactly ``validate``'s for the same cache
-        state, a remembered failure included, and the cache entries it comes from count as
-        hits, as they would in ``validate``; a None leaves the statistics untouched.
+        ``pull_logins`` are the logins of the admitted object's pull secrets, when a
+        validator with ``auth.k8sKeychain`` exists and they were read; None otherwise.
         """
-        ...
-
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        """The verdict for ``image`` under ``options`` (the matching rule's ``with:``)."""
         ...

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
 import httpx
@@ -38,15 +39,24 @@ from kenner.net.cache import TtlCache
 from kenner.net.clients import CaBundleError
 from kenner.net.http import Fetcher, Fetchers
 from kenner.net.loader import CachedLoader
-from kenner.tuf import RollbackGuard, TrustedTargets
-from kenner.validators.base import Validator
-from kenner.validators.cosign import cosign_validator
+from kenner.tuf import RollbackGuard
+from kenner.validators.cosign import CosignValidator
 from kenner.validators.credentials import load_credentials
-from kenner.validators.notaryv1 import NotaryFetchSettings, NotaryV1Validator, TrustKey
-from kenner.validators.registry_access import LoginSource, load_logins
+from kenner.validators.driver import Driven, Driver, Links, NeedCache
+from kenner.validators.network import NotaryServer, ValidatorNetwork
+from kenner.validators.notaryv1 import NotaryV1Validator
+from kenner.validators.registry_access import (
+    Logins,
+    LoginSource,
+    RegistryAccess,
+    load_logins,
+    registry_fetchers,
+)
 from kenner.validators.static import StaticValidator
 
-MAX_CACHED_REPOSITORIES = 4096
+# Facts cached per validator (verified trust data, tags, signer sets): at a few KiB each,
+# a bounded share of memory however many images come by.
+MAX_CACHED_FACTS = 4096
 
 
 @attrs.frozen
@@ -89,17 +99,17 @@ class BuildInputs:
 
 
 @attrs.frozen(eq=False)  # a Mapping: equal to any mapping with the same validators
-class BuiltValidators(Mapping[str, Validator]):
+class BuiltValidators(Mapping[str, Driver]):
     """The validators of one configuration by name, with the inputs each was built from.
 
     A mapping, so callers look validators up by name; ``inputs`` lets the next reload tell
     which validators it may keep.
     """
 
-    by_name: Mapping[str, Validator]
+    by_name: Mapping[str, Driver]
     inputs: Mapping[str, BuildInputs]
 
-    def __getitem__(self, name: str) -> Validator:
+    def __getitem__(self, name: str) -> Driver:
         return self.by_name[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -112,7 +122,7 @@ class BuiltValidators(Mapping[str, Validator]):
 def build_validators(
     config: Config,
     runtime: Runtime,
-    previous: Mapping[str, Validator] | None = None,
+    previous: Mapping[str, Driven] | None = None,
     *,
     read_secrets: bool = True,
 ) -> BuiltValidators:
@@ -129,7 +139,7 @@ def build_validators(
             bundle its code refuses); the message names the validator.
     """
     reusable = previous if isinstance(previous, BuiltValidators) else None
-    validators: dict[str, Validator] = {}
+    validators: dict[str, Driver] = {}
     inputs: dict[str, BuildInputs] = {}
     for index, validator_config in enumerate(config.validators):
         name = validator_config.name
@@ -170,10 +180,10 @@ def build_inputs(
     return BuildInputs(validator, config.cache, config.deadlines, credentials)
 
 
-def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Validator:
+def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Driver:
     validator = inputs.validator
     if isinstance(validator, StaticValidatorConfig):
-        return StaticValidator(validator)
+        return Driver(StaticValidator(validator))
     credentials = inputs.credentials  # read once, by build_inputs
     if isinstance(validator, CosignValidatorConfig):
         assert isinstance(credentials, LoginSource)
@@ -182,7 +192,12 @@ def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Validator:
         _fetcher(runtime, validator.cert, "cert")
         for host, pem in validator.registry_certs.items():
             _fetcher(runtime, pem, f"registryCerts.{host}")
-        return cosign_validator(validator, credentials, config, runtime.fetchers, runtime.nursery)
+        use_pull_secrets = validator.auth is not None and validator.auth.k8s_keychain
+        access = RegistryAccess(registry_fetchers(validator, runtime.fetchers), credentials)
+        return Driver(
+            CosignValidator(validator, logins=Logins(credentials, use_pull_secrets)),
+            _links(ValidatorNetwork(registries=access), config, runtime),
+        )
     assert not isinstance(credentials, LoginSource)
     return _notary_v1(validator, credentials, config, runtime)
 
@@ -199,16 +214,24 @@ def _notary_v1(
     credentials: Credentials | None,
     config: Config,
     runtime: Runtime,
-) -> NotaryV1Validator:
-    cache: TtlCache[TrustKey, TrustedTargets] = TtlCache(
+) -> Driver:
+    session = AuthSession(_fetcher(runtime, validator.cert, "cert"), credentials)
+    network = ValidatorNetwork(notary=NotaryServer(validator.host, session))
+    return Driver(
+        NotaryV1Validator(validator, rollback=runtime.rollback),
+        _links(network, config, runtime),
+    )
+
+
+def _links(network: ValidatorNetwork, config: Config, runtime: Runtime) -> Links:
+    """A validator's links: its network, a cache of its own with single-flight loads in the
+    background nursery (each under the request deadline), the per-fetch deadline."""
+    cache: TtlCache[Any, Any] = TtlCache(
         ttl_s=config.cache.ttl_s,
         failure_ttl_s=config.cache.failure_ttl_s,
-        max_entries=MAX_CACHED_REPOSITORIES,
+        max_entries=MAX_CACHED_FACTS,
     )
-    return NotaryV1Validator(
-        validator,
-        session=AuthSession(_fetcher(runtime, validator.cert, "cert"), credentials),
-        loader=CachedLoader(cache, runtime.nursery, work_deadline_s=config.deadlines.request_s),
-        rollback=runtime.rollback,
-        settings=NotaryFetchSettings(fetch_s=config.deadlines.fetch_s),
+    loader: NeedCache = CachedLoader(
+        cache, runtime.nursery, work_deadline_s=config.deadlines.request_s
     )
+    return Links(network, loader, config.deadlines.fetch_s)

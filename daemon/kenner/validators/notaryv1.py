@@ -1,15 +1,16 @@
 """``type: notaryv1``: Docker Content Trust data from a Notary v1 server.
 
-The I/O shell around the pure verifier in ``kenner.tuf``. For one image it:
+A sans-IO step (``kenner.validators.base``) around the pure verifier in ``kenner.tuf``; the
+driver (``kenner.validators.driver``) fetches, caches and shares. For one image it:
 
 1. picks the pinned root keys the rule names (``with.trustRoot``: a name, ``"*"`` for any
    configured root, absent for the root named ``default``);
-2. gets the verified trust data of the image's repository (GUN) from the cache, or loads it
-   once for all concurrent requests (single-flight): round 1 fetches root, timestamp,
-   snapshot and targets concurrently; only when the pinned key does not sign the current
-   root are the versioned roots fetched to walk the rotation; round 2 fetches the
-   delegations the rule needs. A failing fetch cancels its siblings; every fetch has its
-   own deadline inside the request's;
+2. needs the verified trust data of the image's repository (GUN): a ``Derived`` need keyed by
+   ``TrustKey``, so the driver caches it and derives it once for all concurrent requests.
+   The derivation needs the clock (one reference time), then root, timestamp, snapshot and
+   targets (``TufRole`` needs, fetched concurrently); only when the pinned key does not sign
+   the current root, the versioned roots to walk the rotation; then the delegations the rule
+   needs. A failing fetch cancels its siblings; every fetch has its own deadline;
 3. refuses trust data older than what this process verified before (rollback);
 4. chooses the signed digest for the reference (``kenner.tuf.choose_digest``).
 
@@ -17,17 +18,15 @@ Verifying is pure CPU work, about 1 ms for a small repository; more than
 ``THREAD_TRUST_BYTES`` of trust data (hundreds of tags) is verified in a worker thread
 (``kenner.offload``), so that a big targets file does not stall the event loop.
 
-``cached_verdict`` answers from the cache alone (step 2 without a load), through the same
-verdict code, for requests that need no task (``kenner.validators.run``).
+Each verification is a ``Compute`` need, so the driver runs it in the thread when it is big.
 
-If a publish races the concurrent fetch, the hash chain breaks; the load is then repeated
-once before the image is denied.
+If a publish races the concurrent fetch, the hash chain breaks; the fetches are then repeated
+once (``TufRole.attempt`` 1) before the image is denied.
 """
 
 from __future__ import annotations
 
-import collections
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
@@ -38,18 +37,10 @@ import trio
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import NotaryV1ValidatorConfig, RuleOptions
-from kenner.net.auth import AuthSession
-from kenner.net.cache import CacheStatistics
-from kenner.net.errors import FetchError, NotFound
-from kenner.net.loader import (
-    CachedLoader,
-    Loaded,
-    Lookups,
-    answer_from_caches,
-    answer_with_loads,
-)
-from kenner.net.singleflight import SingleFlightStatistics
-from kenner.offload import in_worker_thread
+from kenner.net.cache import unwrap
+from kenner.net.errors import FetchError
+from kenner.net.loader import Loaded
+from kenner.oci.dockerconfig import RegistryLogins
 from kenner.tuf import (
     TOP_LEVEL_ROLES,
     PublicKey,
@@ -64,6 +55,7 @@ from kenner.tuf import (
     verify_repository,
 )
 from kenner.tuf.limits import max_bytes
+from kenner.validators.needs import Compute, Derived, Facts, Needs, TufRole
 
 # A broken hash chain right after a publish is a race, not an attack: one more try.
 _RACE_REASONS = frozenset({Reason.HASH_MISMATCH, Reason.LENGTH_MISMATCH})
@@ -85,14 +77,6 @@ class TrustKey:
     delegations: tuple[str, ...]
 
 
-@attrs.frozen
-class NotaryFetchSettings:
-    """Per-fetch deadline (inside the request's) and the clock for expiry checks."""
-
-    fetch_s: float
-    now: Callable[[], datetime] = attrs.field(default=lambda: datetime.now(UTC))
-
-
 class NotaryV1Validator:
     """Validates images against one Notary server with a set of pinned root keys."""
 
@@ -100,20 +84,15 @@ class NotaryV1Validator:
         self,
         config: NotaryV1ValidatorConfig,
         *,
-        session: AuthSession,
-        loader: CachedLoader[TrustKey, TrustedTargets],
         rollback: RollbackGuard,
-        settings: NotaryFetchSettings,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._config = config
-        self._session = session
-        self._loader = loader
         self._rollback = rollback
-        self._settings = settings
+        self._now = now  # the clock of expiry checks
         self._keys: dict[str, PublicKey] = {
             root.name: parse_public_key_pem(root.key) for root in config.trust_roots
         }
-        self._fetches: collections.Counter[str] = collections.Counter()  # by outcome
         # The pinned roots per rule's ``trustRoot`` (or why there are none), memoised: every
         # image needs them, and the rules are fixed for this validator's configuration.
         self._roots: dict[str | None, tuple[str, ...] | Untrusted] = {}
@@ -122,31 +101,31 @@ class NotaryV1Validator:
     def name(self) -> str:
         return self._config.name
 
-    def cache_statistics(self) -> CacheStatistics:
-        """The trust-data cache's counters (read by the metrics collector)."""
-        return self._loader.cache_statistics()
-
-    def flight_statistics(self) -> SingleFlightStatistics:
-        """Loads started and validations that joined one (read by the metrics collector)."""
-        return self._loader.flight_statistics()
-
-    def fetch_statistics(self) -> dict[tuple[str, str], int]:
-        """Role fetches so far by (host, outcome: ok, not_found, error, timeout)."""
-        return {(self._config.host, outcome): n for outcome, n in self._fetches.items()}
-
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict | None:
-        """``validate``'s verdict from the cached trust data (or remembered failure) of the
-        image's repository; None when it has none that is fresh."""
+    def step(
+        self,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+        facts: Facts,
+    ) -> Verdict | Needs:
+        """The verdict from the repository's verified trust data, or the need for it."""
         key = self._trust_key(image, options)
         if isinstance(key, Untrusted):
             return key
-        return answer_from_caches(lambda lookups: self._verdict(image, options, key, lookups))
-
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        key = self._trust_key(image, options)
-        if isinstance(key, Untrusted):
-            return key
-        return await answer_with_loads(lambda lookups: self._verdict(image, options, key, lookups))
+        need = Derived(key, partial(self._trust_data, key))
+        outcome = facts.get(need)
+        if outcome is None:
+            return Needs.of(need)
+        try:
+            targets = unwrap(outcome)
+            digest = choose_digest(targets, image.tag, image.digest, options.delegations)
+        except TrustError as error:
+            return Untrusted(str(error))  # "<reason>: <message naming the role>"
+        except FetchError as error:
+            return Untrusted(f"trust data unavailable: {error}")
+        except trio.TooSlowError:
+            return Untrusted(f"trust data unavailable: no answer from {self._config.host} in time")
+        return Trusted(digest)
 
     def _trust_key(self, image: ImageRef, options: RuleOptions) -> TrustKey | Untrusted:
         roots = self._roots.get(options.trust_root)
@@ -164,94 +143,86 @@ class NotaryV1Validator:
             return Untrusted(f"notaryv1 validator {self.name!r} has no trust root {name!r}")
         return (name,)
 
-    def _verdict(
-        self, image: ImageRef, options: RuleOptions, key: TrustKey, lookups: Lookups
-    ) -> Verdict:
-        """The verdict from the repository's trust data or the failure to load it."""
+    def _trust_data(self, key: TrustKey, facts: Facts) -> Loaded[TrustedTargets] | Needs:
+        """The derivation of the verified trust data (raises ``TrustError``, ``FetchError``)."""
+        clock = Compute(_NOW, self._now)  # one reference time for the whole verification
+        now = facts.get(clock)
+        if now is None:
+            return Needs.of(clock)
         try:
-            targets = lookups.take(self._loader, key, lambda: self._load(key))
-            digest = choose_digest(targets, image.tag, image.digest, options.delegations)
-        except TrustError as error:
-            return Untrusted(str(error))  # "<reason>: <message naming the role>"
-        except FetchError as error:
-            return Untrusted(f"trust data unavailable: {error}")
-        except trio.TooSlowError:
-            return Untrusted(f"trust data unavailable: no answer from {self._config.host} in time")
-        return Trusted(digest)
-
-    async def _load(self, key: TrustKey) -> Loaded[TrustedTargets]:
-        try:
-            return await self._load_once(key)
+            return self._verified(key, unwrap(now), 0, facts)
         except TrustError as error:
             if error.reason not in _RACE_REASONS:
                 raise
-            return await self._load_once(key)
+            return self._verified(key, unwrap(now), 1, facts)
 
-    async def _load_once(self, key: TrustKey) -> Loaded[TrustedTargets]:
-        now = self._settings.now()  # one reference time for the whole verification
+    def _verified(
+        self, key: TrustKey, now: datetime, attempt: int, facts: Facts
+    ) -> Loaded[TrustedTargets] | Needs:
         pinned = [self._keys[name] for name in key.roots]
-        files = _present(await self._fetch_roles(key.gun, TOP_LEVEL_ROLES))
+        files = _roles(key.gun, TOP_LEVEL_ROLES, attempt, facts)
+        if isinstance(files, Needs):
+            return files
+        verify = partial(verify_repository, key.gun, files, pinned, now)
+        repository = facts.get(_verify(("repository", key, attempt), _size(files), verify))
+        if repository is None:
+            return Needs.of(_verify(("repository", key, attempt), _size(files), verify))
         try:
-            repository = await _verified(
-                _size(files), partial(verify_repository, key.gun, files, pinned, now)
-            )
+            verified = unwrap(repository)
         except RootRotationNeeded as need:
             versions = [f"{n}.root" for n in range(1, need.current_version)]
-            history = _present(await self._fetch_roles(key.gun, versions))
+            history = _roles(key.gun, versions, attempt, facts)
+            if isinstance(history, Needs):
+                return history
             rotation = {int(name.split(".")[0]): raw for name, raw in history.items()}
-            repository = await _verified(
-                _size(files) + _size(history),
-                partial(verify_repository, key.gun, files, pinned, now, rotation_roots=rotation),
+            rotate = partial(
+                verify_repository, key.gun, files, pinned, now, rotation_roots=rotation
             )
-        delegations = await self._fetch_roles(key.gun, repository.roles_needed(key.delegations))
-        targets = await _verified(
-            _size(delegations), partial(verify_delegations, repository, delegations, now)
-        )
-        self._rollback.observe(self._config.host, key.gun, targets.versions)
-        return Loaded(targets, ttl_s=(targets.expires - now).total_seconds())
-
-    async def _fetch_roles(self, gun: str, roles: Sequence[str]) -> dict[str, bytes | None]:
-        """Fetch ``roles`` concurrently; None for a 404. The first failure cancels the rest."""
-        fetched: dict[str, bytes | None] = {}
-        failure: list[Exception] = []
-
-        async def fetch(role: str, cancel_scope: trio.CancelScope) -> None:
-            url = f"{self._config.host}/v2/{gun}/_trust/tuf/{role}.json"
-            cap = max_bytes("root" if role.endswith(".root") else role)
-            try:
-                with trio.fail_after(self._settings.fetch_s):
-                    result = await self._session.get(url, repository=gun, max_bytes=cap)
-                fetched[role] = result.body
-                self._fetches["ok"] += 1
-            except NotFound:
-                fetched[role] = None
-                self._fetches["not_found"] += 1
-            except (FetchError, trio.TooSlowError) as error:
-                self._fetches["timeout" if isinstance(error, trio.TooSlowError) else "error"] += 1
-                if isinstance(error, trio.TooSlowError):
-                    error = FetchError(url, f"no answer within {self._settings.fetch_s:g} s")
-                failure.append(error)
-                cancel_scope.cancel()
-
-        async with trio.open_nursery() as nursery:
-            for role in roles:
-                nursery.start_soon(fetch, role, nursery.cancel_scope)
-        if failure:
-            raise failure[0]
-        return fetched
+            rotated = _verify(("rotated", key, attempt), _size(files) + _size(history), rotate)
+            outcome = facts.get(rotated)
+            if outcome is None:
+                return Needs.of(rotated)
+            verified = unwrap(outcome)
+        delegations = _roles(key.gun, verified.roles_needed(key.delegations), attempt, facts)
+        if isinstance(delegations, Needs):
+            return delegations
+        check = partial(verify_delegations, verified, delegations, now)
+        targets = facts.get(_verify(("targets", key, attempt), _size(delegations), check))
+        if targets is None:
+            return Needs.of(_verify(("targets", key, attempt), _size(delegations), check))
+        trusted = unwrap(targets)
+        self._rollback.observe(self._config.host, key.gun, trusted.versions)
+        return Loaded(trusted, ttl_s=(trusted.expires - now).total_seconds())
 
 
-def _present(files: dict[str, bytes | None]) -> dict[str, bytes]:
-    return {role: raw for role, raw in files.items() if raw is not None}
+_NOW = "now"
 
 
-def _size(files: Mapping[str, bytes | None]) -> int:
-    return sum(len(raw) for raw in files.values() if raw is not None)
+def _roles(gun: str, roles: Sequence[str], attempt: int, facts: Facts) -> dict[str, bytes] | Needs:
+    """The present ``roles`` of ``gun`` (a 404 leaves a role out), or the fetches missing.
+
+    Raises:
+        FetchError: a fetch failed (the driver then cancelled its siblings).
+    """
+    present: dict[str, bytes] = {}
+    missing: list[TufRole] = []
+    for role in roles:
+        need = TufRole(gun, role, max_bytes("root" if role.endswith(".root") else role), attempt)
+        outcome = facts.get(need)
+        if outcome is None:
+            missing.append(need)
+            continue
+        raw = unwrap(outcome)
+        if raw is not None:
+            present[role] = raw
+    return Needs(tuple(missing)) if missing else present
 
 
-async def _verified(size: int, verify: Callable[[], T]) -> T:
+def _verify(key: Hashable, size: int, verify: Callable[[], T]) -> Compute[T]:
     """``verify()`` on the event loop for up to ``THREAD_TRUST_BYTES`` of trust data, else in
     a worker thread (pure code: it reads only its arguments)."""
-    if size <= THREAD_TRUST_BYTES:
-        return verify()
-    return await in_worker_thread(verify)
+    return Compute(key, verify, in_thread=size > THREAD_TRUST_BYTES)
+
+
+def _size(files: Mapping[str, bytes]) -> int:
+    return sum(len(raw) for raw in files.values())

@@ -5,7 +5,8 @@
   ``kenner.config.login_scope``), or per image from a mounted ``.dockerconfigjson`` (longest
   prefix, ``kenner.oci.dockerconfig``); both are ``RegistryLogins``, a plain login keyed by the
   registries of its scope. With ``auth.k8sKeychain`` the admitted object's pull secrets come
-  first (``kenner.validators.pod_logins``). An image on any other registry gets no login.
+  first, passed to the step for each request (``Logins``). An image on any other registry gets
+  no login.
 * CAs: a registry's ``registryCerts`` entry, else the validator's ``cert``, else the system CAs.
 * One authenticating session (and token cache) per (registry, login). The session's
   ``Credentials`` carry the registry's API host as their scope, so the login goes to that
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
+import attrs
+
 from kenner.config.errors import ConfigError
 from kenner.config.login_scope import NO_SCOPE
 from kenner.config.model import Auth, CosignValidatorConfig
@@ -29,7 +32,6 @@ from kenner.net.registry import RegistryClient
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
 from kenner.oci.naming import api_base, canonical_registry
 from kenner.validators.credentials import read_auth, secret_folder
-from kenner.validators.pod_logins import current_pod_logins
 
 MAX_SESSIONS = 256
 
@@ -61,6 +63,25 @@ def load_logins(auth: Auth | None, secrets_dir: str, scope: frozenset[str]) -> L
     return RegistryLogins.for_registries(found, scope)
 
 
+@attrs.frozen
+class Logins:
+    """Whose login an image is read with (pure: the step chooses, the driver only uses it)."""
+
+    configured: LoginSource
+    use_pull_secrets: bool = False  # auth.k8sKeychain
+
+    def login(
+        self, registry: str, repository: str, pull_logins: RegistryLogins | None = None
+    ) -> RegistryLogin | None:
+        """The login for an image: from the admitted object's pull secrets when the validator
+        uses them (``auth.k8sKeychain``) and one covers the image, else from the config."""
+        if self.use_pull_secrets and pull_logins is not None:
+            login = pull_logins.for_image(registry, repository)
+            if login is not None:
+                return login
+        return self.configured.for_image(registry, repository)
+
+
 class RegistryAccess:
     """One authenticating session per (registry, login), over the registry's verifying fetcher.
 
@@ -73,22 +94,17 @@ class RegistryAccess:
         fetcher_for: Callable[[str], Fetcher],
         logins: LoginSource,
         *,
-        use_pod_logins: bool = False,
+        use_pull_secrets: bool = False,
     ) -> None:
         self._fetcher_for = fetcher_for
-        self._logins = logins
-        self._use_pod_logins = use_pod_logins
+        self._logins = Logins(logins, use_pull_secrets)
         self._sessions: dict[tuple[str, RegistryLogin | None], AuthSession] = {}
 
-    def login(self, registry: str, repository: str) -> RegistryLogin | None:
-        """The login for an image: from the admitted object's pull secrets when the validator
-        uses them (``auth.k8sKeychain``) and one covers the image, else from the config."""
-        if self._use_pod_logins:
-            pod = current_pod_logins()
-            login = None if pod is None else pod.for_image(registry, repository)
-            if login is not None:
-                return login
-        return self._logins.for_image(registry, repository)
+    def login(
+        self, registry: str, repository: str, pull_logins: RegistryLogins | None = None
+    ) -> RegistryLogin | None:
+        """``Logins.login`` of this access's logins."""
+        return self._logins.login(registry, repository, pull_logins)
 
     def client(self, registry: str, login: RegistryLogin | None) -> RegistryClient:
         key = (canonical_registry(registry), login)

@@ -1,4 +1,11 @@
-"""Validate all images of one request concurrently, under the request's deadline."""
+"""Validate all images of one request concurrently, under the request's deadline.
+
+Rules: each image is first answered from its validator's cache in this task
+(``Driven.answer_now``): a static or warm request opens no task, no nursery and no cancel
+scope. The others are awaited (``Driven.answer``) until the deadline, one task each when
+there are several. A validator that raises denies its image, never the request, and never
+allows.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ import trio
 from kenner.admission.decision import ImageCheck
 from kenner.admission.verdict import Untrusted, Verdict
 from kenner.errors import KennerError
-from kenner.validators.base import Validator
+from kenner.oci.dockerconfig import RegistryLogins
+from kenner.validators.driver import Driven
 
 log = logging.getLogger(__name__)
 
@@ -21,16 +29,16 @@ OnValidated = Callable[[ImageCheck, Verdict, float], None]
 
 async def validate_checks(
     checks: Sequence[ImageCheck],
-    validators: Mapping[str, Validator],
+    validators: Mapping[str, Driven],
     deadline: float,
     on_validated: OnValidated | None = None,
+    *,
+    pull_logins: RegistryLogins | None = None,
 ) -> dict[str, Verdict]:
-    """Answer each check from its validator's caches, or else run the validator; the checks
+    """Answer each check from its validator's cache, or else drive the validator; the checks
     that wait on the network run in one nursery and stop at ``deadline`` (trio time).
 
-    Each validator's ``cached_verdict`` is asked first, in this task: a static or warm request
-    opens no task, no nursery and no cancel scope. The remaining checks (the cache misses) are
-    awaited directly when there is one, else in one task each.
+    ``pull_logins`` (the admitted object's pull secrets) go to every validator's step.
 
     Returns the verdicts that were reached, keyed by ``ImageCheck.key``. Images missing from
     the result did not finish in time; the decision core denies them. A validator that raises
@@ -45,15 +53,15 @@ async def validate_checks(
         if on_validated is not None:
             on_validated(check, verdict, trio.current_time() - started)
 
-    async def validate_one(check: ImageCheck, validator: Validator) -> None:
+    async def validate_one(check: ImageCheck, validator: Driven) -> None:
         started = trio.current_time()
         try:
-            verdict = await validator.validate(check.ref, check.rule.options)
+            verdict = await validator.answer(check.ref, check.rule.options, pull_logins)
         except Exception as error:  # turned into a denial of this image only, never an allow
             verdict = _failed(validator, check, error)
         settle(check, verdict, started)
 
-    waiting: list[tuple[ImageCheck, Validator]] = []
+    waiting: list[tuple[ImageCheck, Driven]] = []
     for check in checks:
         validator = validators.get(check.rule.validator)
         if validator is None:
@@ -61,7 +69,7 @@ async def validate_checks(
             continue
         started = trio.current_time()
         try:
-            verdict = validator.cached_verdict(check.ref, check.rule.options)
+            verdict = validator.answer_now(check.ref, check.rule.options, pull_logins)
         except Exception as error:  # as in validate_one
             verdict = _failed(validator, check, error)
         if verdict is not None:
@@ -80,7 +88,7 @@ async def validate_checks(
     return verdicts
 
 
-def _failed(validator: Validator, check: ImageCheck, error: Exception) -> Untrusted:
+def _failed(validator: Driven, check: ImageCheck, error: Exception) -> Untrusted:
     """The denial of an image whose validator raised; the verdict is not cached anywhere."""
     if isinstance(error, KennerError):
         log.warning("validator %r failed on %s: %s", validator.name, check.key, error)

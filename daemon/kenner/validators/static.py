@@ -7,6 +7,8 @@ import attrs
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import RuleOptions, StaticValidatorConfig
+from kenner.oci.dockerconfig import RegistryLogins
+from kenner.validators.needs import Facts
 
 
 @attrs.frozen
@@ -27,8 +29,11 @@ class StaticValidator:
     def name(self) -> str:
         return self.config.name
 
-    def cached_verdict(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        return self._verdict
-
-    async def validate(self, image: ImageRef, options: RuleOptions) -> Verdict:
-        return self._verdict  # cached_verdict answers first: only reached when called directly
+    def step(
+        self,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+        facts: Facts,
+    ) -> Verdict:
+        return self._verdict  # needs nothing

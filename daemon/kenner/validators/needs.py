@@ -1,0 +1,155 @@
+"""What a validator step can ask for: the kinds of needs the driver knows how to meet.
+
+A step (``kenner.validators.base.Validator``) never does I/O. It names what it is missing as
+``Need`` values and the driver (``kenner.validators.driver``) comes back with an outcome for
+each: the value, or the failure (a ``KennerError``, or ``trio.TooSlowError`` for a shared
+load that outlived its deadline).
+
+Rules:
+
+- A need is a frozen, hashable value: equal needs are one fact, fetched or computed once per
+  answer, and (when the verdict step asks for it) cached and shared between concurrent
+  requests by that equality. So a need holds everything its outcome depends on, the registry
+  login included: what one login reads is never another login's fact.
+- ``Need[V]``: ``V`` is the type of the value the driver hands back (``Facts.get``).
+- Three families:
+
+  * fetches (``Manifest``, ``Blob``, ``Referrers``, ``TufRole``): read from the network by
+    the driver, each under ``deadlines.fetchSeconds``. A 404 is an answer, ``None``; every
+    other failure is a ``FetchError`` (a fetch that got no answer in time is a
+    ``FetchTimedOut``). Every fetch is size-capped: by its ``max_bytes``, else by the
+    network function's own cap (manifests, referrers lists).
+  * ``Derived``: a value the validator computes from other needs (verified trust data, the
+    signers of a digest). Its ``derive`` is a step of its own: given the facts so far it
+    returns ``Loaded`` (the value, with an optional ttl bound) or the next ``Needs``, and it
+    may raise a ``KennerError`` to fail. Derived values are always cached and single-flight.
+  * ``Compute``: pure CPU work (verifying signatures, parsing big metadata). The driver runs
+    ``run()`` on the event loop, or in a worker thread when ``in_thread`` is set (the step
+    decides by a measured size threshold). A ``KennerError`` it raises is its outcome; it
+    must not touch state the event loop mutates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+
+from kenner.net.cache import Cached, CachedFailure
+from kenner.net.errors import FetchError
+from kenner.net.loader import Loaded
+from kenner.net.registry import FetchedManifest
+from kenner.oci.dockerconfig import RegistryLogin
+
+V = TypeVar("V")
+
+
+class Need(Generic[V]):
+    """Something a step asks for; the driver hands back a ``V`` or a failure."""
+
+    __slots__ = ()
+
+
+class Facts(Protocol):
+    """What the driver got so far for one answer (or one derivation)."""
+
+    def get(self, need: Need[V]) -> Cached[V] | CachedFailure | None:
+        """The outcome of ``need`` (``kenner.net.cache.unwrap`` gives the value or raises the
+        failure), or None when it is not at hand yet: then return it in ``Needs``."""
+        ...
+
+
+@attrs.frozen
+class Needs:
+    """A step's answer when facts are missing: what to get next (concurrently)."""
+
+    needs: tuple[Need[Any], ...]
+
+    @classmethod
+    def of(cls, *needs: Need[Any]) -> Needs:
+        return cls(needs)
+
+
+class FetchTimedOut(FetchError):
+    """A fetch got no (complete) answer within ``deadlines.fetchSeconds``."""
+
+
+# --- fetches ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(cache_hash=True)  # hashed on every cache look-up of a warm request
+class Manifest(Need[FetchedManifest | None]):
+    """The manifest (or index) ``reference`` (a tag or a digest) names; None when absent."""
+
+    registry: str  # canonical (kenner.oci.naming.canonical_registry)
+    repository: str
+    reference: str
+    login: RegistryLogin | None
+
+
+@attrs.frozen(cache_hash=True)
+class Blob(Need[bytes | None]):
+    """The blob ``digest``, at most ``max_bytes`` (``TooLarge`` beyond), its digest checked."""
+
+    registry: str
+    repository: str
+    digest: str
+    max_bytes: int
+    login: RegistryLogin | None
+
+
+@attrs.frozen(cache_hash=True)
+class Referrers(Need[object]):
+    """The OCI referrers list of ``digest`` filtered by ``artifact_type`` (None: all).
+
+    The value's type is the referrers reader's (``kenner.net``), given to the validator as is.
+    """
+
+    registry: str
+    repository: str
+    digest: str
+    artifact_type: str | None
+    login: RegistryLogin | None
+
+
+@attrs.frozen(cache_hash=True)
+class TufRole(Need[bytes | None]):
+    """A TUF role file of ``gun`` on the validator's Notary server (``1.root`` etc. for the
+    versioned roots), at most ``max_bytes``; None when absent.
+
+    ``attempt`` tells a fetch repeated on purpose (a publish raced the first one) from the
+    first: equal needs are one fact, so without it the repeat would get the first bytes.
+    """
+
+    gun: str
+    role: str
+    max_bytes: int
+    attempt: int = 0
+
+
+FETCHES = (Manifest, Blob, Referrers, TufRole)
+
+
+# --- done by the driver itself ----------------------------------------------------------------
+
+
+@attrs.frozen(cache_hash=True)
+class Derived(Need[V]):
+    """A value derived from other needs by ``derive`` (see the module); equal by ``key``.
+
+    ``key`` must hold everything the value depends on and be distinct from the keys of every
+    other kind of derived value of the same validator (use a key class of its own).
+    """
+
+    key: Hashable
+    derive: Callable[[Facts], Loaded[V] | Needs] = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen(cache_hash=True)
+class Compute(Need[V]):
+    """``run()``, pure CPU work, in a worker thread when ``in_thread``; equal by ``key``."""
+
+    key: Hashable
+    run: Callable[[], V] = attrs.field(eq=False, repr=False)
+    in_thread: bool = attrs.field(default=False, eq=False)

@@ -1,0 +1,311 @@
+"""The validator driver: one step, answered from the cache alone or by meeting its needs.
+
+The step here reads two dependent facts, as the cosign validator does: a tag's digest, then
+that digest's signer, each a fetch from a scripted network that takes virtual time, so a
+cached answer is seen to take none. Statistics are the driver's one cache's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from kenner.admission.image import ImageRef, parse_image
+from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.config.model import RuleOptions
+from kenner.net.cache import CacheStatistics, TtlCache, unwrap
+from kenner.net.errors import FetchError
+from kenner.net.loader import CachedLoader, Loaded
+from kenner.oci.dockerconfig import RegistryLogins
+from kenner.validators.driver import Driver, Links, NeedCache
+from kenner.validators.needs import Blob, Compute, Derived, Facts, Need, Needs
+
+LOAD_S = 1.0
+REGISTRY = "registry.kenner.test"
+IMAGE = parse_image(f"{REGISTRY}/team/app:v1")
+
+
+class Unreachable(FetchError):  # an expected failure: remembered like one
+    pass
+
+
+def blob(name: str) -> Blob:
+    return Blob(REGISTRY, "team/app", name, 1024, None)
+
+
+@attrs.define
+class ScriptedNetwork:
+    """Serves ``Blob`` needs by name from ``table`` after ``LOAD_S``; logs every fetch."""
+
+    table: Mapping[str, bytes | None]
+    fetched: list[str] = attrs.Factory(list)
+    bug: bool = False
+
+    def host(self, need: Need[Any]) -> str:
+        return REGISTRY
+
+    def location(self, need: Need[Any]) -> str:
+        assert isinstance(need, Blob)
+        return f"{REGISTRY}/{need.digest}"
+
+    async def fetch(self, need: Need[Any]) -> object:
+        assert isinstance(need, Blob)
+        self.fetched.append(need.digest)
+        await trio.sleep(LOAD_S)
+        if self.bug:
+            raise ValueError("a bug in the fetch")
+        if need.digest not in self.table:
+            raise Unreachable(self.location(need), "not there")
+        return self.table[need.digest]
+
+
+class TwoStep:
+    """Trusted('<digest>') when the tag's digest has a signer; the failure's text otherwise."""
+
+    name = "two-step"
+
+    def step(
+        self,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+        facts: Facts,
+    ) -> Verdict | Needs:
+        try:
+            tag = facts.get(blob(f"tag:{image.tag}"))
+            if tag is None:
+                return Needs.of(blob(f"tag:{image.tag}"))
+            digest = unwrap(tag)
+            if digest is None:
+                return Untrusted("no such tag")
+            signer = facts.get(blob(digest.decode()))
+            if signer is None:
+                return Needs.of(blob(digest.decode()))
+            if unwrap(signer) is None:
+                return Untrusted("unsigned")
+        except Unreachable as error:
+            return Untrusted(f"denied: {error}")
+        return Trusted(digest.decode())
+
+
+TABLE = {"tag:v1": b"sha256:aaa", "sha256:aaa": b"alice", "tag:v3": None}
+
+
+@attrs.define
+class Rig:
+    driver: Driver
+    network: ScriptedNetwork
+    cache: TtlCache[Any, Any]
+
+    def statistics(self) -> CacheStatistics:
+        return self.driver.cache_statistics()
+
+
+def rig(background: trio.Nursery, step: Any = None, *, ttl_s: float = 60.0, **net: Any) -> Rig:
+    network = ScriptedNetwork(net.pop("table", TABLE), **net)
+    cache: TtlCache[Any, Any] = TtlCache(ttl_s=ttl_s, failure_ttl_s=5.0, max_entries=10)
+    loader: NeedCache = CachedLoader(cache, background, work_deadline_s=30.0)
+    return Rig(Driver(step or TwoStep(), Links(network, loader, fetch_s=10.0)), network, cache)
+
+
+def _stats(hits: int = 0, failure_hits: int = 0, misses: int = 0, size: int = 0) -> Any:
+    return CacheStatistics(
+        hits=hits, failure_hits=failure_hits, misses=misses, evictions=0, size=size
+    )
+
+
+OPTIONS = RuleOptions()
+
+
+async def test_cold_loads_each_fact_once_then_the_cache_answers_without_waiting(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background)
+    assert r.driver.answer_now(IMAGE, OPTIONS) is None
+    assert r.statistics() == _stats()  # a look that fails counts nothing
+    start = trio.current_time()
+    loaded = await r.driver.answer(IMAGE, OPTIONS)
+    assert loaded == Trusted("sha256:aaa")
+    assert trio.current_time() - start == 2 * LOAD_S  # the second fact needs the first
+    assert r.network.fetched == ["tag:v1", "sha256:aaa"]
+    assert r.statistics() == _stats(misses=2, size=2)
+    start = trio.current_time()
+    assert r.driver.answer_now(IMAGE, OPTIONS) == loaded
+    assert trio.current_time() == start
+    assert r.statistics() == _stats(hits=2, misses=2, size=2)
+    assert r.driver.fetch_statistics() == {(REGISTRY, "ok"): 2}
+
+
+async def test_a_partial_hit_counts_only_what_the_loading_path_then_counts(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background)
+    await r.driver.answer(IMAGE, OPTIONS)
+    r.cache.invalidate(blob("sha256:aaa"))
+    before = r.statistics()
+    assert r.driver.answer_now(IMAGE, OPTIONS) is None
+    assert r.statistics() == before
+    assert await r.driver.answer(IMAGE, OPTIONS) == Trusted("sha256:aaa")
+    # One answer: one tag hit and one signer miss, as without the fast path.
+    assert r.statistics() == _stats(hits=1, misses=3, size=2)
+
+
+async def test_a_remembered_failure_gives_the_same_answer_and_counts_a_failure_hit(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background)
+    image = parse_image(f"{REGISTRY}/team/app:v2")
+    loaded = await r.driver.answer(image, OPTIONS)
+    assert loaded == Untrusted(f"denied: {REGISTRY}/tag:v2: not there")
+    assert r.driver.answer_now(image, OPTIONS) == loaded
+    assert r.statistics() == _stats(failure_hits=1, misses=1, size=1)
+    assert r.network.fetched == ["tag:v2"]
+    await trio.sleep(5.0)  # the failure ttl
+    assert r.driver.answer_now(image, OPTIONS) is None
+
+
+async def test_a_404_is_remembered_for_the_failure_ttl_only(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background)
+    image = parse_image(f"{REGISTRY}/team/app:v3")
+    assert await r.driver.answer(image, OPTIONS) == Untrusted("no such tag")
+    assert r.driver.answer_now(image, OPTIONS) == Untrusted("no such tag")
+    assert r.driver.fetch_statistics() == {(REGISTRY, "not_found"): 1}
+    await trio.sleep(5.0)
+    assert r.driver.answer_now(image, OPTIONS) is None
+
+
+async def test_facts_expire_from_the_fast_path_with_the_cache(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background)
+    await r.driver.answer(IMAGE, OPTIONS)
+    # Now is 2 LOAD_S after the start; the tag was cached at LOAD_S and expires first.
+    await trio.sleep(60.0 - LOAD_S - 0.001)
+    assert r.driver.answer_now(IMAGE, OPTIONS) is not None
+    await trio.sleep(0.001)
+    assert r.driver.answer_now(IMAGE, OPTIONS) is None
+
+
+async def test_without_a_cache_the_loading_path_still_ends(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background, ttl_s=0.0)  # keeps nothing: facts live in the answer only
+    for _ in range(2):
+        assert await r.driver.answer(IMAGE, OPTIONS) == Trusted("sha256:aaa")
+        assert r.driver.answer_now(IMAGE, OPTIONS) is None
+    assert r.network.fetched == ["tag:v1", "sha256:aaa"] * 2
+
+
+async def test_an_unexpected_error_is_raised_but_not_remembered(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    """A bug in a fetch reaches the caller, and is never cached as an outcome (issue 11
+    point 12): the cache-only path finds nothing, so the next request loads again."""
+    r = rig(background, bug=True)
+    with pytest.raises(ValueError, match="a bug in the fetch"):
+        await r.driver.answer(IMAGE, OPTIONS)
+    assert r.driver.answer_now(IMAGE, OPTIONS) is None
+    assert r.statistics() == _stats(misses=1, size=0)
+
+
+class AsksTwice:
+    name = "asks-twice"
+
+    def step(
+        self,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+        facts: Facts,
+    ) -> Verdict | Needs:
+        return Needs.of(blob("tag:v1"))  # whatever it was given
+
+
+async def test_a_step_that_asks_again_for_a_fact_it_has_is_a_bug_not_a_loop(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background, AsksTwice())
+    with pytest.raises(RuntimeError, match="asked again"):
+        await r.driver.answer(IMAGE, OPTIONS)
+    assert r.network.fetched == ["tag:v1"]
+
+
+@attrs.define
+class Derives:
+    """Trusted with a digest derived from two fetches and a computation (``Derived``)."""
+
+    name: str = "derives"
+    derivations: int = 0
+
+    def step(
+        self,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+        facts: Facts,
+    ) -> Verdict | Needs:
+        need = Derived(("signers", image.tag), self._derive)
+        outcome = facts.get(need)
+        if outcome is None:
+            return Needs.of(need)
+        try:
+            return Trusted(unwrap(outcome))
+        except FetchError as error:
+            return Untrusted(str(error))
+
+    def _derive(self, facts: Facts) -> Loaded[str] | Needs:
+        self.derivations += 1
+        parts = [blob("tag:v1"), blob("sha256:aaa")]
+        missing = [part for part in parts if facts.get(part) is None]
+        if missing:
+            return Needs(tuple(missing))  # both at once
+        tag, signer = (unwrap(facts.get(part)) for part in parts)  # type: ignore[arg-type]
+        joined = Compute("join", lambda: f"{tag!r} by {signer!r}")
+        outcome = facts.get(joined)
+        if outcome is None:
+            return Needs.of(joined)
+        return Loaded(unwrap(outcome), ttl_s=30.0)
+
+
+async def test_a_derived_fact_is_derived_once_for_concurrent_answers_and_cached(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    validator = Derives()
+    r = rig(background, validator)
+    verdicts: list[Verdict] = []
+
+    async def ask() -> None:
+        verdicts.append(await r.driver.answer(IMAGE, OPTIONS))
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for _ in range(200):
+            nursery.start_soon(ask)
+    expected = Trusted("b'sha256:aaa' by b'alice'")
+    assert verdicts == [expected] * 200
+    assert trio.current_time() - start == LOAD_S  # the two fetches of a step run together
+    assert sorted(r.network.fetched) == ["sha256:aaa", "tag:v1"]  # once each
+    assert r.driver.flight_statistics().started == 1
+    assert r.driver.flight_statistics().joined == 199
+    # The derivation's own facts are not cached: only the derived value is.
+    assert r.statistics().size == 1
+    assert r.driver.answer_now(IMAGE, OPTIONS) == expected
+    await trio.sleep(30.0)  # the derivation's own ttl bound
+    assert r.driver.answer_now(IMAGE, OPTIONS) is None
+
+
+async def test_a_failing_fetch_of_a_derivation_fails_it_and_is_remembered(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background, Derives(), table={"sha256:aaa": b"alice"})  # no tag: Unreachable
+    verdict = await r.driver.answer(IMAGE, OPTIONS)
+    assert verdict == Untrusted(f"{REGISTRY}/tag:v1: not there")
+    assert r.driver.answer_now(IMAGE, OPTIONS) == verdict  # remembered as a failure
+    assert r.statistics().failure_hits == 1
