@@ -15,13 +15,13 @@ import pytest
 import trio
 import trio.testing
 
-from kenner.admission.image import ImageRef, parse_image
+from kenner.admission.image import parse_image
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import RuleOptions
 from kenner.net.cache import CacheStatistics, TtlCache, unwrap
 from kenner.net.errors import FetchError
 from kenner.net.loader import CachedLoader, Loaded
-from kenner.oci.dockerconfig import RegistryLogins
+from kenner.validators.base import Ask
 from kenner.validators.driver import Driver, Links, NeedCache
 from kenner.validators.needs import Blob, Compute, Derived, Facts, Need, Needs
 
@@ -69,17 +69,11 @@ class TwoStep:
 
     name = "two-step"
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict | Needs:
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         try:
-            tag = facts.get(blob(f"tag:{image.tag}"))
+            tag = facts.get(blob(f"tag:{ask.image.tag}"))
             if tag is None:
-                return Needs.of(blob(f"tag:{image.tag}"))
+                return Needs.of(blob(f"tag:{ask.image.tag}"))
             digest = unwrap(tag)
             if digest is None:
                 return Untrusted("no such tag")
@@ -218,13 +212,7 @@ async def test_an_unexpected_error_is_raised_but_not_remembered(
 class AsksTwice:
     name = "asks-twice"
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict | Needs:
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         return Needs.of(blob("tag:v1"))  # whatever it was given
 
 
@@ -244,14 +232,8 @@ class Derives:
     name: str = "derives"
     derivations: int = 0
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict | Needs:
-        need = Derived(("signers", image.tag), self._derive)
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        need = Derived(("signers", ask.image.tag), self._derive)
         outcome = facts.get(need)
         if outcome is None:
             return Needs.of(need)

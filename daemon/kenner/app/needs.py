@@ -16,8 +16,11 @@ anything; whether child approval applies at all is the decision core's rule
 (``kenner.admission.decision.child_approval_applies``). The readers check the same conditions
 again on their own, so a reader called alone never reads what is not needed.
 
-Not listed yet: what each image's validator needs (a manifest, a TUF role, a referrers list);
-validators fetch that themselves today (docs/architecture.md, "Next step").
+What each image's validator needs (a manifest, a TUF role, a referrers list) is not listed
+here: it depends on the answers before it (a tag's digest, then its signatures), so each
+validator's step asks for it and its driver meets it, cached and shared
+(``kenner.validators.driver``, docs/architecture.md "Validators: sans-IO steps and one
+driver").
 """
 
 from __future__ import annotations

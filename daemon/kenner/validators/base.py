@@ -26,11 +26,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import attrs
+
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Verdict
 from kenner.config.model import RuleOptions
 from kenner.oci.dockerconfig import RegistryLogins
 from kenner.validators.needs import Facts, Needs
+
+
+@attrs.frozen
+class Ask:
+    """One question to a validator: is ``image`` trusted under ``options`` (the matching rule's
+    ``with:``)? ``pull_logins`` are the logins of the admitted object's pull secrets, when a
+    validator with ``auth.k8sKeychain`` exists and they were read; None otherwise."""
+
+    image: ImageRef
+    options: RuleOptions
+    pull_logins: RegistryLogins | None = None
 
 
 class Validator(Protocol):
@@ -41,17 +54,6 @@ class Validator(Protocol):
         """The validator's configured name."""
         ...
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict | Needs:
-        """The verdict for ``image`` under ``options`` (the matching rule's ``with:``) from
-        ``facts``, or what is missing to reach it.
-
-        ``pull_logins`` are the logins of the admitted object's pull secrets, when a
-        validator with ``auth.k8sKeychain`` exists and they were read; None otherwise.
-        """
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        """The verdict for ``ask`` from ``facts``, or what is missing to reach it."""
         ...

@@ -55,9 +55,10 @@ from kenner.net.cache import unwrap
 from kenner.net.errors import FetchError, NotFound
 from kenner.net.loader import Loaded
 from kenner.net.registry import FetchedManifest
-from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
+from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
 from kenner.oci.naming import DOCKER_HUB, canonical_registry
+from kenner.validators.base import Ask
 from kenner.validators.needs import Blob, Compute, Derived, Facts, FetchTimedOut, Manifest, Needs
 from kenner.validators.registry_access import Logins
 
@@ -112,18 +113,13 @@ class CosignValidator:
     def name(self) -> str:
         return self._config.name
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict | Needs:
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        image, options = ask.image, ask.options
         need = self._requirement(options)
         if isinstance(need, Untrusted):
             return need
         registry = canonical_registry(image.registry)
-        login = self._logins.login(registry, image.repository, pull_logins)
+        login = self._logins.login(registry, image.repository, ask.pull_logins)
         try:
             return self._signed_verdict(
                 image, options, need, _Reads(registry, image.repository, login, facts)

@@ -49,7 +49,7 @@ from kenner.net.loader import CachedLoader, Loaded
 from kenner.net.singleflight import SingleFlightStatistics
 from kenner.oci.dockerconfig import RegistryLogins
 from kenner.offload import in_worker_thread
-from kenner.validators.base import Validator
+from kenner.validators.base import Ask, Validator
 from kenner.validators.needs import (
     FETCHES,
     Compute,
@@ -127,7 +127,7 @@ class Driver:
         self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
     ) -> Verdict | None:
         facts = _Peeked(None if self._links is None else self._links.loader)
-        answer = self.validator.step(image, options, pull_logins, facts)
+        answer = self.validator.step(Ask(image, options, pull_logins), facts)
         if isinstance(answer, Needs):
             return None
         facts.record_hits()
@@ -136,9 +136,9 @@ class Driver:
     async def answer(
         self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
     ) -> Verdict:
-        facts = _Gathered()
+        facts, ask = _Gathered(), Ask(image, options, pull_logins)
         while True:
-            answer = self.validator.step(image, options, pull_logins, facts)
+            answer = self.validator.step(ask, facts)
             if not isinstance(answer, Needs):
                 return answer
             await _meet(answer.needs, facts, self._shared)

@@ -40,7 +40,6 @@ from kenner.config.model import NotaryV1ValidatorConfig, RuleOptions
 from kenner.net.cache import unwrap
 from kenner.net.errors import FetchError
 from kenner.net.loader import Loaded
-from kenner.oci.dockerconfig import RegistryLogins
 from kenner.tuf import (
     TOP_LEVEL_ROLES,
     PublicKey,
@@ -55,6 +54,7 @@ from kenner.tuf import (
     verify_repository,
 )
 from kenner.tuf.limits import max_bytes
+from kenner.validators.base import Ask
 from kenner.validators.needs import Compute, Derived, Facts, Needs, TufRole
 
 # A broken hash chain right after a publish is a race, not an attack: one more try.
@@ -101,14 +101,9 @@ class NotaryV1Validator:
     def name(self) -> str:
         return self._config.name
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict | Needs:
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         """The verdict from the repository's verified trust data, or the need for it."""
+        image, options = ask.image, ask.options
         key = self._trust_key(image, options)
         if isinstance(key, Untrusted):
             return key

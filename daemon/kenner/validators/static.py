@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
-from kenner.config.model import RuleOptions, StaticValidatorConfig
-from kenner.oci.dockerconfig import RegistryLogins
+from kenner.config.model import StaticValidatorConfig
+from kenner.validators.base import Ask
 from kenner.validators.needs import Facts
 
 
@@ -29,11 +28,5 @@ class StaticValidator:
     def name(self) -> str:
         return self.config.name
 
-    def step(
-        self,
-        image: ImageRef,
-        options: RuleOptions,
-        pull_logins: RegistryLogins | None,
-        facts: Facts,
-    ) -> Verdict:
+    def step(self, ask: Ask, facts: Facts) -> Verdict:
         return self._verdict  # needs nothing
