@@ -567,7 +567,7 @@ async def test_the_kube_client_refuses_non_canonical_paths() -> None:
                 f"/api/v1/namespaces/{NAMESPACE}/secrets/%2e%2e%2F%2e%2e%2Fkube-system",
                 f"/api/v1/namespaces/{NAMESPACE}/secrets/admin?x",
                 "/api/v1/namespaces//secrets/admin",
-                # child approval's owner path with a hostile request namespace (kube/owners.py)
+                # child approval's owner path with a hostile request namespace (admission/owners.py)
                 "/apis/apps/v1/namespaces/x/../kube-system/deployments/web",
                 "/apis/apps/v1/namespaces/x%2F..%2Fkube-system/deployments/web",
             ):

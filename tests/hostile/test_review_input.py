@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kenner.admission.owners import OwnerMismatch, OwnerRef, owner_proven_images
 from kenner.admission.review import AdmissionRequest, ReviewError, load_json, parse_review
 from kenner.admission.workload import ImageSite, ObjectShapeError, WorkloadError, extract_images
 from kenner.app.pipeline import answer_review
 from kenner.app.state import DaemonState, Snapshot
 from kenner.config.model import Config, Deadlines, Rule, StaticValidatorConfig
-from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images
 from kenner.quoting import MAX_QUOTE, quote
 from kenner.server.app import WebhookApp
 from kenner.validators.driver import Driven, Driver

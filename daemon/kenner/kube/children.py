@@ -4,7 +4,7 @@ A ReplicaSet's pods, a Deployment's ReplicaSets, a CronJob's Jobs carry the imag
 was admitted with (and pinned to signed digests then). Validating them again costs a Notary
 round trip per pod and can deny a rollout halfway when a Notary is briefly down. kenner fetches
 each owner the child names and keeps the digest references of its pod template only when the
-owner vouches for them (``kenner.kube.owners``: the same UID, not being deleted, a proof that
+owner vouches for them (``kenner.admission.owners``: the same UID, not being deleted, a proof that
 verifies under the current key and policy); the decision core skips those.
 
 Under ``resourceValidationMode: podsOnly`` controllers are admitted unchecked and carry no
@@ -23,12 +23,12 @@ import logging
 import trio
 
 from kenner.admission.decision import VALIDATED_OPERATIONS, child_approval_applies
+from kenner.admission.kube_names import KubeNameError
+from kenner.admission.owners import OwnerMismatch, owner_proven_images, owner_references
 from kenner.admission.proof import Prover
 from kenner.admission.review import AdmissionRequest
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient, KubeError
-from kenner.kube.owners import OwnerMismatch, owner_proven_images, owner_references
-from kenner.kube.paths import KubeNameError
 
 log = logging.getLogger(__name__)
 

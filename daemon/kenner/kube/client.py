@@ -10,8 +10,8 @@ redirects not followed.
 Only canonical paths are sent (``/seg/seg/...``, each segment of letters, digits, ``.``, ``_``
 and ``-``, none ``.`` or ``..``): httpx would resolve a ``..`` before sending, and an escaped
 ``%2F`` or ``%2e%2e`` is for the API server to decode, so either could reach another object.
-Callers build paths with ``kenner.kube.paths.object_path``, which checks the names first; this
-check is the backstop that refuses anything else without a request.
+Callers build paths with ``kenner.admission.kube_names.object_path``, which checks the names
+first; this check is the backstop that refuses anything else without a request.
 
 The bearer token file is read again whenever its modification time or size changes: the
 kubelet rotates projected service account tokens in place.

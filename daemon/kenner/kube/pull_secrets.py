@@ -22,14 +22,14 @@ secrets: the ServiceAccount admission plugin refuses to create a Pod whose accou
 exist (before any webhook sees it), so a workload's pods will not run until it exists.
 Objects are read per request and never cached, so a rotated secret counts at once.
 
-Names are checked before any read (``kenner.kube.paths``): the namespace must be a DNS-1123
-label, Secret and ServiceAccount names DNS-1123 subdomains, as the API server requires of real
-objects, and every path is built from escaped segments. An invalid name (``../../kube-system/
-secrets/admin``, ``a%2Fb``) is skipped with a warning like a missing secret; an invalid
-namespace, or an object whose ``metadata.namespace`` is not the request's, reads nothing. So
-kenner only ever reads Secrets of the admitted object's own namespace. Skipping, not denying, is
-safe: a login only decides whether a registry lets kenner read; a signature counts the same
-whichever login fetched it, and a registry that refuses denies.
+Names are checked before any read (``kenner.admission.kube_names``): the namespace must be a
+DNS-1123 label, Secret and ServiceAccount names DNS-1123 subdomains, as the API server requires
+of real objects, and every path is built from escaped segments. An invalid name
+(``../../kube-system/secrets/admin``, ``a%2Fb``) is skipped with a warning like a missing
+secret; an invalid namespace, or an object whose ``metadata.namespace`` is not the request's,
+reads nothing. So kenner only ever reads Secrets of the admitted object's own namespace.
+Skipping, not denying, is safe: a login only decides whether a registry lets kenner read; a
+signature counts the same whichever login fetched it, and a registry that refuses denies.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import attrs
 import trio
 
 from kenner.admission.decision import VALIDATED_OPERATIONS
+from kenner.admission.kube_names import KubeNameError, check_name, check_namespace, object_path
 from kenner.admission.pull_secrets import (
     pull_secret_names,
     reference_names,
@@ -51,7 +52,6 @@ from kenner.admission.pull_secrets import (
 from kenner.admission.review import AdmissionRequest
 from kenner.config.model import Config
 from kenner.kube.client import KubeClient, KubeError, KubeNotFound
-from kenner.kube.paths import KubeNameError, check_name, check_namespace, object_path
 from kenner.oci.dockerconfig import (
     DockerConfigError,
     RegistryLogins,

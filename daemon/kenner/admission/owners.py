@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from kenner.admission.image import ImageRefError, parse_image
+from kenner.admission.kube_names import KubeNameError, check_name, object_path
 from kenner.admission.proof import Prover
 from kenner.admission.workload import (
     WORKLOAD_KINDS,
@@ -31,7 +32,6 @@ from kenner.admission.workload import (
     marked_for_deletion,
 )
 from kenner.errors import KennerError
-from kenner.kube.paths import KubeNameError, check_name, object_path
 from kenner.quoting import quote
 
 # The REST resource name of each owner kind (lower-case plural, as the API spells it).

@@ -1,5 +1,5 @@
-"""``kenner.kube.paths`` (issue 11 point 11): names are checked as Kubernetes names and paths are
-built from escaped segments, so no name can add, remove or climb a path level."""
+"""``kenner.admission.kube_names`` (issue 11 point 11): names are checked as Kubernetes names
+and paths are built from escaped segments, so no name can add, remove or climb a path level."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kenner.kube.paths import (
+from kenner.admission.kube_names import (
     KubeNameError,
     check_name,
     check_namespace,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from kenner.admission.kube_names import KubeNameError
+from kenner.admission.owners import OwnerMismatch, OwnerRef, owner_proven_images, owner_references
 from kenner.config.model import Config, Rule, StaticValidatorConfig
-from kenner.kube.owners import OwnerMismatch, OwnerRef, owner_proven_images, owner_references
-from kenner.kube.paths import KubeNameError
 from tests.shared import connaisseur_fixtures
 from tests.support.proofs import prover, with_proof
 
