@@ -22,7 +22,7 @@ from kenner.net.cache import CacheStatistics, TtlCache, unwrap
 from kenner.net.errors import FetchError
 from kenner.net.loader import CachedLoader, Loaded
 from kenner.validators.base import Ask
-from kenner.validators.driver import Driver, Links, NeedCache
+from kenner.validators.driver import MAX_CONCURRENT, Driver, Links, NeedCache
 from kenner.validators.needs import Blob, Compute, Derived, Facts, Need, Needs
 
 LOAD_S = 1.0
@@ -291,3 +291,44 @@ async def test_a_failing_fetch_of_a_derivation_fails_it_and_is_remembered(
     assert verdict == Untrusted(f"{REGISTRY}/tag:v1: not there")
     assert r.driver.answer_now(IMAGE, OPTIONS) == verdict  # remembered as a failure
     assert r.statistics().failure_hits == 1
+
+
+@attrs.define
+class ManyBlobs:
+    """Asks for ``count`` blobs at once (a signature manifest naming many payloads)."""
+
+    count: int
+    name: str = "many"
+
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        needs = [blob(f"sha256:{n}") for n in range(self.count)]
+        missing = [need for need in needs if facts.get(need) is None]
+        return Needs(tuple(missing)) if missing else Trusted()
+
+
+@attrs.define
+class CountingNetwork(ScriptedNetwork):
+    running: int = 0
+    most: int = 0
+
+    async def fetch(self, need: Need[Any]) -> object:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await trio.sleep(LOAD_S)
+            return b"payload"
+        finally:
+            self.running -= 1
+
+
+async def test_needs_asked_together_are_met_at_most_max_concurrent_at_a_time(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    network = CountingNetwork({})
+    cache: TtlCache[Any, Any] = TtlCache(ttl_s=60.0, max_entries=1000)
+    loader: NeedCache = CachedLoader(cache, background, work_deadline_s=300.0)
+    driver = Driver(ManyBlobs(100), Links(network, loader, fetch_s=10.0))
+    start = trio.current_time()
+    assert await driver.answer(IMAGE, OPTIONS) == Trusted()
+    assert network.most == MAX_CONCURRENT
+    assert trio.current_time() - start == -(-100 // MAX_CONCURRENT) * LOAD_S

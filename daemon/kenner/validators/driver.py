@@ -25,8 +25,10 @@ Rules:
 - Every fetch ends after ``deadlines.fetchSeconds`` (``FetchTimedOut``) and is counted by
   host and outcome (ok, not_found, error, timeout). A 404 is the value None; it is cached
   for the failure ttl only, as a failure would be, so a tag pushed later is seen soon.
-- Needs asked together are met concurrently; the first failure among them ends the wait for
-  the others, which get the same failure (a failing role fetch cancels its siblings).
+- Needs asked together are met concurrently, at most ``MAX_CONCURRENT`` at a time (a hostile
+  signature manifest may name thousands of payload blobs); the first failure among them ends
+  the wait for the others, which get the same failure (a failing role fetch cancels its
+  siblings).
 - A step that asks again for a fact it was given is a bug (it would loop): ``RuntimeError``.
 """
 
@@ -61,6 +63,7 @@ from kenner.validators.needs import (
 from kenner.validators.network import Network
 
 V = TypeVar("V")
+MAX_CONCURRENT = 16  # needs met at once for one step
 Outcome = Cached[Any] | CachedFailure
 NeedCache = CachedLoader[Need[Any], Any]
 
@@ -214,9 +217,11 @@ async def _meet(
         facts.put(needs[0], await outcome_of(needs[0]))
         return
     failures: list[CachedFailure] = []
+    limiter = trio.CapacityLimiter(MAX_CONCURRENT)
 
     async def meet_one(need: Need[Any], cancel_scope: trio.CancelScope) -> None:
-        outcome = await outcome_of(need)
+        async with limiter:
+            outcome = await outcome_of(need)
         facts.put(need, outcome)
         if isinstance(outcome, CachedFailure):
             failures.append(outcome)
