@@ -12,7 +12,7 @@ import trustme
 import kenner
 from kenner.net.clients import CaBundleError, HttpSettings
 from kenner.net.errors import AuthError, HttpStatusError, NotFound, TooLarge, TransportError
-from kenner.net.http import Fetcher, Fetchers
+from kenner.net.http import ERROR_BODY_BYTES, Fetcher, Fetchers
 from tests.loopback.servers import Request, Response, RoutedApp, respond, serve_https
 
 UNTRUSTED = "TLS verification failed: unable to get local issuer certificate"
@@ -179,3 +179,15 @@ async def test_an_invalid_header_value_is_not_quoted_in_the_error() -> None:
     assert "secret" not in str(caught.value)
     assert caught.value.__cause__ is None
     assert app.requests == []
+
+
+async def test_an_error_page_longer_than_the_cap_keeps_its_status() -> None:
+    """A 404 whose page exceeds a tiny cap is NotFound, not TooLarge (the page is cut short)."""
+    page = b"e" * 20_000
+    app = RoutedApp({"/gone": respond(404, page)})
+    async with serve_https(app) as server, Fetcher(ca_pem=server.ca_pem) as fetcher:
+        with pytest.raises(NotFound):
+            await fetcher.get(server.url("/gone"), max_bytes=10)
+        result = await fetcher.get_any_status(server.url("/gone"), max_bytes=10)
+    assert result.status == 404
+    assert result.body == page[:ERROR_BODY_BYTES]

@@ -36,6 +36,10 @@ from kenner.net.errors import (
     TransportError,
 )
 
+# An error response is kept only this long: it is never interpreted, and its size is not the
+# caller's concern (a 404 page longer than a tiny blob's cap must still read as not found).
+ERROR_BODY_BYTES = 4096
+
 
 @attrs.frozen
 class FetchResult:
@@ -114,14 +118,19 @@ class Fetcher(AsyncClosing):
     ) -> FetchResult:
         """GET ``url`` and return the response whatever its status (for auth challenges).
 
+        A non-2xx body is cut to ``ERROR_BODY_BYTES``, never refused for its size.
+
         Raises:
-            TooLarge: the body exceeds ``max_bytes``.
+            TooLarge: a 2xx body exceeds ``max_bytes``.
             TransportError: no usable exchange (connection, TLS verification, protocol, stall).
         """
         _check_url(url)
         try:
             async with self._client.stream("GET", url, headers=headers) as response:
-                body = await _read_capped(response, url, max_bytes)
+                if 200 <= response.status_code < 300:
+                    body = await _read_capped(response, url, max_bytes)
+                else:  # an error page is never interpreted: its size is not the caller's cap
+                    body = await _read_truncated(response, ERROR_BODY_BYTES)
                 return FetchResult(
                     url=str(response.url),
                     status=response.status_code,
@@ -196,6 +205,18 @@ async def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> by
         if len(body) > max_bytes:
             await _abandon(response, chunks)
             raise TooLarge(url, f"the body exceeds the {max_bytes}-byte cap")
+    return bytes(body)
+
+
+async def _read_truncated(response: httpx.Response, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of the body; the rest is dropped with the connection."""
+    body = bytearray()
+    chunks = response.aiter_bytes()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > max_bytes:
+            await _abandon(response, chunks)
+            return bytes(body[:max_bytes])
     return bytes(body)
 
 

@@ -48,9 +48,6 @@ from kenner.offload import in_worker_thread
 
 log = logging.getLogger(__name__)
 
-#: Blobs are read up to their declared size, or this much: what a registry's error body takes.
-ERROR_BODY_MAX_BYTES = 4096
-
 API = "referrers API"
 TAG_SCHEMA = "referrers tag schema"
 
@@ -159,11 +156,11 @@ async def fetch_blob(
     fetch_s: float,
 ) -> bytes:
     """The blob ``descriptor`` names: its declared size at most ``max_bytes``, hashing to its
-    digest; no more is read than it declares (or ``ERROR_BODY_MAX_BYTES`` if that is more).
+    digest; no more is read than it declares.
 
     Raises:
         TooLarge: it declares more than ``max_bytes`` (nothing is fetched) or is longer than
-            the read allows.
+            it declares.
         NotFound: the registry has no such blob.
         BadContent: it does not hash to its digest.
         FetchError: any other failure.
@@ -173,10 +170,7 @@ async def fetch_blob(
     if descriptor.size > max_bytes:
         raise TooLarge(url, f"it declares {descriptor.size} bytes, over the {max_bytes}-byte cap")
     with trio.fail_after(fetch_s):
-        # Error bodies count against the cap too (``Fetcher``): a 404 must not read as
-        # "too large" because its message is longer than a tiny blob.
-        cap = max(descriptor.size, ERROR_BODY_MAX_BYTES)
-        return await client.blob(repository, descriptor.digest, max_bytes=cap)
+        return await client.blob(repository, descriptor.digest, max_bytes=descriptor.size)
 
 
 async def fetch_referrer(
