@@ -225,25 +225,13 @@ async def test_a_step_that_asks_again_for_a_fact_it_has_is_a_bug_not_a_loop(
     assert r.network.fetched == ["tag:v1"]
 
 
-@attrs.define
-class Derives:
-    """Trusted with a digest derived from two fetches and a computation (``Derived``)."""
+@attrs.frozen
+class Joined(Derived[str]):
+    """The tag's digest and its signer, joined (a derived value of its own kind)."""
 
-    name: str = "derives"
-    derivations: int = 0
+    tag: str | None
 
-    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
-        need = Derived(("signers", ask.image.tag), self._derive)
-        outcome = facts.get(need)
-        if outcome is None:
-            return Needs.of(need)
-        try:
-            return Trusted(unwrap(outcome))
-        except FetchError as error:
-            return Untrusted(str(error))
-
-    def _derive(self, facts: Facts) -> Loaded[str] | Needs:
-        self.derivations += 1
+    def derive(self, facts: Facts) -> Loaded[str] | Needs:
         parts = [blob("tag:v1"), blob("sha256:aaa")]
         missing = [part for part in parts if facts.get(part) is None]
         if missing:
@@ -254,6 +242,23 @@ class Derives:
         if outcome is None:
             return Needs.of(joined)
         return Loaded(unwrap(outcome), ttl_s=30.0)
+
+
+@attrs.define
+class Derives:
+    """Trusted with a digest derived from two fetches and a computation (``Derived``)."""
+
+    name: str = "derives"
+
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        need = Joined(ask.image.tag)
+        outcome = facts.get(need)
+        if outcome is None:
+            return Needs.of(need)
+        try:
+            return Trusted(unwrap(outcome))
+        except FetchError as error:
+            return Untrusted(str(error))
 
 
 async def test_a_derived_fact_is_derived_once_for_concurrent_answers_and_cached(

@@ -24,9 +24,7 @@ Rules for ``step``:
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import attrs
+from typing import NamedTuple, Protocol
 
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Verdict
@@ -35,8 +33,7 @@ from kenner.oci.dockerconfig import RegistryLogins
 from kenner.validators.needs import Facts, Needs
 
 
-@attrs.frozen
-class Ask:
+class Ask(NamedTuple):  # a tuple: built for every image of every request, cheaply
     """One question to a validator: is ``image`` trusted under ``options`` (the matching rule's
     ``with:``)? ``pull_logins`` are the logins of the admitted object's pull secrets, when a
     validator with ``auth.k8sKeychain`` exists and they were read; None otherwise."""

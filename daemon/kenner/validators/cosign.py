@@ -6,7 +6,7 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
 1. works out which trust roots must sign and how many (``kenner.cosign.threshold``);
 2. resolves a tag to the digest of the manifest (or index) the registry serves (a
    ``Manifest`` need, cached per tag and login); a reference with a digest skips this;
-3. needs the signers of the digest (a ``Derived`` need keyed by ``SignatureKey``, cached and
+3. needs the signers of the digest (a ``Derived`` need, ``SignatureKey``, cached and
    derived once for concurrent requests), whose derivation reads the signature manifest
    ``<repo>:sha256-<hex>.sig`` and each signature layer's payload. Cosign's payload for an
    image without annotations is deterministic, so when a layer's digest equals that of the
@@ -71,8 +71,8 @@ THREAD_KEY_CHECKS = 16
 
 
 @attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
-class SignatureKey:
-    """What the verified signer set of one digest depends on."""
+class SignatureKey(Derived["Findings"]):
+    """The verified signer set of one digest, keyed by what it depends on."""
 
     registry: str
     repository: str
@@ -81,6 +81,10 @@ class SignatureKey:
     reference_check: ReferenceCheck
     require_tlog: bool
     login: RegistryLogin | None
+    validator: CosignValidator = attrs.field(eq=False, repr=False)
+
+    def derive(self, facts: Facts) -> Loaded[Findings] | Needs:
+        return self.validator.derive_signers(self, facts)
 
 
 @attrs.frozen
@@ -183,19 +187,19 @@ class CosignValidator:
             options.signed_reference,
             options.verify_in_transparency_log,
             reads.login,
+            self,
         )
-        signers = Derived(key, partial(self._signers, key))
-        outcome = reads.facts.get(signers)
+        outcome = reads.facts.get(key)
         if outcome is None:
-            return Needs.of(signers)
+            return Needs.of(key)
         findings = unwrap(outcome)
         if findings.layers == 0:
             return f"no cosign signature for {digest} ({signature_tag(digest)} has none)"
         problem = shortfall(need, findings.signed, findings.problems)
         return None if problem is None else f"signatures on {digest}: {problem}"
 
-    def _signers(self, key: SignatureKey, facts: Facts) -> Loaded[Findings] | Needs:
-        """The derivation of which roots sign ``key.digest`` (raises ``FetchError``)."""
+    def derive_signers(self, key: SignatureKey, facts: Facts) -> Loaded[Findings] | Needs:
+        """The derivation of ``key``: which roots sign its digest (raises ``FetchError``)."""
         manifest = Manifest(key.registry, key.repository, signature_tag(key.digest), key.login)
         outcome = facts.get(manifest)
         if outcome is None:

@@ -129,7 +129,10 @@ class Driver:
     def answer_now(
         self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
     ) -> Verdict | None:
-        facts = _Peeked(None if self._links is None else self._links.loader)
+        if self._links is None:  # a validator without needs (static): no facts to look at
+            answer = self.validator.step(Ask(image, options, pull_logins), _NO_FACTS)
+            return None if isinstance(answer, Needs) else answer
+        facts = _Peeked(self._links.loader)
         answer = self.validator.step(Ask(image, options, pull_logins), facts)
         if isinstance(answer, Needs):
             return None
@@ -252,19 +255,30 @@ class _Gathered:
 class _Peeked:
     """The cache's live entries, read without counting; ``record_hits`` counts those used."""
 
-    def __init__(self, loader: NeedCache | None) -> None:
+    __slots__ = ("_loader", "_used")
+
+    def __init__(self, loader: NeedCache) -> None:
         self._loader = loader
         self._used: list[Need[Any]] = []
 
     def get(self, need: Need[V]) -> Cached[V] | CachedFailure | None:
-        if self._loader is None:
-            return None
         outcome = self._loader.peek(need)
         if outcome is not None:
             self._used.append(need)
         return outcome
 
     def record_hits(self) -> None:
-        if self._loader is not None:
-            for need in self._used:
-                self._loader.record_hit(need)
+        for need in self._used:
+            self._loader.record_hit(need)
+
+
+class _Nothing:
+    """No facts at all: what a validator without links is given."""
+
+    __slots__ = ()
+
+    def get(self, need: Need[V]) -> Cached[V] | CachedFailure | None:
+        return None
+
+
+_NO_FACTS = _Nothing()

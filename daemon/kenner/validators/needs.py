@@ -20,9 +20,10 @@ Rules:
     ``FetchTimedOut``). Every fetch is size-capped: by its ``max_bytes``, else by the
     network function's own cap (manifests, referrers lists).
   * ``Derived``: a value the validator computes from other needs (verified trust data, the
-    signers of a digest). Its ``derive`` is a step of its own: given the facts so far it
-    returns ``Loaded`` (the value, with an optional ttl bound) or the next ``Needs``, and it
-    may raise a ``KennerError`` to fail. Derived values are always cached and single-flight.
+    signers of a digest), a subclass per kind of value. Its ``derive`` is a step of its own:
+    given the facts so far it returns ``Loaded`` (the value, with an optional ttl bound) or
+    the next ``Needs``, and it may raise a ``KennerError`` to fail. Derived values are always
+    cached and single-flight.
   * ``Compute``: pure CPU work (verifying signatures, parsing big metadata). The driver runs
     ``run()`` on the event loop, or in a worker thread when ``in_thread`` is set (the step
     decides by a measured size threshold). A ``KennerError`` it raises is its outcome; it
@@ -134,16 +135,23 @@ FETCHES = (Manifest, Blob, Referrers, TufRole)
 # --- done by the driver itself ----------------------------------------------------------------
 
 
-@attrs.frozen(cache_hash=True)
 class Derived(Need[V]):
-    """A value derived from other needs by ``derive`` (see the module); equal by ``key``.
+    """A value derived from other needs (see the module): subclass it per kind of value.
 
-    ``key`` must hold everything the value depends on and be distinct from the keys of every
-    other kind of derived value of the same validator (use a key class of its own).
+    A subclass is a frozen attrs class whose fields hold everything the value depends on (its
+    identity: the cache key), and whose ``derive`` is the derivation step. A field that only
+    points back to the validator for ``derive`` is ``attrs.field(eq=False, repr=False)``.
     """
 
-    key: Hashable
-    derive: Callable[[Facts], Loaded[V] | Needs] = attrs.field(eq=False, repr=False)
+    __slots__ = ()
+
+    def derive(self, facts: Facts) -> Loaded[V] | Needs:
+        """The value from ``facts`` (a ``Loaded``), or the needs still missing.
+
+        Raises:
+            KennerError: the value cannot be derived (remembered as a failure).
+        """
+        raise NotImplementedError
 
 
 @attrs.frozen(cache_hash=True)

@@ -5,7 +5,7 @@ driver (``kenner.validators.driver``) fetches, caches and shares. For one image 
 
 1. picks the pinned root keys the rule names (``with.trustRoot``: a name, ``"*"`` for any
    configured root, absent for the root named ``default``);
-2. needs the verified trust data of the image's repository (GUN): a ``Derived`` need keyed by
+2. needs the verified trust data of the image's repository (GUN): a ``Derived`` need,
    ``TrustKey``, so the driver caches it and derives it once for all concurrent requests.
    The derivation needs the clock (one reference time), then root, timestamp, snapshot and
    targets (``TufRole`` needs, fetched concurrently); only when the pinned key does not sign
@@ -69,12 +69,17 @@ T = TypeVar("T")
 
 
 @attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
-class TrustKey:
-    """What a verified trust view depends on: repository, pinned roots, required roles."""
+class TrustKey(Derived[TrustedTargets]):
+    """The verified trust data of a repository, keyed by what it depends on: the repository,
+    the pinned roots, the required delegation roles."""
 
     gun: str
     roots: tuple[str, ...]
     delegations: tuple[str, ...]
+    validator: NotaryV1Validator = attrs.field(eq=False, repr=False)
+
+    def derive(self, facts: Facts) -> Loaded[TrustedTargets] | Needs:
+        return self.validator.derive_trust_data(self, facts)
 
 
 class NotaryV1Validator:
@@ -107,10 +112,9 @@ class NotaryV1Validator:
         key = self._trust_key(image, options)
         if isinstance(key, Untrusted):
             return key
-        need = Derived(key, partial(self._trust_data, key))
-        outcome = facts.get(need)
+        outcome = facts.get(key)
         if outcome is None:
-            return Needs.of(need)
+            return Needs.of(key)
         try:
             targets = unwrap(outcome)
             digest = choose_digest(targets, image.tag, image.digest, options.delegations)
@@ -128,7 +132,7 @@ class NotaryV1Validator:
             roots = self._roots[options.trust_root] = self._root_names(options.trust_root)
         if isinstance(roots, Untrusted):
             return roots
-        return TrustKey(image.name, roots, options.delegations)
+        return TrustKey(image.name, roots, options.delegations, self)
 
     def _root_names(self, trust_root: str | None) -> tuple[str, ...] | Untrusted:
         if trust_root == "*":
@@ -138,8 +142,8 @@ class NotaryV1Validator:
             return Untrusted(f"notaryv1 validator {self.name!r} has no trust root {name!r}")
         return (name,)
 
-    def _trust_data(self, key: TrustKey, facts: Facts) -> Loaded[TrustedTargets] | Needs:
-        """The derivation of the verified trust data (raises ``TrustError``, ``FetchError``)."""
+    def derive_trust_data(self, key: TrustKey, facts: Facts) -> Loaded[TrustedTargets] | Needs:
+        """The derivation of ``key`` (raises ``TrustError``, ``FetchError``)."""
         clock = Compute(_NOW, self._now)  # one reference time for the whole verification
         now = facts.get(clock)
         if now is None:
