@@ -53,7 +53,7 @@ class ScriptedNetwork:
         assert isinstance(need, Blob)
         return f"{REGISTRY}/{need.digest}"
 
-    async def fetch(self, need: Need[Any]) -> object:
+    async def fetch(self, need: Need[Any], fetch_s: float) -> object:
         assert isinstance(need, Blob)
         self.fetched.append(need.digest)
         await trio.sleep(LOAD_S)
@@ -316,7 +316,7 @@ class CountingNetwork(ScriptedNetwork):
     running: int = 0
     most: int = 0
 
-    async def fetch(self, need: Need[Any]) -> object:
+    async def fetch(self, need: Need[Any], fetch_s: float) -> object:
         self.running += 1
         self.most = max(self.most, self.running)
         try:

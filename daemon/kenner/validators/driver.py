@@ -22,8 +22,9 @@ Rules:
 - A ``Derived`` need is loaded by running its own ``derive`` step the same way, except that
   the fetches and computations it asks for are done for it alone (it runs once per key
   already). A failure of its fetch is handed to it; raising fails the derivation.
-- Every fetch ends after ``deadlines.fetchSeconds`` (``FetchTimedOut``) and is counted by
-  host and outcome (ok, not_found, error, timeout). A 404 is the value None; it is cached
+- Every request of a fetch ends after ``deadlines.fetchSeconds`` (``FetchTimedOut``; a
+  referrers list may take a request per page), and every fetch is counted by host and
+  outcome (ok, not_found, error, timeout). A 404 is the value None; it is cached
   for the failure ttl only, as a failure would be, so a tag pushed later is seen soon.
 - Needs asked together are met concurrently, at most ``MAX_CONCURRENT`` at a time (a hostile
   signature manifest may name thousands of payload blobs); the first failure among them ends
@@ -46,7 +47,6 @@ from kenner.admission.verdict import Verdict
 from kenner.config.model import RuleOptions
 from kenner.errors import KennerError
 from kenner.net.cache import Cached, CachedFailure, CacheStatistics
-from kenner.net.errors import FetchError
 from kenner.net.loader import CachedLoader, Loaded
 from kenner.net.singleflight import SingleFlightStatistics
 from kenner.oci.dockerconfig import RegistryLogins
@@ -188,13 +188,12 @@ class Driver:
         links = self._require_links()
         host = links.network.host(need)
         try:
-            with trio.fail_after(links.fetch_s):
-                value = await links.network.fetch(need)
+            value = await links.network.fetch(need, links.fetch_s)
         except trio.TooSlowError:
             self._fetches[(host, "timeout")] += 1
             reason = f"no answer within {links.fetch_s:g} s"
             raise FetchTimedOut(links.network.location(need), reason) from None
-        except FetchError:
+        except KennerError:
             self._fetches[(host, "error")] += 1
             raise
         self._fetches[(host, "ok" if value is not None else "not_found")] += 1

@@ -14,11 +14,12 @@ Rules:
 - ``Need[V]``: ``V`` is the type of the value the driver hands back (``Facts.get``).
 - Three families:
 
-  * fetches (``Manifest``, ``Blob``, ``Referrers``, ``TufRole``): read from the network by
-    the driver, each under ``deadlines.fetchSeconds``. A 404 is an answer, ``None``; every
-    other failure is a ``FetchError`` (a fetch that got no answer in time is a
-    ``FetchTimedOut``). Every fetch is size-capped: by its ``max_bytes``, else by the
-    network function's own cap (manifests, referrers lists).
+  * fetches (``Manifest``, ``Blob``, ``Referrers``, ``Referrer``, ``TufRole``): read from the
+    network by the driver (``kenner.validators.network``), each request under
+    ``deadlines.fetchSeconds``. A 404 is an answer, ``None``; every other failure is a
+    ``KennerError``: a ``FetchError`` (``FetchTimedOut`` for no answer in time), or the
+    referrers rules' ``ReferrersError``. Every fetch is size-capped: by its ``max_bytes``,
+    else by the reader's own cap (manifests, referrers lists).
   * ``Derived``: a value the validator computes from other needs (verified trust data, the
     signers of a digest), a subclass per kind of value. Its ``derive`` is a step of its own:
     given the facts so far it returns ``Loaded`` (the value, with an optional ttl bound) or
@@ -40,8 +41,10 @@ import attrs
 from kenner.net.cache import Cached, CachedFailure
 from kenner.net.errors import FetchError
 from kenner.net.loader import Loaded
+from kenner.net.referrers import Discovery
 from kenner.net.registry import FetchedManifest
 from kenner.oci.dockerconfig import RegistryLogin
+from kenner.oci.referrers import ReferrerManifest
 
 V = TypeVar("V")
 
@@ -91,26 +94,48 @@ class Manifest(Need[FetchedManifest | None]):
 
 @attrs.frozen(cache_hash=True)
 class Blob(Need[bytes | None]):
-    """The blob ``digest``, at most ``max_bytes`` (``TooLarge`` beyond), its digest checked."""
+    """The blob ``digest``, at most ``max_bytes`` (``TooLarge`` beyond), its digest checked.
+
+    ``size``, when a descriptor declares it (a referrer's layer), is checked against
+    ``max_bytes`` before any request, and no more than it is read
+    (``kenner.net.referrers.fetch_blob``).
+    """
 
     registry: str
     repository: str
     digest: str
     max_bytes: int
     login: RegistryLogin | None
+    size: int | None = None
 
 
 @attrs.frozen(cache_hash=True)
-class Referrers(Need[object]):
-    """The OCI referrers list of ``digest`` filtered by ``artifact_type`` (None: all).
-
-    The value's type is the referrers reader's (``kenner.net``), given to the validator as is.
-    """
+class Referrers(Need[Discovery]):
+    """The OCI referrers of the manifest ``digest`` with ``artifact_type`` (None: any), bounded
+    and paged as docs/referrers.md says (``kenner.net.referrers.list_referrers``); no
+    referrers is an empty list, never None."""
 
     registry: str
     repository: str
     digest: str
     artifact_type: str | None
+    login: RegistryLogin | None
+
+
+@attrs.frozen(cache_hash=True)
+class Referrer(Need[ReferrerManifest | None]):
+    """The manifest of one listed referrer: fetched by ``digest`` (``size`` as listed), checked
+    to be an OCI image manifest of ``artifact_type`` whose subject is ``subject`` and whose
+    layers declare at most ``layer_max_bytes`` each (``kenner.net.referrers.fetch_referrer``);
+    None when absent."""
+
+    registry: str
+    repository: str
+    digest: str
+    size: int
+    subject: str
+    artifact_type: str | None
+    layer_max_bytes: int
     login: RegistryLogin | None
 
 
@@ -129,7 +154,7 @@ class TufRole(Need[bytes | None]):
     attempt: int = 0
 
 
-FETCHES = (Manifest, Blob, Referrers, TufRole)
+FETCHES = (Manifest, Blob, Referrers, Referrer, TufRole)
 
 
 # --- done by the driver itself ----------------------------------------------------------------

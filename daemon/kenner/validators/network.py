@@ -1,9 +1,10 @@
 """The fetches of ``kenner.validators.needs`` over one validator's network access.
 
-Rules: one function per fetch kind, each a thin call into ``kenner.net`` (the registry client,
-the authenticating session) with the need's size cap; a 404 is the value None, any other
-failure a ``FetchError`` naming the URL. Deadlines, counting, caching and sharing are the
-driver's (``kenner.validators.driver``), not this module's.
+Rules: one branch per fetch kind, each a thin call into ``kenner.net`` (the registry client,
+the referrers reader, the authenticating session) with the need's size cap and every request
+under ``fetch_s``; a 404 is the value None, any other failure a ``KennerError`` naming the URL
+(or ``trio.TooSlowError``, which the driver turns into ``FetchTimedOut``). Counting, caching
+and sharing are the driver's (``kenner.validators.driver``), not this module's.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import attrs
+import trio
 
 from kenner.net.auth import AuthSession
-from kenner.net.errors import FetchError, NotFound
-from kenner.validators.needs import Blob, Manifest, Need, Referrers, TufRole
+from kenner.net.errors import NotFound
+from kenner.net.referrers import fetch_blob, fetch_referrer, list_referrers
+from kenner.oci.manifest import OCI_MANIFEST
+from kenner.oci.referrers import ArtifactDescriptor
+from kenner.validators.needs import Blob, Manifest, Need, Referrer, Referrers, TufRole
 from kenner.validators.registry_access import RegistryAccess
 
 
@@ -29,11 +34,12 @@ class Network(Protocol):
         """What a failure of ``need`` names (a URL)."""
         ...
 
-    async def fetch(self, need: Need[Any]) -> object:
-        """The value of the fetch ``need`` (None for a 404).
+    async def fetch(self, need: Need[Any], fetch_s: float) -> object:
+        """The value of the fetch ``need`` (None for a 404), each request under ``fetch_s``.
 
         Raises:
-            FetchError: it failed (never ``NotFound``).
+            KennerError: it failed (never ``NotFound``).
+            trio.TooSlowError: a request took longer than ``fetch_s``.
         """
         ...
 
@@ -48,7 +54,8 @@ class NotaryServer:
 
 @attrs.frozen
 class ValidatorNetwork:
-    """The registries (cosign) and the Notary server (notaryv1) one validator reads."""
+    """The registries (cosign, referrers) and the Notary server (notaryv1) one validator
+    reads."""
 
     registries: RegistryAccess | None = None
     notary: NotaryServer | None = None
@@ -56,7 +63,7 @@ class ValidatorNetwork:
     def host(self, need: Need[Any]) -> str:
         if isinstance(need, TufRole):
             return self._notary().host
-        assert isinstance(need, Manifest | Blob | Referrers)
+        assert isinstance(need, Manifest | Blob | Referrers | Referrer)
         return need.registry
 
     def location(self, need: Need[Any]) -> str:
@@ -64,29 +71,52 @@ class ValidatorNetwork:
             return f"{self._notary().host}/v2/{need.gun}/_trust/tuf/{need.role}.json"
         if isinstance(need, Manifest):
             return f"{need.registry}/{need.repository}:{need.reference}"
-        assert isinstance(need, Blob | Referrers)
+        assert isinstance(need, Blob | Referrers | Referrer)
         return f"{need.registry}/{need.repository}@{need.digest}"
 
-    async def fetch(self, need: Need[Any]) -> object:
+    async def fetch(self, need: Need[Any], fetch_s: float) -> object:
         try:
-            return await self._fetch(need)
+            return await self._fetch(need, fetch_s)
         except NotFound:
             return None
 
-    async def _fetch(self, need: Need[Any]) -> object:
+    async def _fetch(self, need: Need[Any], fetch_s: float) -> object:
         if isinstance(need, TufRole):
             session = self._notary().session
-            url = self.location(need)
-            return (await session.get(url, repository=need.gun, max_bytes=need.max_bytes)).body
+            with trio.fail_after(fetch_s):
+                url = self.location(need)
+                return (await session.get(url, repository=need.gun, max_bytes=need.max_bytes)).body
+        assert isinstance(need, Manifest | Blob | Referrers | Referrer)
+        client = self._registries().client(need.registry, need.login)
         if isinstance(need, Manifest):
-            client = self._registries().client(need.registry, need.login)
-            return await client.manifest(need.repository, need.reference)
+            with trio.fail_after(fetch_s):
+                return await client.manifest(need.repository, need.reference)
+        if isinstance(need, Blob) and need.size is None:
+            with trio.fail_after(fetch_s):
+                return await client.blob(need.repository, need.digest, max_bytes=need.max_bytes)
         if isinstance(need, Blob):
-            client = self._registries().client(need.registry, need.login)
-            return await client.blob(need.repository, need.digest, max_bytes=need.max_bytes)
+            declared = ArtifactDescriptor(OCI_MANIFEST, need.digest, need.size or 0)
+            return await fetch_blob(
+                client, need.repository, declared, max_bytes=need.max_bytes, fetch_s=fetch_s
+            )
         if isinstance(need, Referrers):
-            raise FetchError(self.location(need), "reading referrers is not supported yet")
-        raise TypeError(f"not a fetch need: {need!r}")
+            return await list_referrers(
+                client,
+                need.repository,
+                need.digest,
+                artifact_type=need.artifact_type,
+                fetch_s=fetch_s,
+            )
+        entry = ArtifactDescriptor(OCI_MANIFEST, need.digest, need.size)
+        return await fetch_referrer(
+            client,
+            need.repository,
+            entry,
+            subject=need.subject,
+            artifact_type=need.artifact_type,
+            layer_max_bytes=need.layer_max_bytes,
+            fetch_s=fetch_s,
+        )
 
     def _notary(self) -> NotaryServer:
         if self.notary is None:
