@@ -38,7 +38,7 @@ from kenner.net.registry import BadContent
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins, parse_docker_config
 from kenner.validators.build import build_validators, open_runtime
 from kenner.validators.credentials import load_credentials
-from kenner.validators.registry_access import LoginSource, RegistryAccess, load_logins
+from kenner.validators.registry_access import Logins, LoginSource, RegistryAccess, load_logins
 from tests.loopback.servers import (
     Request,
     Response,
@@ -127,11 +127,12 @@ async def test_a_login_for_one_registry_is_never_sent_to_another(tmp_path: Path)
     holding R's login refuses a URL on another host before sending anything."""
     own_app, other_app = _basic_registry(), _basic_registry()
     async with _two_hosts(own_app, other_app) as (own, other, fetcher):
-        access = RegistryAccess(lambda _: fetcher, _docker_config_logins(tmp_path, _host(own)))
-        own_client = access.client(_host(own), access.login(_host(own), "team/app"))
+        access = RegistryAccess(lambda _: fetcher)
+        logins = Logins(_docker_config_logins(tmp_path, _host(own)))
+        own_client = access.client(_host(own), logins.login(_host(own), "team/app"))
         with pytest.raises(BadContent):  # "{}" is no manifest: enough, the GET was let in
             await own_client.manifest("team/app", "v1")
-        login = access.login(_host(other), "team/app")
+        login = logins.login(_host(other), "team/app")
         assert login is None
         with pytest.raises(AuthError, match="none are configured"):
             await access.client(_host(other), login).manifest("team/app", "v1")

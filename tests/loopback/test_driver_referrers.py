@@ -27,7 +27,7 @@ from kenner.validators.base import Ask
 from kenner.validators.driver import Driver, Links, NeedCache
 from kenner.validators.needs import Blob, Facts, Needs, Referrer, Referrers
 from kenner.validators.network import ValidatorNetwork
-from kenner.validators.registry_access import LoginSource, RegistryAccess
+from kenner.validators.registry_access import RegistryAccess
 from tests.loopback.servers import serve_https
 from tests.support.referrers_front import ReferrersFront
 from tests.support.referrers_push import BUNDLE_TYPE, referrer_manifest
@@ -90,7 +90,7 @@ async def driven(front: ReferrersFront) -> AsyncIterator[Driver]:
         trio.open_nursery() as background,
     ):
         registry = server.base_url.removeprefix("https://")
-        network = ValidatorNetwork(registries=RegistryAccess(lambda _: fetcher, LoginSource()))
+        network = ValidatorNetwork(registries=RegistryAccess(lambda _: fetcher))
         cache: TtlCache[Any, Any] = TtlCache(ttl_s=60.0, failure_ttl_s=5.0, max_entries=64)
         loader: NeedCache = CachedLoader(cache, background, work_deadline_s=10.0)
         yield Driver(FirstBundle(registry), Links(network, loader, fetch_s=5.0))

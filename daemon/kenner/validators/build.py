@@ -193,7 +193,7 @@ def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Driver:
         for host, pem in validator.registry_certs.items():
             _fetcher(runtime, pem, f"registryCerts.{host}")
         use_pull_secrets = validator.auth is not None and validator.auth.k8s_keychain
-        access = RegistryAccess(registry_fetchers(validator, runtime.fetchers), credentials)
+        access = RegistryAccess(registry_fetchers(validator, runtime.fetchers))
         return Driver(
             CosignValidator(validator, logins=Logins(credentials, use_pull_secrets)),
             _links(ValidatorNetwork(registries=access), config, runtime),

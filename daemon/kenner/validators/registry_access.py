@@ -7,8 +7,10 @@
   registries of its scope. With ``auth.k8sKeychain`` the admitted object's pull secrets come
   first, passed to the step for each request (``Logins``). An image on any other registry gets
   no login.
+  The step chooses the login (``Logins``, pure) and puts it into every need it asks for.
 * CAs: a registry's ``registryCerts`` entry, else the validator's ``cert``, else the system CAs.
-* One authenticating session (and token cache) per (registry, login). The session's
+* One authenticating session (and token cache) per (registry, login) (``RegistryAccess``, used
+  by the driver's network). The session's
   ``Credentials`` carry the registry's API host as their scope, so the login goes to that
   registry and the token realm of its own challenge only (``kenner.net.auth``): a login a
   docker config key or a pull secret gives for registry R is picked only for images on R, and
@@ -89,22 +91,9 @@ class RegistryAccess:
     reaches the token realm the registry names.
     """
 
-    def __init__(
-        self,
-        fetcher_for: Callable[[str], Fetcher],
-        logins: LoginSource,
-        *,
-        use_pull_secrets: bool = False,
-    ) -> None:
+    def __init__(self, fetcher_for: Callable[[str], Fetcher]) -> None:
         self._fetcher_for = fetcher_for
-        self._logins = Logins(logins, use_pull_secrets)
         self._sessions: dict[tuple[str, RegistryLogin | None], AuthSession] = {}
-
-    def login(
-        self, registry: str, repository: str, pull_logins: RegistryLogins | None = None
-    ) -> RegistryLogin | None:
-        """``Logins.login`` of this access's logins."""
-        return self._logins.login(registry, repository, pull_logins)
 
     def client(self, registry: str, login: RegistryLogin | None) -> RegistryClient:
         key = (canonical_registry(registry), login)
