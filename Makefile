@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest bench fuzz hostile zipapp clean
+.PHONY: run test lint pytest bench fuzz hostile zipapp image image-push clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ run: $(STAMP)
 test: lint pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check daemon tests bench
-	$(BIN)/ruff format --check daemon tests bench
+	$(BIN)/ruff check daemon tests bench image
+	$(BIN)/ruff format --check daemon tests bench image
 	$(BIN)/mypy
 
 pytest: $(STAMP)
@@ -40,6 +40,17 @@ hostile: $(STAMP)
 zipapp: $(STAMP)
 	mkdir -p dist
 	$(BIN)/shiv --compressed --reproducible -c kenner -o dist/kenner.pyz .
+
+# The OCI image in dist/image, built without a container engine (root, Debian mirror): image/build.py
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' daemon/kenner/__init__.py)
+image: $(STAMP)
+	rm -rf dist/image
+	$(BIN)/python -m image.build --out dist/image $(if $(IMAGE_SOURCE),--source '$(IMAGE_SOURCE)')
+
+# make image-push REGISTRY=registry.example/team: the image as REGISTRY/kenner:VERSION
+image-push: image
+	@test -n "$(REGISTRY)" || { echo "make image-push REGISTRY=host[:port][/path]"; exit 2; }
+	skopeo copy oci:dist/image:$(VERSION) docker://$(REGISTRY)/kenner:$(VERSION)
 
 clean:
 	rm -rf $(VENV) dist .mypy_cache .ruff_cache .pytest_cache
