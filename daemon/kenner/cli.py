@@ -1,7 +1,8 @@
-"""The ``kenner`` command: serve, review, check-config, cert, --version.
+"""The ``kenner`` command: serve, review, verify, check-config, cert, --version.
 
 Exit codes: ``review`` exits 0 when the request is allowed, 1 when denied, 2 on any error
-(an unreadable file, a bad configuration, a body that is not an AdmissionReview).
+(an unreadable file, a bad configuration, a body that is not an AdmissionReview); ``verify``
+exits 0 when every image would be admitted, 1 when one would be denied, 2 on any error.
 
 Errors are translated once, in ``main``: an expected failure (``KennerError``, also inside an
 exception group from trio) and an unreadable file argument print ``kenner: <message>`` and
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -25,6 +28,7 @@ from kenner.admission.decision import Decision
 from kenner.admission.review import AdmissionRequest, parse_review
 from kenner.app.pipeline import answer_request
 from kenner.app.state import Snapshot
+from kenner.app.verify import VerifyReport, render_text, verify_images
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
 from kenner.errors import KennerError
@@ -82,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--config", metavar="FILE", help="configuration file (default: embedded)")
     review.add_argument("review", nargs="?", default="-", metavar="REVIEW.json|-")
     review.set_defaults(run=_review)
+
+    verify = commands.add_parser(
+        "verify",
+        help="show what an admission would decide for images: rule, validator, verdict, digest",
+    )
+    verify.add_argument("--config", metavar="FILE", help="configuration file (default: embedded)")
+    verify.add_argument(
+        "--output", choices=("text", "json"), default="text", help="report format (default: text)"
+    )
+    verify.add_argument("images", nargs="+", metavar="IMAGE")
+    verify.set_defaults(run=_verify)
 
     check = commands.add_parser(
         "check-config",
@@ -151,9 +166,31 @@ def _review(args: argparse.Namespace) -> int:
 
 
 async def _review_once(request: AdmissionRequest, config: Config) -> tuple[bytes, Decision]:
-    async with open_runtime() as runtime:
-        snapshot = Snapshot(config, build_validators(config, runtime))
+    async with _offline_snapshot(config) as snapshot:
         return await answer_request(request, snapshot, started=trio.current_time())
+
+
+def _verify(args: argparse.Namespace) -> int:
+    config = load_config_file(args.config) if args.config else default_config()
+    configure_logging("warning", "text")  # stderr: stdout carries only the report
+    report = trio.run(_verify_once, args.images, config)
+    if args.output == "json":
+        sys.stdout.write(json.dumps(report.as_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    return EXIT_ALLOWED if report.admitted else EXIT_DENIED
+
+
+async def _verify_once(images: Sequence[str], config: Config) -> VerifyReport:
+    async with _offline_snapshot(config) as snapshot:
+        return await verify_images(images, snapshot)
+
+
+@asynccontextmanager
+async def _offline_snapshot(config: Config) -> AsyncIterator[Snapshot]:
+    """The configuration's validators as serve builds them, without the Kubernetes API."""
+    async with open_runtime() as runtime:
+        yield Snapshot(config, build_validators(config, runtime))
 
 
 def _check_config(args: argparse.Namespace) -> int:

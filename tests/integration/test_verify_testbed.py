@@ -1,0 +1,94 @@
+"""``kenner verify`` as a real process against the real Notary v1 test bed (tests/harness).
+
+It must say what ``kenner serve`` decides for the same images (tests/integration/
+test_notaryv1_e2e.py): the signed digest of a signed tag (not the registry's, for a moved
+tag), and the denial reason codes of unsigned images and tags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import Testbed
+from tests.integration.test_notaryv1_e2e import config_yaml
+
+pytestmark = pytest.mark.testbed
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def config_file(testbed: Testbed, tmp_path: Path) -> Path:
+    path = tmp_path / "kenner.yaml"
+    path.write_text(config_yaml(testbed))
+    return path
+
+
+def run_verify(*args: str) -> tuple[int, str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "daemon"))
+    done = subprocess.run(
+        [sys.executable, "-m", "kenner", "verify", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def verify_json(config_file: Path, *images: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run_verify("--config", str(config_file), "--output", "json", *images)
+    assert code in (0, 1), err
+    report: dict[str, Any] = json.loads(out)
+    return code, report
+
+
+def test_signed_images_report_the_signed_digest(testbed: Testbed, config_file: Path) -> None:
+    signed = testbed.case("signed/v1/trusted-root")
+    moved = testbed.case("moved-tag/v1/trusted-root")
+    assert moved.digest != moved.registry_digest
+    code, report = verify_json(config_file, signed.image, moved.image)
+    assert code == 0
+    assert report["admitted"] is True
+    for case, image in zip((signed, moved), report["images"], strict=True):
+        assert image["image"] == case.image
+        assert image["rule"] == f"{testbed.registry_host}/kenner-test/*:*"
+        assert (image["validator"], image["validatorType"]) == ("testbed", "notaryv1")
+        assert (image["verdict"], image["admitted"]) == ("allow", True)
+        assert image["digest"] == case.digest
+    assert moved.registry_digest not in json.dumps(report)
+
+
+def test_unsigned_images_are_denied_with_the_reason(testbed: Testbed, config_file: Path) -> None:
+    signed = testbed.case("signed/v1/trusted-root")
+    unsigned = testbed.case("unsigned/v1/trusted-root")
+    unsigned_tag = testbed.case("signed/unsigned-tag/trusted-root")
+    code, report = verify_json(config_file, unsigned.image, signed.image, unsigned_tag.image)
+    assert code == 1
+    denied, allowed, tag_denied = report["images"]
+    assert (denied["verdict"], denied["admitted"], denied["digest"]) == ("deny", False, None)
+    assert "no_trust_data" in denied["reason"]
+    assert allowed["digest"] == signed.digest
+    assert "tag_not_signed" in tag_denied["reason"]
+
+
+def test_the_text_report_names_rule_validator_digest_and_why(
+    testbed: Testbed, config_file: Path
+) -> None:
+    signed = testbed.case("signed/v1/trusted-root")
+    code, out, _ = run_verify("--config", str(config_file), signed.image, "nginx:1.27")
+    assert code == 1
+    assert f"{signed.image}: admitted" in out
+    assert "  validator: testbed (notaryv1)" in out
+    assert f"  digest:    {signed.digest}" in out
+    assert "docker.io/library/nginx:1.27" in out
+    assert "denied by static validator 'deny'" in out
+    assert out.rstrip().endswith("1 of 2 images admitted")
