@@ -66,6 +66,8 @@ PRUNED = (
     "var/lib/apt",
     "var/log",
 )
+# Where the runtime and k8s/deployment.yaml mount: present even under a read-only root.
+MOUNT_POINTS = ("proc", "sys", "etc/kenner/config", "etc/kenner/tls", "etc/kenner/proof")
 PRUNED_GLOBS = (f"usr/lib/{PYTHON}/lib-dynload/_test*", f"usr/lib/{PYTHON}/lib-dynload/xx*")
 
 
@@ -245,6 +247,8 @@ def finish_root(tree: Path) -> None:
     for pattern in PRUNED_GLOBS:
         for path in tree.glob(pattern):
             path.unlink()
+    for mount_point in MOUNT_POINTS:
+        (tree / mount_point).mkdir(parents=True, exist_ok=True)
     # Bytecode by the image's own interpreter. Hash-based (not mtime-based) pyc files are
     # the same on every build; a fixed hash seed keeps frozensets in a fixed order.
     compile_all = ["chroot", str(tree), f"/usr/bin/{PYTHON}", "-m", "compileall", "-q"]
