@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kenner.app.verify import KEYCHAIN_NOTE
+from kenner.app.state import Snapshot
+from kenner.app.verify import KEYCHAIN_NOTE, VerifyReport, render_text, verify_images
 from kenner.cli import main
+from kenner.config.load import load_config
+from kenner.quoting import clip
+from kenner.validators.build import build_validators, open_runtime
 from tests.support.cosign_signing import new_key, public_pem
 
 STATIC = """\
@@ -242,3 +249,27 @@ def test_without_images_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     code, out, err = verify(capsys)
     assert (code, out) == (2, "")
     assert "IMAGE" in err
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=260), min_size=1, max_size=3))
+def test_any_image_text_gets_a_report_never_an_error(images: list[str]) -> None:
+    """Whatever is typed as an image: one report each, in order, clipped; admitted only
+    through the registry.k8s.io rule; the text report keeps one block per image."""
+    config = load_config(STATIC)
+
+    async def run() -> VerifyReport:
+        async with open_runtime() as runtime:
+            return await verify_images(images, Snapshot(config, build_validators(config, runtime)))
+
+    report = trio.run(run)
+    assert [image.image for image in report.images] == [clip(image) for image in images]
+    for image in report.images:
+        if image.admitted:
+            assert image.verdict == "allow"
+            assert image.rule == "registry.k8s.io/*:*"
+        else:
+            assert image.verdict == "deny"
+    text = render_text(report)
+    assert text.count("\n  why:") == len(images)
+    assert not any(char in text for char in "\r\x1b\x00")
