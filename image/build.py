@@ -12,7 +12,9 @@ The steps, each a function below:
    (the CA bundle, ``/etc/passwd`` and ``/etc/group`` with the user kenner, UID 65532), the
    bytecode compiled by the image's own python in ``unchecked-hash`` mode (no source mtime in
    it, never rewritten at run time: the root file system is read-only), and without what is
-   not needed at run time (documentation, locales, apt state, the host's ``resolv.conf``).
+   not needed at run time (documentation but the copyright files, locales, apt state, the
+   host's ``resolv.conf``). The dpkg database lists the packages for image scanners
+   (``image/dpkg_status.py``, run by mmdebstrap).
 4. ``kenner_image``: the tree as a one-layer OCI image layout (``image.oci``, reproducible).
 
 Reproducible: all times are ``SOURCE_DATE_EPOCH`` (from the environment, else the time of the
@@ -57,7 +59,6 @@ PRUNED = (
     "etc/apt",
     "etc/hostname",  # mmdebstrap's copies of the build host's
     "etc/resolv.conf",
-    "usr/share/doc",
     "usr/share/info",
     "usr/share/lintian",
     "usr/share/locale",
@@ -180,6 +181,8 @@ def debian_root(
             f"--setup-hook=sync-in {apt_cache} {archives}",
             f"--extract-hook=sync-out {archives} {apt_cache}",
         ]
+    # The dpkg database, for image scanners: extraction leaves it empty.
+    command.append(f'--extract-hook={sys.executable} {ROOT / "image/dpkg_status.py"} "$1"')
     command += [SUITE, str(tree), *sources]
     _run(command, "mmdebstrap", env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)})
 
@@ -244,6 +247,7 @@ def finish_root(tree: Path) -> None:
             path.mkdir()  # keep the directory (a mount point, or expected by tools)
         else:
             path.unlink(missing_ok=True)
+    _prune_docs(tree / "usr/share/doc")
     for pattern in PRUNED_GLOBS:
         for path in tree.glob(pattern):
             path.unlink()
@@ -255,6 +259,20 @@ def finish_root(tree: Path) -> None:
     compile_all += ["--invalidation-mode", "unchecked-hash", "-x", r"/(test|tests|idle_test)/"]
     compile_all += [f"/usr/lib/{PYTHON}", f"{VENV}/lib/{PYTHON}/site-packages"]
     _run(compile_all, "compileall", {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"})
+
+
+def _prune_docs(doc: Path) -> None:
+    """Remove the documentation but each package's ``copyright`` file: its licence terms go
+    with its binaries. A package's doc directory may be a link to another package's."""
+    for path in sorted(doc.rglob("*"), reverse=True):  # children before their directory
+        keep = path.parent == doc and path.is_symlink()
+        keep = keep or (path.name == "copyright" and path.parent.parent == doc)
+        if keep:
+            continue
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+        elif not any(path.iterdir()):
+            path.rmdir()
 
 
 def source_date_epoch() -> int:

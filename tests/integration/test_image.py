@@ -2,13 +2,13 @@
 
 Slow (two builds, about a minute): the image is built twice from the same commit with the same
 ``SOURCE_DATE_EPOCH`` and must get the same digest. Then its config is checked against
-k8s/deployment.yaml (user, entrypoint, arguments, port) and for its OCI labels, its root file
-system (``umoci unpack``) for no shell and nothing writable, it is pushed to the test bed's
-registry with ``skopeo copy``, and kenner is run from the unpacked root file system as the
-Deployment runs it: ``unshare`` + ``chroot`` as the image's user, the root read-only, a 16 MiB
-tmpfs on ``/tmp``, configuration and certificate mounted read-only, to answer reviews over
-HTTPS (a Notary-signed image of the test bed is admitted and pinned: the image's CA bundle and
-TLS work).
+k8s/deployment.yaml (user, entrypoint, arguments, port) and for its OCI labels; its root file
+system (``umoci unpack``) for no shell, nothing writable and a dpkg database for scanners; it
+is pushed to the test bed's registry with ``skopeo copy``; and kenner is run from the unpacked
+root file system as the Deployment runs it: ``unshare`` + ``chroot`` as the image's user, the
+root read-only, a 16 MiB tmpfs on ``/tmp``, configuration and certificate mounted read-only,
+to answer reviews over HTTPS (a Notary-signed image of the test bed is admitted and pinned:
+the image's CA bundle and TLS work).
 
 Skipped, saying why, when not root, when mmdebstrap, umoci or skopeo are missing and cannot be
 installed, or when the Debian mirror cannot be reached (the build downloads Debian packages;
@@ -34,7 +34,7 @@ import pytest
 import trustme
 import yaml
 
-from image.build import MIRROR, SUITE, kenner_image
+from image.build import APT_CACHE, MIRROR, SUITE, kenner_image
 from image.oci import read_blob, read_manifest
 from kenner import __version__
 from tests.harness import Testbed
@@ -72,7 +72,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     _skip_unless_reachable(f"{MIRROR}/dists/{SUITE}/Release")
     folder = tmp_path_factory.mktemp("image")
     layouts = (folder / "first", folder / "second")
-    digests = tuple(kenner_image(out, tag=TAG, source=SOURCE, epoch=EPOCH) for out in layouts)
+    digests = tuple(
+        kenner_image(out, tag=TAG, source=SOURCE, epoch=EPOCH, apt_cache=APT_CACHE)
+        for out in layouts
+    )
     return Built(layouts, (digests[0], digests[1]))
 
 
@@ -143,6 +146,20 @@ def test_the_root_file_system_has_no_shell_and_nothing_writable(rootfs: Path) ->
     assert writable == {"/tmp", "/var/tmp", "/var/lock"}
     assert "kenner:x:65532:65532:" in (rootfs / "etc/passwd").read_text()
     assert (rootfs / "opt/kenner/bin/kenner").read_text().startswith("#!/opt/kenner/bin/python3")
+
+
+def test_the_dpkg_database_lists_every_package_for_scanners(rootfs: Path) -> None:
+    """Each extracted package has its record, marked installed, and its copyright file."""
+    status = (rootfs / "var/lib/dpkg/status").read_text().split("\n\n")
+    records = [dict(line.split(": ", 1) for line in s.splitlines() if ": " in line) for s in status]
+    names = {record["Package"] for record in records}
+    assert {"python3.11", "libssl3", "ca-certificates", "libc6"} <= names
+    assert all(record["Status"] == "install ok installed" for record in records)
+    assert all(record["Version"] and record["Architecture"] for record in records)
+    doc = rootfs / "usr/share/doc"
+    assert {path.name for path in doc.iterdir()} == names
+    for path in doc.iterdir():
+        assert path.is_symlink() or [x.name for x in path.iterdir()] == ["copyright"], path
 
 
 def test_skopeo_pushes_it_to_the_registry(built: Built, testbed: Testbed) -> None:
