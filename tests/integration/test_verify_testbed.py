@@ -2,7 +2,8 @@
 
 It must say what ``kenner serve`` decides for the same images (tests/integration/
 test_notaryv1_e2e.py): the signed digest of a signed tag (not the registry's, for a moved
-tag), and the denial reason codes of unsigned images and tags.
+tag), and the denial reason codes of unsigned images and tags. The same for Cosign: images
+signed here with a fresh key, stored in the test bed's registry.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from typing import Any
 import pytest
 
 from tests.harness import Testbed
+from tests.harness.services import StateLayout
 from tests.integration.test_notaryv1_e2e import config_yaml
+from tests.support.cosign_signing import new_key, public_pem
+from tests.support.registry_storage import RegistryStorage
+from tests.support.signed_images import OwnImages
 
 pytestmark = pytest.mark.testbed
 
@@ -92,3 +97,28 @@ def test_the_text_report_names_rule_validator_digest_and_why(
     assert "docker.io/library/nginx:1.27" in out
     assert "denied by static validator 'deny'" in out
     assert out.rstrip().endswith("1 of 2 images admitted")
+
+
+def test_cosign_signed_and_unsigned_images(testbed: Testbed, tmp_path: Path) -> None:
+    key = new_key("ecdsa")
+    storage = RegistryStorage(StateLayout(testbed.state_dir).registry_data)
+    images = OwnImages(storage, testbed.registry_host, "kenner-test/verify-cosign")
+    signed = images.image("signed", b'{"verify": 1}')
+    images.sign(signed, key)
+    images.image("unsigned", b'{"verify": 2}')
+    validator = {
+        "name": "sigs",
+        "type": "cosign",
+        "cert": testbed.ca_pem,
+        "trustRoots": [{"name": "default", "key": public_pem(key)}],
+    }
+    rule = {"pattern": "*:*", "validator": "sigs", "with": {"verifyInTransparencyLog": False}}
+    config = tmp_path / "cosign.yaml"
+    config.write_text(json.dumps({"validators": [validator], "policy": [rule]}))
+    code, report = verify_json(config, images.ref("signed"), images.ref("unsigned"))
+    assert code == 1
+    allowed, denied = report["images"]
+    assert (allowed["validator"], allowed["validatorType"]) == ("sigs", "cosign")
+    assert (allowed["verdict"], allowed["digest"]) == ("allow", signed)
+    assert (denied["verdict"], denied["admitted"]) == ("deny", False)
+    assert "no cosign signature" in denied["reason"]
