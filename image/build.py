@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -130,6 +131,12 @@ def kenner_image(
     """Build the image into the OCI layout ``out``; returns its manifest digest."""
     if os.geteuid() != 0:
         raise BuildError("building the image needs root (mmdebstrap's root mode and chroot)")
+    # pip picks the wheels (cryptography, pynacl, orjson...) for the Python running the build.
+    if sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64":
+        raise BuildError(
+            f"the build must run on Python 3.11 on x86_64, the image's (not "
+            f"{platform.python_version()} on {platform.machine()}): pip picks wheels for it"
+        )
     if out.exists() and any(out.iterdir()):
         raise BuildError(f"{out} exists and is not empty; remove it first")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +304,7 @@ def _git(*args: str) -> str:
 def _run(command: Sequence[str], what: str, env: dict[str, str] | None = None) -> str:
     program = shutil.which(command[0])  # on this host's PATH, whatever ``env`` says
     if program is None:
-        raise BuildError(f"{command[0]} is not installed (apt-get install mmdebstrap)")
+        raise BuildError(f"{command[0]} is not on PATH (mmdebstrap: apt-get install mmdebstrap)")
     done = subprocess.run(
         [program, *command[1:]], capture_output=True, text=True, env=env, check=False
     )
