@@ -48,8 +48,9 @@ image: $(STAMP)
 	$(BIN)/python -m image.build --out dist/image $(if $(IMAGE_SOURCE),--source '$(IMAGE_SOURCE)')
 
 # make image-push REGISTRY=registry.example/team: the image as REGISTRY/kenner:VERSION
-image-push: image
+image-push:
 	@test -n "$(REGISTRY)" || { echo "make image-push REGISTRY=host[:port][/path]"; exit 2; }
+	$(MAKE) image
 	skopeo copy oci:dist/image:$(VERSION) docker://$(REGISTRY)/kenner:$(VERSION)
 
 clean:
