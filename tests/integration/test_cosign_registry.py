@@ -154,6 +154,15 @@ async def test_own_signatures_k_of_n_required_and_failures(disposable_testbed: T
     )
     assert isinstance(verdict, Untrusted)
     assert "missing required signer(s): charlie" in verdict.reason
+    # required alone: exactly those roots must sign (Connaisseur 3); charlie's absence is fine.
+    for required in (("alice",), ("alice", "bob")):
+        options = _options(trust_root="*", required=required)
+        assert await _validate(config, images.ref("two"), options) == Trusted(two)
+    verdict = await _validate(
+        config, images.ref("two"), _options(trust_root="*", required=("charlie",))
+    )
+    assert isinstance(verdict, Untrusted)
+    assert "missing required signer(s): charlie" in verdict.reason
     # One key signing twice is one signer.
     verdict = await _validate(config, images.ref("twice"), _options(trust_root="*", threshold=2))
     assert isinstance(verdict, Untrusted)

@@ -1,12 +1,21 @@
 """Which trust roots must sign, and whether the ones that did are enough.
 
-Counting is by DISTINCT trust roots: one key that signed twice is one signer (Connaisseur's Go
-validator counts signatures, so a single key signing twice passes ``threshold: 2``).
+Counting is by DISTINCT trust roots, never by signatures: one key that signed twice is one
+signer (Connaisseur's Go validator counts signatures, so a single key signing twice passes
+``threshold: 2`` there).
 
-* ``trustRoot: <name>``: that root; the threshold defaults to 1.
-* ``trustRoot: "*"``: every configured root; without ``threshold`` all of them must sign.
-* ``required``: these roots must sign whatever the threshold; they are considered even when
-  ``trustRoot`` names another root.
+``trustRoot: "*"`` follows Connaisseur 3 (``cosign_validator.go``, ``ValidateImage``):
+
+* neither ``threshold`` nor ``required``: every configured root must sign;
+* ``threshold`` alone: that many of the configured roots;
+* ``required`` alone: exactly the required roots must sign; the others are not checked
+  (threshold 0 beyond them);
+* both: the required roots and, in all, ``threshold`` roots. When the threshold does not
+  exceed the required roots, only those are checked (all of them must sign anyway).
+
+``trustRoot: <name>`` (or unset, meaning ``default``): that root; the threshold defaults to 1.
+``required`` roots are added to the roots considered and must sign whatever the threshold
+(kenner's extension; Connaisseur checks only the named root there).
 """
 
 from __future__ import annotations
@@ -45,16 +54,23 @@ def requirement(
     Raises:
         RequirementError: a named root is not configured, or the threshold exceeds the roots.
     """
-    chosen = list(configured) if trust_root == ANY_ROOT else [trust_root or DEFAULT_ROOT]
+    required = tuple(dict.fromkeys(required))  # a name listed twice is one root
+    if trust_root == ANY_ROOT:
+        only_required = bool(required) and (threshold is None or threshold <= len(required))
+        chosen = list(required) if only_required else list(configured)
+        need = threshold if threshold is not None else (0 if required else len(chosen))
+    else:
+        chosen = [trust_root or DEFAULT_ROOT]
+        need = threshold if threshold is not None else 1
     chosen += [name for name in required if name not in chosen]
     unknown = [name for name in chosen if name not in configured]
     if unknown:
         raise RequirementError(f"trust root {unknown[0]!r} is not configured")
-    need = threshold if threshold is not None else (len(chosen) if trust_root == ANY_ROOT else 1)
-    need = max(need, len(required))
+    # Every required root signs, so they count; and never fewer than one signer (fail closed).
+    need = max(need, len(required), 1)
     if need > len(chosen):
         raise RequirementError(f"threshold {need} exceeds the {len(chosen)} trust root(s) in use")
-    return Requirement(tuple(chosen), need, tuple(required))
+    return Requirement(tuple(chosen), need, required)
 
 
 def shortfall(
