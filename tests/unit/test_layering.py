@@ -52,6 +52,7 @@ PLACES = {
     "kenner": "pure",  # the root package (its version) and, by prefix, nothing else
     "kenner.admission": "pure",
     "kenner.alerting": "pure",
+    "kenner.attest": "pure",
     "kenner.certs": "pure",
     "kenner.config": "pure",
     "kenner.cosign": "pure",

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kenner.config.alert_checks import check_alerting
+from kenner.config.attestation_checks import check_attestations
 from kenner.config.cosign_checks import (
     check_cosign_rule,
     check_cosign_validator,
@@ -307,6 +308,7 @@ def _check_rule(
     elif validator is not None and options.trust_root not in (None, ANY_TRUST_ROOT):
         message = f"validator '{validator.name}' is static and has no trust roots"
         report((*with_path, "trustRoot"), message)
+    check_attestations(rule, validator, with_path, report)
     return attrs.evolve(rule, options=attrs.evolve(options, delegations=delegations))
 
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import attrs
 
+from kenner.attest.policy import AttestationRule
+
 MIB = 1024 * 1024
 
 
@@ -127,6 +129,8 @@ class RuleOptions:
     platform_from_index: bool = False
     # Cosign only: how the signed docker-reference must match the image (see docs/cosign.md).
     signed_reference: Literal["repository", "path", "any"] = "repository"
+    # Cosign only: in-toto attestations the image must carry (docs/attestations.md).
+    attestations: tuple[AttestationRule, ...] = ()
 
 
 @attrs.frozen

@@ -20,6 +20,8 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, override
 
+from kenner.attest.errors import PolicyError
+from kenner.attest.policy import Condition, parse_condition
 from kenner.config.layouts import unknown_key_message
 from kenner.config.model import (
     Config,
@@ -87,6 +89,7 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(KeyFile, _structure_key_file)
+    converter.register_structure_hook(Condition, _structure_condition)
     converter.register_structure_hook_func(_is_literal, _structure_literal)
     converter.register_structure_hook_func(_is_validator_union, _validator_hook(converter))
     converter.register_structure_hook_factory(_is_tuple, _tuple_factory(converter))
@@ -139,6 +142,13 @@ def _structure_key_file(value: Any, _: type) -> KeyFile:
     if len(secret) > MAX_KEY_FILE_BYTES:
         raise InvalidValue(f"{value}: more than {MAX_KEY_FILE_BYTES} bytes; not a key file")
     return KeyFile(value, secret)
+
+
+def _structure_condition(value: Any, _: type) -> Condition:
+    try:
+        return parse_condition(value)
+    except PolicyError as error:
+        raise InvalidValue(str(error), key=error.key) from None
 
 
 def _is_literal(tp: Any) -> bool:
