@@ -9,9 +9,12 @@ the media type ``application/vnd.dsse.envelope.v1+json``, the envelope JSON as b
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
 
 from kenner.attest.dsse import ENVELOPE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE, pae
 from kenner.oci.manifest import OCI_MANIFEST, digest_of
@@ -88,3 +91,60 @@ def store_attestations(
         storage.put_blob(repository, item)
     tag = digest.replace(":", "-") + ".att"
     storage.put_manifest(repository, attestation_manifest(envelopes), tag)
+
+
+def rekor_bundle(
+    rekor: PrivateKey, body: Mapping[str, Any], integrated_time: int, log_index: int = 7
+) -> str:
+    """The ``dev.sigstore.cosign/bundle`` annotation of a Rekor entry ``body`` that the log
+    key ``rekor`` accepted at ``integrated_time``."""
+    der = rekor.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    entry = {
+        "body": base64.b64encode(json.dumps(body).encode()).decode(),
+        "integratedTime": integrated_time,
+        "logIndex": log_index,
+        "logID": hashlib.sha256(der).hexdigest(),
+    }
+    canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    timestamp = base64.b64encode(sign(rekor, canonical)).decode()
+    return json.dumps({"SignedEntryTimestamp": timestamp, "Payload": entry})
+
+
+def intoto_entry(payload: bytes, signature: bytes, signer_pem: bytes) -> dict[str, Any]:
+    """A Rekor ``intoto`` 0.0.2 entry body as the log stores it (signature encoded twice)."""
+    payload_hash = {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}
+    twice = base64.b64encode(base64.b64encode(signature)).decode()
+    return {
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {
+            "content": {
+                "envelope": {
+                    "payloadType": INTOTO_PAYLOAD_TYPE,
+                    "signatures": [
+                        {"sig": twice, "publicKey": base64.b64encode(signer_pem).decode()}
+                    ],
+                },
+                "payloadHash": payload_hash,
+            }
+        },
+    }
+
+
+def dsse_entry(payload: bytes, signature: bytes, signer_pem: bytes) -> dict[str, Any]:
+    """A Rekor ``dsse`` 0.0.1 entry body."""
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": [
+                {
+                    "signature": base64.b64encode(signature).decode(),
+                    "verifier": base64.b64encode(signer_pem).decode(),
+                }
+            ],
+        },
+    }

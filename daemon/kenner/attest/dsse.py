@@ -38,8 +38,12 @@ class Envelope:
 
     def signed_by(self, key: VerificationKey) -> bool:
         """Whether one of the signatures verifies with ``key`` over the PAE."""
+        return self.signature_by(key) is not None
+
+    def signature_by(self, key: VerificationKey) -> bytes | None:
+        """The first signature that verifies with ``key`` over the PAE, if any."""
         message = pae(self.payload_type, self.payload)
-        return any(key.verify(signature, message) for signature in self.signatures)
+        return next((s for s in self.signatures if key.verify(s, message)), None)
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

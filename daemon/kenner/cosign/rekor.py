@@ -51,6 +51,18 @@ def verify_bundle(
         Rejected: (``bad_tlog_entry``) malformed, signed by another log, SET invalid, or the
             entry describes another payload, signature or signer.
     """
+    entry, body = verify_logged_entry(bundle_text, rekor_key)
+    _check_body(body, payload, signature, signer_der)
+    return entry
+
+
+def verify_logged_entry(bundle_text: str, rekor_key: VerificationKey) -> tuple[RekorEntry, Any]:
+    """The entry a bundle's SET proves the log accepted, and its body (parsed JSON, not yet
+    compared with anything: the caller checks it is about its signature).
+
+    Raises:
+        Rejected: (``bad_tlog_entry``) malformed, signed by another log, or SET invalid.
+    """
     try:
         bundle = json.loads(bundle_text)
     except (ValueError, RecursionError):  # RecursionError: nested too deeply
@@ -80,8 +92,7 @@ def verify_bundle(
     ).encode()
     if not rekor_key.verify(_b64(set_b64, "SignedEntryTimestamp"), canonical):
         raise _bad("the signed entry timestamp does not verify with the Rekor key")
-    _check_body(_json(_b64(body_b64, "body")), payload, signature, signer_der)
-    return RekorEntry(integrated_time, log_index, log_id)
+    return RekorEntry(integrated_time, log_index, log_id), _json(_b64(body_b64, "body"))
 
 
 def _check_body(body: Any, payload: bytes, signature: bytes, signer_der: bytes) -> None:
