@@ -5,6 +5,7 @@
 * ``parse_envelope``, ``parse_statement``, ``parse_timestamp``, ``parse_duration`` and
   ``parse_condition`` over arbitrary input raise only their module's error, with messages that
   quote at most 200 characters of it; ``first_failure`` never raises on any document.
+* ``check_entry_body`` over any Rekor entry body raises only ``Rejected``.
 * ``glob_match`` agrees with a regular-expression model on short strings.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +28,8 @@ from kenner.attest.pointer import MISSING, parse_pointer, resolve
 from kenner.attest.policy import OPERATORS, first_failure, glob_match, parse_condition
 from kenner.attest.statement import STATEMENT_TYPES, parse_statement
 from kenner.attest.times import TimeFormatError, parse_duration, parse_timestamp
+from kenner.attest.verify import check_entry_body
+from kenner.cosign.errors import Rejected
 
 MAX_MESSAGE = 600  # two quoted values of at most 200 characters plus the wording
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
@@ -191,3 +195,41 @@ def _model_glob(pattern: str, text: str) -> bool:
 @given(st.text(alphabet="ab*?/", max_size=8), st.text(alphabet="ab/", max_size=10))
 def test_glob_agrees_with_the_model(pattern: str, text: str) -> None:
     assert glob_match(pattern, text) == _model_glob(pattern, text)
+
+
+entry_bodies = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["intoto", "dsse"]) | json_values},
+    optional={
+        "spec": st.fixed_dictionaries(
+            {},
+            optional={
+                "content": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "envelope": st.fixed_dictionaries(
+                            {}, optional={"signatures": st.lists(json_values, max_size=3)}
+                        ),
+                        "payloadHash": json_values,
+                    },
+                )
+                | json_values,
+                "signatures": st.lists(
+                    st.fixed_dictionaries(
+                        {}, optional={"signature": json_values, "verifier": json_values}
+                    )
+                    | json_values,
+                    max_size=3,
+                ),
+                "payloadHash": json_values,
+            },
+        )
+    },
+)
+
+
+@given(entry_bodies | json_values)
+def test_log_entry_bodies_fail_only_typed(body: Any) -> None:
+    # No body can record this signer: b"der" is no key's DER, so every body is refused.
+    with pytest.raises(Rejected) as info:
+        check_entry_body(body, b"payload", b"sig", b"der")
+    assert len(str(info.value)) < MAX_MESSAGE
