@@ -42,18 +42,30 @@ from kenner.cosign.signature import (
     Sigstore,
     TrustRoot,
 )
-from kenner.oci.manifest import ImageManifest
+from kenner.oci.manifest import ImageManifest, check_digest_syntax
+
+PREDICATE_TYPE_ANNOTATION = "predicateType"
 
 
 @attrs.frozen
 class AttestationLayer:
-    """An ``.att`` layer's descriptor data: the envelope blob's digest and the annotations."""
+    """An ``.att`` layer's descriptor data: the envelope blob's digest and the annotations.
+
+    ``predicate_type`` is cosign's unsigned hint (the ``predicateType`` annotation): it may
+    spare fetching an envelope of another type, never make one count.
+    """
 
     envelope_digest: str
     envelope_size: int
     certificate: str | None = None
     chain: str | None = None
     bundle: str | None = None
+    predicate_type: str | None = None
+
+
+def attestation_tag(digest: str) -> str:
+    """Cosign's attestation tag for a manifest digest: ``sha256-<hex>.att``."""
+    return check_digest_syntax(digest).replace(":", "-", 1) + ".att"
 
 
 def attestation_layers(manifest: ImageManifest) -> tuple[AttestationLayer, ...]:
@@ -65,6 +77,7 @@ def attestation_layers(manifest: ImageManifest) -> tuple[AttestationLayer, ...]:
             layer.annotations.get(CERTIFICATE_ANNOTATION) or None,
             layer.annotations.get(CHAIN_ANNOTATION) or None,
             layer.annotations.get(BUNDLE_ANNOTATION) or None,
+            layer.annotations.get(PREDICATE_TYPE_ANNOTATION) or None,
         )
         for layer in manifest.layers
         if layer.media_type == ENVELOPE_MEDIA_TYPE
