@@ -16,7 +16,13 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
    keyless roots and many layers are checked in a worker thread, so that a signature
    manifest with thousands of layers does not stall the event loop;
 5. with ``with.platformFromIndex``, a platform manifest named by ``tag@digest`` that is not
-   signed itself is accepted when the tag's index contains it and is signed.
+   signed itself is accepted when the tag's index contains it and is signed;
+6. with ``with.attestations``, the digest that is signed must also carry the attestations:
+   a ``Derived`` need keyed by ``AttestationKey`` reads ``<repo>:sha256-<hex>.att`` and its
+   envelope blobs (concurrently; at most ``MAX_ATTESTATION_LAYERS`` layers, envelopes over
+   ``MAX_ENVELOPE_BYTES`` by their descriptor are not fetched) and keeps the statements
+   that verify for each root (``kenner.attest.verify``, a ``Compute`` need). The policies are
+   judged on every answer at the validator's clock (``kenner.attest.judge``), never cached.
 
 The login is the configured one for the image's registry, or with ``auth.k8sKeychain`` the
 admitted object's pull secret's for it (``kenner.validators.registry_access.Logins``); it is
@@ -25,7 +31,8 @@ part of every need, so what one login reads is never another login's answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 
 import attrs
@@ -33,6 +40,15 @@ import trio
 
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.attest.dsse import MAX_ENVELOPE_BYTES
+from kenner.attest.judge import Verified, unmet
+from kenner.attest.policy import AttestationRule
+from kenner.attest.verify import (
+    AttestationLayer,
+    attestation_layers,
+    attestation_tag,
+    verify_attestation,
+)
 from kenner.config.model import CosignTrustRoot, CosignValidatorConfig, RuleOptions
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import IdentityPolicy, load_certificates
@@ -68,6 +84,10 @@ PAYLOAD_MAX_BYTES = 256 * 1024
 # key costs 0.07 ms, a keyless one (Fulcio chain, SCT, Rekor entry) 1.5 ms. Keyless checks,
 # and more than this many key checks (layers x roots), run in a worker thread.
 THREAD_KEY_CHECKS = 16
+#: Layers of an ``.att`` manifest read: each costs a fetch and a check per root. Anyone who
+#: may push to the repository can add layers; beyond these they are ignored (which can only
+#: deny: an attestation never counts unverified).
+MAX_ATTESTATION_LAYERS = 32
 
 
 @attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
@@ -96,12 +116,45 @@ class Findings:
     problems: Mapping[str, str]
 
 
+@attrs.frozen(cache_hash=True)
+class AttestationKey:
+    """What the verified attestations of one digest depend on."""
+
+    registry: str
+    repository: str
+    digest: str
+    roots: tuple[str, ...]
+    predicate_types: tuple[str, ...]  # envelopes announcing another type are not fetched
+    require_tlog: bool
+    login: RegistryLogin | None
+
+
+@attrs.frozen
+class Attestations:
+    """The statements that verified for each root, and why a root has none."""
+
+    layers: int
+    verified: tuple[Verified, ...]
+    problems: Mapping[str, str]
+
+
+Wants = tuple[tuple[AttestationRule, Requirement], ...]
+
+
 class CosignValidator:
     """Validates images by the Cosign signatures in their registries."""
 
-    def __init__(self, config: CosignValidatorConfig, *, logins: Logins) -> None:
+    def __init__(
+        self,
+        config: CosignValidatorConfig,
+        *,
+        logins: Logins,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._config = config
         self._logins = logins
+        self._clock = clock  # for the attestation policies' maxAge
+        self._wants: dict[tuple[AttestationRule, ...], Wants | Untrusted] = {}
         self._roots = {root.name: _trust_root(root) for root in config.trust_roots}
         self._requirements: dict[
             tuple[str | None, int | None, tuple[str, ...]], Requirement | Untrusted
@@ -196,7 +249,106 @@ class CosignValidator:
         if findings.layers == 0:
             return f"no cosign signature for {digest} ({signature_tag(digest)} has none)"
         problem = shortfall(need, findings.signed, findings.problems)
-        return None if problem is None else f"signatures on {digest}: {problem}"
+        if problem is not None:
+            return f"signatures on {digest}: {problem}"
+        return self._attested(digest, options, reads) if options.attestations else None
+
+    def _attested(self, digest: str, options: RuleOptions, reads: _Reads) -> str | Needs | None:
+        """Why ``digest`` lacks the attestations the rule asks for (None: it has them), or
+        the need of its verified attestations."""
+        wants = self._attestation_wants(options.attestations)
+        if isinstance(wants, Untrusted):
+            return wants.reason
+        roots = sorted({name for _, need in wants for name in need.roots})
+        key = AttestationKey(
+            reads.registry,
+            reads.repository,
+            digest,
+            tuple(roots),
+            tuple(sorted({rule.predicate_type for rule, _ in wants})),
+            options.verify_in_transparency_log,
+            reads.login,
+        )
+        attested = Derived(key, partial(self._attestations, key))
+        outcome = reads.facts.get(attested)
+        if outcome is None:
+            return Needs.of(attested)
+        found = unwrap(outcome)
+        problems = found.problems
+        if found.layers == 0:
+            none = f"no attestation ({attestation_tag(digest)} has none)"
+            problems = dict.fromkeys(roots, none)
+        now = self._clock()
+        for rule, need in wants:
+            reason = unmet(rule, need, digest, found.verified, problems, now)
+            if reason is not None:
+                return f"attestations on {digest}: {reason}"
+        return None
+
+    def _attestation_wants(self, rules: tuple[AttestationRule, ...]) -> Wants | Untrusted:
+        # Memoised like _requirement: per configured attestations list.
+        wants = self._wants.get(rules)
+        if wants is None:
+            try:
+                wants = tuple(
+                    (rule, requirement(list(self._roots), rule.trust_root, rule.threshold, ()))
+                    for rule in rules
+                )
+            except RequirementError as error:
+                wants = Untrusted(f"cosign validator {self.name!r}: attestations: {error}")
+            self._wants[rules] = wants
+        return wants
+
+    def _attestations(self, key: AttestationKey, facts: Facts) -> Loaded[Attestations] | Needs:
+        """The derivation of the statements that verify for ``key.roots`` (raises
+        ``FetchError``)."""
+        manifest = Manifest(key.registry, key.repository, attestation_tag(key.digest), key.login)
+        outcome = facts.get(manifest)
+        if outcome is None:
+            return Needs.of(manifest)
+        fetched = unwrap(outcome)
+        if fetched is None or not isinstance(fetched.manifest, ImageManifest):
+            return Loaded(Attestations(0, (), {}))
+        layers = attestation_layers(fetched.manifest)
+        wanted = [
+            layer
+            for layer in layers[:MAX_ATTESTATION_LAYERS]
+            if layer.predicate_type in (None, *key.predicate_types)
+        ]
+        readable = [layer for layer in wanted if layer.envelope_size <= MAX_ENVELOPE_BYTES]
+        blobs: dict[str, bytes] = {}
+        missing: list[Blob] = []
+        for digest in sorted({layer.envelope_digest for layer in readable}):
+            blob = Blob(key.registry, key.repository, digest, MAX_ENVELOPE_BYTES, key.login)
+            got = facts.get(blob)
+            if got is None:
+                missing.append(blob)
+                continue
+            envelope = unwrap(got)
+            if envelope is None:
+                raise NotFound(f"{key.registry}/{key.repository}@{digest}", "no such envelope")
+            blobs[digest] = envelope
+        if missing:
+            return Needs(tuple(missing))
+        roots = [self._roots[name] for name in key.roots]
+        keyless = any(isinstance(root, KeylessRoot) for root in roots)
+        check = Compute(
+            ("attest", key),
+            partial(
+                _check_attestations,
+                readable,
+                blobs,
+                roots,
+                self._sigstore,
+                key.require_tlog,
+                oversized=len(wanted) - len(readable),
+            ),
+            in_thread=keyless or len(readable) * len(roots) > THREAD_KEY_CHECKS,
+        )
+        checked = facts.get(check)
+        if checked is None:
+            return Needs.of(check)
+        return Loaded(attrs.evolve(unwrap(checked), layers=len(layers)))
 
     def derive_signers(self, key: SignatureKey, facts: Facts) -> Loaded[Findings] | Needs:
         """The derivation of ``key``: which roots sign its digest (raises ``FetchError``)."""
@@ -317,6 +469,39 @@ def _check_layers(
                 break
     reasons = {name: str(problems[name]) for name in problems if name not in signed}
     return Findings(len(layers), frozenset(signed), reasons)
+
+
+def _check_attestations(
+    layers: Sequence[AttestationLayer],
+    blobs: Mapping[str, bytes],
+    roots: Sequence[TrustRoot],
+    sigstore: Sigstore,
+    require_tlog: bool,
+    *,
+    oversized: int,
+) -> Attestations:
+    """The statements of ``layers`` that verify for each of ``roots`` (pure: may run in a
+    worker thread). A root may have several, of different predicate types."""
+    verified: list[Verified] = []
+    problems: dict[str, Rejected] = {}
+    for root in roots:
+        for layer in layers:
+            blob = blobs[layer.envelope_digest]
+            try:
+                statement = verify_attestation(
+                    layer, blob, root, sigstore, require_tlog=require_tlog
+                )
+            except Rejected as rejected:
+                problems[root.name] = _more_telling(problems.get(root.name), rejected)
+            else:
+                verified.append(Verified(root.name, statement))
+    signers = {item.root for item in verified}
+    reasons = {name: str(problems[name]) for name in problems if name not in signers}
+    if oversized:
+        for root in roots:
+            if root.name not in signers and root.name not in reasons:
+                reasons[root.name] = f"{oversized} envelope(s) over {MAX_ENVELOPE_BYTES} bytes"
+    return Attestations(len(layers), tuple(verified), reasons)
 
 
 def _more_telling(known: Rejected | None, new: Rejected) -> Rejected:
