@@ -12,14 +12,23 @@ import yaml
 
 from kenner.admission.image import parse_image
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.attest.dsse import MAX_ENVELOPE_BYTES
 from kenner.attest.policy import AttestationRule, parse_condition
+from kenner.attest.verify import attestation_tag
 from kenner.config.load import load_config
 from kenner.config.model import Config, RuleOptions
 from kenner.validators.build import build_validators, open_runtime
+from kenner.validators.cosign import MAX_ATTESTATION_LAYERS
 from tests.harness import Testbed
 from tests.harness.services import StateLayout
-from tests.support.attestations import SLSA_V1, envelope, statement, store_attestations
-from tests.support.cosign_signing import PrivateKey, new_key, public_pem
+from tests.support.attestations import (
+    SLSA_V1,
+    attestation_manifest,
+    envelope,
+    statement,
+    store_attestations,
+)
+from tests.support.cosign_signing import EMPTY_CONFIG, PrivateKey, new_key, public_pem
 from tests.support.registry_storage import RegistryStorage
 from tests.support.signed_images import OwnImages
 
@@ -178,3 +187,53 @@ async def test_several_predicate_types_and_distinct_roots(disposable_testbed: Te
     assert isinstance(verdict, Untrusted)
     assert "ci (no attestation of this predicate type)" in verdict.reason
     assert json.dumps(verdict.reason)  # a plain string, fit for the decision log
+
+
+@pytest.mark.testbed
+async def test_hostile_att_manifests(disposable_testbed: Testbed) -> None:
+    keys = {name: new_key() for name in ("release", "ci")}
+    config = _config(disposable_testbed, keys)
+    storage = RegistryStorage(StateLayout(disposable_testbed.state_dir).registry_data)
+    images = OwnImages(storage, disposable_testbed.registry_host, REPOSITORY)
+    slsa = AttestationRule(SLSA_V1, "ci", SLSA_POLICY)
+
+    # Layers past MAX_ATTESTATION_LAYERS are ignored: a good envelope behind 32 junk ones
+    # does not count (denied, never admitted unverified), in front of them it does.
+    behind = images.signed_image("behind", keys["release"])
+    junk = [envelope(statement(behind, {"n": n}), new_key()) for n in range(MAX_ATTESTATION_LAYERS)]
+    good = envelope(statement(behind, _provenance()), keys["ci"])
+    store_attestations(storage, REPOSITORY, behind, [*junk, good])
+    verdict = await _validate(config, images.ref("behind"), _options(slsa))
+    assert isinstance(verdict, Untrusted)
+    assert "ci (bad_signature: the envelope does not verify with the key)" in verdict.reason
+    ahead = images.signed_image("ahead", keys["release"])
+    good = envelope(statement(ahead, _provenance()), keys["ci"])
+    junk = [envelope(statement(ahead, {"n": n}), new_key()) for n in range(MAX_ATTESTATION_LAYERS)]
+    store_attestations(storage, REPOSITORY, ahead, [good, *junk])
+    assert await _validate(config, images.ref("ahead"), _options(slsa)) == Trusted(ahead)
+
+    # An envelope announced as larger than MAX_ENVELOPE_BYTES is not fetched.
+    large = images.signed_image("large", keys["release"])
+    blob = envelope(statement(large, _provenance()), keys["ci"])
+    storage.put_blob(REPOSITORY, blob)
+    manifest = json.loads(attestation_manifest([blob]))
+    manifest["layers"][0]["size"] = MAX_ENVELOPE_BYTES + 1
+    storage.put_blob(REPOSITORY, EMPTY_CONFIG)
+    storage.put_manifest(REPOSITORY, json.dumps(manifest).encode(), attestation_tag(large))
+    verdict = await _validate(config, images.ref("large"), _options(slsa))
+    assert isinstance(verdict, Untrusted)
+    assert f"ci (1 envelope(s) over {MAX_ENVELOPE_BYTES} bytes)" in verdict.reason
+
+    # Garbage where the envelope should be: refused as malformed, the rest still read.
+    garbage = images.signed_image("garbage", keys["release"])
+    store_attestations(
+        storage,
+        REPOSITORY,
+        garbage,
+        [
+            b"\xff" * 100,
+            b'{"payloadType": 1}',
+            envelope(statement(garbage, _provenance()), keys["ci"]),
+        ],
+    )
+    assert await _validate(config, images.ref("garbage"), _options(slsa)) == Trusted(garbage)
