@@ -45,7 +45,16 @@ def parse_statement(data: bytes) -> Statement:
     Raises:
         StatementError: not an in-toto statement kenner reads.
     """
-    document = strict_json(data, "the statement", MAX_STATEMENT_BYTES)
+    return statement_of(strict_json(data, "the statement", MAX_STATEMENT_BYTES))
+
+
+def statement_of(document: Any) -> Statement:
+    """The statement in ``document``, JSON already parsed (e.g. by a bundle verifier that
+    checked the envelope), shape-checked as ``parse_statement`` does.
+
+    Raises:
+        StatementError: not an in-toto statement kenner reads.
+    """
     if not isinstance(document, dict):
         raise StatementError(f"the statement is {json_type(document)}, not an object")
     kind = document.get("_type")

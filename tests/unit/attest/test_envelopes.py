@@ -15,7 +15,7 @@ from cryptography import x509
 from kenner.attest.dsse import Envelope, pae, parse_envelope
 from kenner.attest.errors import StatementError
 from kenner.attest.policy import first_failure, parse_condition
-from kenner.attest.statement import parse_statement
+from kenner.attest.statement import parse_statement, statement_of
 from kenner.cosign.keys import from_public_key, load_public_key
 from kenner.oci.manifest import digest_of
 from tests.shared import fixtures_root
@@ -221,3 +221,12 @@ def test_conformance_statement_and_a_slsa_policy() -> None:
         "/predicate/runDetails/builder/id glob 'https://github.com/my-org/*': got "
         "'https://github.com/loosebazooka/aa-test/.github/workflows/provenance.yaml@refs/heads/main'"
     )
+
+
+def test_a_parsed_document_is_shape_checked_as_bytes_are() -> None:
+    document = json.loads(statement(DIGEST, {"a": 1}))
+    assert statement_of(document).names(DIGEST)
+    with pytest.raises(StatementError, match="is an array, not an object"):
+        statement_of([document])
+    with pytest.raises(StatementError, match="subject is not a non-empty list"):
+        statement_of({**document, "subject": []})
