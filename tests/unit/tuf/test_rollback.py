@@ -69,3 +69,34 @@ def test_older_snapshot_served_after_a_newer_one_is_refused() -> None:
     with pytest.raises(TrustError) as caught:
         guard.observe(HOST, GUN, replayed.versions)
     assert caught.value.reason is Reason.ROLLBACK
+
+
+def test_the_memory_is_bounded_and_forgets_the_least_recently_verified() -> None:
+    guard = RollbackGuard(max_repositories=2)
+    guard.observe(HOST, "a", {"timestamp": 5})
+    guard.observe(HOST, "b", {"timestamp": 5})
+    guard.observe(HOST, "a", {"timestamp": 6})  # "a" is now the most recent
+    guard.observe(HOST, "c", {"timestamp": 1})  # evicts "b"
+    assert (len(guard), guard.evictions) == (2, 1)
+    assert guard.highest(HOST, "b") == {}
+    # Remembered: "a" still refuses a rollback.
+    with pytest.raises(TrustError):
+        guard.observe(HOST, "a", {"timestamp": 5})
+    # Forgotten: older data of "b" becomes the new baseline (documented in docs/notaryv1.md).
+    guard.observe(HOST, "b", {"timestamp": 1})
+    assert guard.highest(HOST, "c") == {"timestamp": 1}
+    assert guard.highest(HOST, "a") == {}  # a refused observation does not count as a use
+
+
+def test_check_records_nothing_and_record_never_lowers() -> None:
+    guard = RollbackGuard()
+    guard.check(HOST, GUN, {"timestamp": 3})
+    assert guard.highest(HOST, GUN) == {}
+    guard.record(HOST, GUN, {"timestamp": 7})
+    guard.record(HOST, GUN, {"timestamp": 2})
+    assert guard.highest(HOST, GUN) == {"timestamp": 7}
+
+
+def test_a_bound_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        RollbackGuard(max_repositories=0)
