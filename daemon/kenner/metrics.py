@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from kenner import __version__
 from kenner.net.cache import CacheStatistics
+from kenner.net.redis_store import RedisStatistics
 from kenner.net.singleflight import SingleFlightStatistics
 from kenner.tallies import CounterTally, HistogramTally, TallyCollector
 
@@ -177,6 +178,37 @@ class Metrics:
     ) -> None:
         """Report readiness and the validators' trust-data statistics at every scrape."""
         self.registry.register(DaemonCollector(conditions, validators))
+
+    def watch_redis(self, statistics: Callable[[], RedisStatistics | None]) -> None:
+        """Report the shared Redis store's state at every scrape (nothing without one)."""
+        self.registry.register(RedisCollector(statistics))
+
+
+class RedisCollector(Collector):
+    """Whether Redis answered last, its failures and the shared values it refused."""
+
+    def __init__(self, statistics: Callable[[], RedisStatistics | None]) -> None:
+        self._statistics = statistics
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._statistics()
+        if stats is None:
+            return
+        up = GaugeMetricFamily("kenner_redis_up", "1 while the last Redis call succeeded")
+        up.add_metric([], 1.0 if stats.up else 0.0)
+        errors = CounterMetricFamily(
+            "kenner_redis_errors", "Redis calls that failed or timed out", labels=["operation"]
+        )
+        for operation in ("get", "set", "rollback"):
+            errors.add_metric([operation], stats.errors.get(operation, 0))
+        rejected = CounterMetricFamily(
+            "kenner_redis_values_rejected",
+            "Shared values ignored: malformed, forged (HMAC) or expired",
+            labels=["problem"],
+        )
+        for problem in ("malformed", "forged", "expired"):
+            rejected.add_metric([problem], stats.rejected.get(problem, 0))
+        yield from (up, errors, rejected)
 
 
 class DaemonCollector(Collector):

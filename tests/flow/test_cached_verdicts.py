@@ -66,6 +66,7 @@ async def notary_validator(notary: SignedNotary) -> AsyncIterator[Driver]:
     )
     async with open_runtime(transport=notary.server.mock_transport()) as runtime:
         validator = build_validators(config, runtime)["notary"]
+        assert isinstance(validator, Driver)  # no cache.redis: not wrapped
         assert isinstance(validator.validator, NotaryV1Validator)
         yield validator
 
@@ -162,6 +163,7 @@ async def cosign_validator(registry: SignedRegistry) -> AsyncIterator[Driver]:
     config = _config(CosignValidatorConfig("cosign", (root,)))
     async with open_runtime(transport=registry.server.mock_transport()) as runtime:
         validator = build_validators(config, runtime)["cosign"]
+        assert isinstance(validator, Driver)  # no cache.redis: not wrapped
         assert isinstance(validator.validator, CosignValidator)
         yield validator
 

@@ -56,7 +56,9 @@ def spawn(service: Service) -> int:
     service.log_file.parent.mkdir(parents=True, exist_ok=True)
     pid = os.posix_spawn(
         executable,
-        [executable, *service.args],
+        # argv[0] is the name, not the resolved path: Debian's redis-server is a link to
+        # redis-check-rdb, one binary that acts by the name it is called with.
+        [service.binary, *service.args],
         dict(os.environ),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

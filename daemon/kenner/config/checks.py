@@ -34,6 +34,7 @@ from kenner.config.model import (
     Rule,
     ValidatorConfig,
 )
+from kenner.config.redis_checks import check_redis
 from kenner.config.source import KeyPath
 from kenner.config.structure import yaml_key
 from kenner.config.tls_bundles import tls_bundle_problem
@@ -397,6 +398,7 @@ def _check_settings(config: Config, report: Report) -> None:
         report(("cache", "ttlSeconds"), "must not be negative")
     if config.cache.failure_ttl_s < 0:
         report(("cache", "failureTtlSeconds"), "must not be negative")
+    check_redis(config, report)
     if not config.secrets_dir:
         report(("secretsDir",), "must not be empty")
     _check_kubernetes(config, report)

@@ -21,7 +21,7 @@ Layout = str  # "kenner", "connaisseur-v3" or "connaisseur-v2"
 
 _V3_TOP_KEYS = ("application", "kubernetes", "alerting")
 _V3_APPLICATION_KEYS = ("validators", "policy", "features", "logLevel", "logFormat")
-_V3_CACHE_KEYS = ("expirySeconds", "cacheErrors")
+_V3_CACHE_KEYS = ("expirySeconds", "cacheErrors", "redis")
 # Keys only Connaisseur v2's flat Helm values have; one of them marks a file as that layout.
 _V2_APP_KEYS = (
     "detectionMode",
@@ -150,6 +150,8 @@ def _v3_cache(translation: Translation, cache: Any) -> None:
                 translation.problems.append(((*source, key), "must be true or false"))
             elif not value:
                 translation.place(("cache", "failureTtlSeconds"), 0.0, (*source, key))
+        elif key == "redis":  # kenner's own (scale-out), spelled as in kenner's layout
+            translation.place(("cache", "redis"), value, (*source, key))
         else:
             translation.problems.append(((*source, key), unknown_key_message(key, _V3_CACHE_KEYS)))
 

@@ -191,11 +191,32 @@ class Deadlines:
 
 
 @attrs.frozen
+class RedisConfig:
+    """The Redis that replicas share verdicts and rollback memory through (``cache.redis``).
+
+    ``url`` may hold a user and password (never shown: not in the repr); ``password_file``
+    is the alternative for a password kept in a mounted secret, read when validators are
+    built. ``hmac_key`` authenticates every value kenner writes; it must be the same file on
+    every replica.
+    """
+
+    url: str = attrs.field(repr=False)
+    hmac_key_file: KeyFile
+    password_file: str | None = None
+    ca_file: str | None = None  # PEM bundle for rediss://; the system CAs without it
+    prefix: str = "kenner:"
+    ttl_s: float = 300.0  # how long a shared verdict lives in Redis
+    timeout_s: float = 0.25  # every Redis call, inside the request's deadline
+    max_repositories: int = 100_000  # rollback memory in Redis: least recently seen go first
+
+
+@attrs.frozen
 class CacheConfig:
-    """How long verified trust data and failures are remembered."""
+    """How long verified trust data and failures are remembered, and where else (Redis)."""
 
     ttl_s: float = 300.0
     failure_ttl_s: float = 5.0
+    redis: RedisConfig | None = None
 
 
 @attrs.frozen

@@ -228,6 +228,11 @@ async def run_daemon(
                 metrics=metrics,
                 alerts=AlertDispatcher(alert_sender, pod_id=_pod_id()),
             )
+            metrics.watch_redis(
+                lambda: (
+                    None if runtime.redis.current is None else runtime.redis.current.statistics()
+                )
+            )
             app = WebhookApp(state)
             reloader = Reloader(options, state, hypercorn_config, scratch, runtime, notifier)
             nursery.start_soon(_handle_signals, reloader, shutdown)

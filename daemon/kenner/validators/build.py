@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import attrs
@@ -39,6 +40,7 @@ from kenner.net.cache import TtlCache
 from kenner.net.clients import CaBundleError
 from kenner.net.http import Fetcher, Fetchers
 from kenner.net.loader import CachedLoader
+from kenner.net.redis_store import RedisStores, redis_settings
 from kenner.tuf import RollbackGuard
 from kenner.validators.cosign import CosignValidator
 from kenner.validators.credentials import load_credentials
@@ -52,6 +54,7 @@ from kenner.validators.registry_access import (
     load_logins,
     registry_fetchers,
 )
+from kenner.validators.shared import SharedVerdicts, shared_versions
 from kenner.validators.static import StaticValidator
 
 # Facts cached per validator (verified trust data, tags, signer sets): at a few KiB each,
@@ -62,11 +65,12 @@ MAX_CACHED_FACTS = 4096
 @attrs.frozen
 class Runtime:
     """What outlives one configuration: the background nursery for shared fetches, the HTTP
-    connection pools, and the rollback memory (it must survive reloads)."""
+    connection pools, the rollback memory (it must survive reloads) and the Redis store."""
 
     nursery: trio.Nursery
     fetchers: Fetchers
     rollback: RollbackGuard
+    redis: RedisStores
 
 
 @asynccontextmanager
@@ -78,7 +82,7 @@ async def open_runtime(
     ``transport`` replaces the network for every fetch (tests on a virtual clock).
     """
     async with Fetchers(transport=transport) as fetchers, trio.open_nursery() as nursery:
-        yield Runtime(nursery, fetchers, RollbackGuard())
+        yield Runtime(nursery, fetchers, RollbackGuard(), RedisStores(nursery))
         nursery.cancel_scope.cancel()
 
 
@@ -99,17 +103,17 @@ class BuildInputs:
 
 
 @attrs.frozen(eq=False)  # a Mapping: equal to any mapping with the same validators
-class BuiltValidators(Mapping[str, Driver]):
+class BuiltValidators(Mapping[str, Driven]):
     """The validators of one configuration by name, with the inputs each was built from.
 
     A mapping, so callers look validators up by name; ``inputs`` lets the next reload tell
     which validators it may keep.
     """
 
-    by_name: Mapping[str, Driver]
+    by_name: Mapping[str, Driven]
     inputs: Mapping[str, BuildInputs]
 
-    def __getitem__(self, name: str) -> Driver:
+    def __getitem__(self, name: str) -> Driven:
         return self.by_name[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -139,7 +143,7 @@ def build_validators(
             bundle its code refuses); the message names the validator.
     """
     reusable = previous if isinstance(previous, BuiltValidators) else None
-    validators: dict[str, Driver] = {}
+    validators: dict[str, Driven] = {}
     inputs: dict[str, BuildInputs] = {}
     for index, validator_config in enumerate(config.validators):
         name = validator_config.name
@@ -152,6 +156,8 @@ def build_validators(
         except KennerError as error:
             # The loader refuses what it can see; this names the rest (files, OpenSSL).
             raise ConfigError(f"validators[{index}] ({name!r}): {error}") from error
+    # Last, so that a configuration refused above leaves the Redis store as it was.
+    runtime.redis.use(*redis_settings(config.cache.redis, read_secrets=read_secrets))
     return BuiltValidators(validators, inputs)
 
 
@@ -180,10 +186,21 @@ def build_inputs(
     return BuildInputs(validator, config.cache, config.deadlines, credentials)
 
 
-def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Driver:
+def _build(inputs: BuildInputs, config: Config, runtime: Runtime) -> Driven:
     validator = inputs.validator
     if isinstance(validator, StaticValidatorConfig):
         return Driver(StaticValidator(validator))
+    built = _build_fetching(inputs, config, runtime)
+    if config.cache.redis is None:
+        return built
+    return SharedVerdicts(
+        built, validator, runtime.redis, runtime.nursery, memo_ttl_s=config.cache.ttl_s
+    )
+
+
+def _build_fetching(inputs: BuildInputs, config: Config, runtime: Runtime) -> Driver:
+    validator = inputs.validator
+    assert not isinstance(validator, StaticValidatorConfig)
     credentials = inputs.credentials  # read once, by build_inputs
     if isinstance(validator, CosignValidatorConfig):
         assert isinstance(credentials, LoginSource)
@@ -234,4 +251,4 @@ def _links(network: ValidatorNetwork, config: Config, runtime: Runtime) -> Links
     loader: NeedCache = CachedLoader(
         cache, runtime.nursery, work_deadline_s=config.deadlines.request_s
     )
-    return Links(network, loader, config.deadlines.fetch_s)
+    return Links(network, loader, config.deadlines.fetch_s, partial(shared_versions, runtime.redis))

@@ -36,7 +36,7 @@ Rules:
 from __future__ import annotations
 
 import collections
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
 import attrs
@@ -59,6 +59,7 @@ from kenner.validators.needs import (
     FetchTimedOut,
     Need,
     Needs,
+    SharedVersions,
 )
 from kenner.validators.network import Network
 
@@ -95,6 +96,8 @@ class Links:
     network: Network
     loader: NeedCache
     fetch_s: float
+    # The replicas' shared rollback memory (``cache.redis``), for ``SharedVersions`` needs.
+    shared_versions: Callable[[SharedVersions], Awaitable[Mapping[str, int] | None]] | None = None
 
 
 class Driver:
@@ -169,6 +172,9 @@ class Driver:
         if isinstance(need, Compute):
             run = cast(Callable[[], object], need.run)
             return Loaded(await in_worker_thread(run) if need.in_thread else run())
+        if isinstance(need, SharedVersions):
+            shared = self._require_links().shared_versions
+            return Loaded(None if shared is None else await shared(need))
         if isinstance(need, FETCHES):
             value = await self._fetch(need)
             if value is None:  # a 404 is remembered no longer than a failure

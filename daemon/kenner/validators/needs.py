@@ -33,7 +33,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -155,6 +155,19 @@ class TufRole(Need[bytes | None]):
 
 
 FETCHES = (Manifest, Blob, Referrers, Referrer, TufRole)
+
+
+@attrs.frozen(cache_hash=True)
+class SharedVersions(Need[Mapping[str, int] | None]):
+    """Record verified TUF ``versions`` of ``gun`` at ``host`` in the replicas' shared rollback
+    memory (Redis, ``kenner.validators.shared``). The value: the higher versions another
+    replica verified (empty: recorded), or None when there is no shared memory or it could not
+    be asked; it never fails. ``attempt`` as for ``TufRole``. Not cached."""
+
+    host: str
+    gun: str
+    versions: tuple[tuple[str, int], ...]
+    attempt: int = 0
 
 
 # --- done by the driver itself ----------------------------------------------------------------

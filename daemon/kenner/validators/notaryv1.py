@@ -11,7 +11,9 @@ driver (``kenner.validators.driver``) fetches, caches and shares. For one image 
    targets (``TufRole`` needs, fetched concurrently); only when the pinned key does not sign
    the current root, the versioned roots to walk the rotation; then the delegations the rule
    needs. A failing fetch cancels its siblings; every fetch has its own deadline;
-3. refuses trust data older than what this process verified before (rollback);
+3. refuses trust data older than what this process verified before (rollback) and, with
+   ``cache.redis``, older than any replica verified before (a ``SharedVersions`` need: the
+   local memory is checked before and after it; Redis unavailable, the local one decides);
 4. chooses the signed digest for the reference (``kenner.tuf.choose_digest``).
 
 Verifying is pure CPU work, about 1 ms for a small repository; more than
@@ -54,8 +56,9 @@ from kenner.tuf import (
     verify_repository,
 )
 from kenner.tuf.limits import max_bytes
+from kenner.tuf.rollback import refuse_older
 from kenner.validators.base import Ask
-from kenner.validators.needs import Compute, Derived, Facts, Needs, TufRole
+from kenner.validators.needs import Compute, Derived, Facts, Needs, SharedVersions, TufRole
 
 # A broken hash chain right after a publish is a race, not an attack: one more try.
 _RACE_REASONS = frozenset({Reason.HASH_MISMATCH, Reason.LENGTH_MISMATCH})
@@ -190,7 +193,16 @@ class NotaryV1Validator:
         if targets is None:
             return Needs.of(_verify(("targets", key, attempt), _size(delegations), check))
         trusted = unwrap(targets)
-        self._rollback.observe(self._config.host, key.gun, trusted.versions)
+        host, seen = self._config.host, trusted.versions
+        self._rollback.check(host, key.gun, seen)
+        shared = SharedVersions(host, key.gun, tuple(sorted(seen.items())), attempt)
+        higher = facts.get(shared)
+        if higher is None:
+            return Needs.of(shared)
+        if vouched := unwrap(higher):
+            self._rollback.record(host, key.gun, vouched)
+            refuse_older(key.gun, host, seen, vouched, " (by another replica)")
+        self._rollback.observe(host, key.gun, seen)
         return Loaded(trusted, ttl_s=(trusted.expires - now).total_seconds())
 
 
