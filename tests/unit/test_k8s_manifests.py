@@ -123,7 +123,7 @@ def test_the_schema_validator_rejects_what_kubernetes_would() -> None:
 
 
 def test_kustomizations_list_exactly_the_manifests_of_their_folder() -> None:
-    for folder in (K8S, K8S / "webhook", K8S / "pull-secrets"):
+    for folder in (K8S, K8S / "webhook", K8S / "pull-secrets", K8S / "components" / "redis"):
         listed = set(_kustomization(folder)["resources"])
         present = {p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml"}
         assert listed == present, folder
@@ -147,7 +147,9 @@ def test_the_shipped_config_loads_and_serves_the_mounted_certificate() -> None:
     assert _container()["args"] == ["serve", "--config", f"{mounts['config']}/config.yaml"]
     volumes = {v["name"]: v for v in _pod_spec()["volumes"]}
     assert volumes["config"]["configMap"]["name"] == "kenner-config"
-    assert volumes["tls"]["secret"]["secretName"] == _one("Secret")["metadata"]["name"]
+    assert (
+        volumes["tls"]["secret"]["secretName"] == _one("Secret", "kenner-tls")["metadata"]["name"]
+    )
     assert config.features.automatic_child_approval is True
 
 
@@ -170,7 +172,7 @@ def test_the_watchdog_looks_for_the_shipped_webhook_service_and_sentinel() -> No
     assert kubernetes.enabled is True
     assert kubernetes.kubeconfig is None  # in-cluster: the service account
     assert kubernetes.webhook.name == _webhook()["metadata"]["name"]
-    service = _one("Service")["metadata"]
+    service = _one("Service", "kenner")["metadata"]
     assert (kubernetes.webhook.service, kubernetes.namespace) == (
         service["name"],
         service["namespace"],
@@ -187,9 +189,11 @@ def test_the_watchdog_looks_for_the_shipped_webhook_service_and_sentinel() -> No
     assert _one("Pod")["spec"]["activeDeadlineSeconds"] >= kubernetes.sentinel.window_s
 
 
-def test_deployment_runs_three_spread_replicas() -> None:
+def test_deployment_runs_two_spread_replicas() -> None:
     deployment = _one("Deployment", "kenner")
-    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["replicas"] == 2
+    # A rollout starts the new pod before stopping an old one: two keep answering.
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     (term,) = _pod_spec()["affinity"]["podAntiAffinity"][
@@ -197,6 +201,9 @@ def test_deployment_runs_three_spread_replicas() -> None:
     ]
     assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    (spread,) = _pod_spec()["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread["labelSelector"]["matchLabels"].items() <= pod_labels.items()
     grace = _pod_spec()["terminationGracePeriodSeconds"]
     assert grace > _config().deadlines.request_s + 1  # hypercorn's drain fits in the grace
 
@@ -216,6 +223,9 @@ def test_deployment_is_locked_down() -> None:
         assert set(container["resources"][kind]) == {"cpu", "memory"}
     # The only writable place is a small in-memory /tmp (kenner's scratch directory).
     writable = [m for m in container["volumeMounts"] if not m.get("readOnly")]
+    assert all(
+        v.get("secret", {}).get("defaultMode", 0o440) == 0o440 for v in _pod_spec()["volumes"]
+    )
     assert [m["mountPath"] for m in writable] == ["/tmp"]
     # The key is mode 0440 and readable through the pod's fsGroup, not by everyone.
     tls = next(v for v in _pod_spec()["volumes"] if v["name"] == "tls")
@@ -243,7 +253,7 @@ def test_service_pdb_and_network_policy_select_the_kenner_pods() -> None:
     pdb = _one("PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert pdb["spec"]["maxUnavailable"] == 1
-    policy = _one("NetworkPolicy")
+    policy = _one("NetworkPolicy", "kenner")
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     (ingress,) = policy["spec"]["ingress"]
@@ -382,7 +392,7 @@ def test_sentinel_carries_the_label_and_ends_itself() -> None:
 
 
 def test_the_tls_secret_is_a_placeholder_until_kenner_cert_replaces_it() -> None:
-    secret = _one("Secret")
+    secret = _one("Secret", "kenner-tls")
     assert secret["type"] == "kubernetes.io/tls"
     assert set(secret["data"]) == {"tls.crt", "tls.key", "ca.crt"}
     hook = _webhook()["webhooks"][0]
@@ -420,3 +430,95 @@ def test_kustomize_builds_each_folder(folder: str) -> None:
     else:  # the manifests at the top of k8s/: everything but the webhook and the opt-ins
         top_level = [p for p in _manifest_files() if p.parent == K8S]
         assert len(documents) == sum(1 for path in top_level for _ in _documents(path))
+
+
+# --- the optional Redis (k8s/components/redis/) --------------------------------------------
+
+REDIS = K8S / "components" / "redis"
+
+
+def _redis_pod_spec() -> Manifest:
+    spec = _one("StatefulSet", "kenner-redis")["spec"]["template"]["spec"]
+    assert isinstance(spec, dict)
+    return spec
+
+
+def test_the_redis_component_is_a_kustomize_component_not_in_the_base() -> None:
+    component = _kustomization(REDIS)
+    assert component["kind"] == "Component"
+    assert "components/redis" not in _kustomization(K8S).get("components", [])
+
+
+def test_the_redis_pod_is_locked_down_and_keeps_its_password_off_the_command_line() -> None:
+    spec = _redis_pod_spec()
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}
+    script = container["command"][-1]
+    assert "redis-server -" in script  # configuration (the password) on standard input
+    assert "--requirepass" not in script
+    assert "PLACEHOLDER" in script  # refuses to start with the shipped placeholder
+    assert "volatile-lru" in script  # verdicts (with a TTL) go first, rollback memory stays
+    (secret_volume,) = [v for v in spec["volumes"] if "secret" in v]
+    assert secret_volume["secret"]["secretName"] == "kenner-redis"
+
+
+def test_only_kenner_reaches_redis_and_redis_reaches_nothing() -> None:
+    redis_labels = _one("StatefulSet", "kenner-redis")["spec"]["template"]["metadata"]["labels"]
+    kenner_labels = _one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    policy = _one("NetworkPolicy", "kenner-redis")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    assert policy["egress"] == []
+    (ingress,) = policy["ingress"]
+    (source,) = ingress["from"]
+    assert source["podSelector"]["matchLabels"] == kenner_labels
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 6379}]
+    egress_policy = _one("NetworkPolicy", "kenner-to-redis")["spec"]
+    assert egress_policy["podSelector"]["matchLabels"] == kenner_labels
+    (egress,) = egress_policy["egress"]
+    assert egress["to"][0]["podSelector"]["matchLabels"] == policy["podSelector"]["matchLabels"]
+    # The redis pods are not kenner's: kenner's Service, PDB and policy never select them.
+    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+        selector = _one(kind, "kenner")["spec"]
+        selector = selector.get("selector", selector.get("podSelector"))
+        assert not selector["matchLabels"].items() <= redis_labels.items()
+    service = _one("Service", "kenner-redis")["spec"]
+    assert service["selector"].items() <= redis_labels.items()
+
+
+def test_kenner_mounts_the_redis_secret_where_the_commented_configuration_reads_it() -> None:
+    mounts = {m["name"]: m["mountPath"] for m in _container()["volumeMounts"]}
+    volume = next(v for v in _pod_spec()["volumes"] if v["name"] == "redis")
+    assert volume["secret"] == {
+        "secretName": "kenner-redis",
+        "optional": True,
+        "defaultMode": 0o440,
+    }
+    text = _one("ConfigMap", "kenner-config")["data"]["config.yaml"]
+    assert f"passwordFile: {mounts['redis']}/password" in text
+    assert f"hmacKeyFile: {mounts['redis']}/hmac.key" in text
+    assert "url: redis://kenner-redis.kenner.svc:6379/0" in text
+    secret = _one("Secret", "kenner-redis")
+    assert set(secret["data"]) == {"password", "hmac.key"}
+
+
+def test_the_shipped_config_with_redis_uncommented_loads(tmp_path: Path) -> None:
+    text = _one("ConfigMap", "kenner-config")["data"]["config.yaml"]
+    key = tmp_path / "hmac.key"
+    key.write_bytes(bytes(32))
+    block = text[text.index("# cache:") :]
+    enabled = "\n".join(
+        line.replace("# ", "", 1).replace("/etc/kenner/redis/hmac.key", str(key))
+        for line in block.splitlines()
+    )
+    config = load_config(text.replace(block, enabled), "k8s/configmap.yaml")
+    assert config.cache.redis is not None
+    assert config.cache.redis.password_file == "/etc/kenner/redis/password"
