@@ -18,6 +18,7 @@ import trustme
 from bench.errors import BenchError
 from bench.measure import Measurement, Plan, measure
 from bench.notary import kenner_notary
+from bench.redis import kenner_two_replicas
 from bench.report import ratios_line, rounds_line, table, verdict
 from bench.scenarios import BASELINE, COSIGN_SCENARIOS, SCENARIOS
 from bench.servers import KENNER_LOG_LEVEL, TlsFiles
@@ -37,7 +38,7 @@ def main() -> int:
             scenarios = [
                 s
                 for s in SCENARIOS
-                if not (args.without_notary and s is kenner_notary)
+                if not (args.without_notary and s in (kenner_notary, kenner_two_replicas))
                 and not (args.without_cosign and s in COSIGN_SCENARIOS)
             ]
             measurements, notes = _run_scenarios(scenarios, run, plan)

@@ -14,6 +14,7 @@ from functools import partial
 
 from bench.cosign import kenner_cosign, kenner_cosign_digest
 from bench.notary import kenner_notary
+from bench.redis import kenner_two_replicas
 from bench.review import check_allowed, check_echoed, pod_review
 from bench.servers import (
     KENNER_LOG_LEVEL,
@@ -77,5 +78,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     echo_baseline,
     kenner_static_policy,
     kenner_notary,
+    kenner_two_replicas,
     *COSIGN_SCENARIOS,
 )
