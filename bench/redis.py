@@ -3,9 +3,9 @@
 It starts its own test bed (tests/harness) and Debian's redis-server (tests/harness/redis.py),
 then two ``kenner serve`` with the same notaryv1 configuration plus ``cache.redis``. The first
 replica validates the Pod's 3 signed images (fetching trust data from notary-server) and
-shares the verdicts; the second replica's first request must cost one Redis GET per image and
+shares the verdicts; the second replica's first request must cost one Redis read per image and
 no Notary fetch. The second replica then carries the wrk rounds: warm, answered from its own
-memo of the shared verdicts, so Redis is not asked again (its GET count is reported too).
+memo of the shared verdicts, so Redis is not asked again (its read count is reported too).
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ def _ask(run: BenchRun, body: bytes, pinned: tuple[str, ...], server: RunningSer
 
 
 def _gets(redis: RedisServer) -> int:
-    """GET commands Redis has run so far (INFO commandstats)."""
+    """GETRANGE commands (the verdict reads) Redis has run so far (INFO commandstats)."""
     stats = (redis.command(b"INFO", b"commandstats") or b"").decode(errors="replace")
-    match = re.search(r"cmdstat_get:calls=(\d+)", stats)
+    match = re.search(r"cmdstat_getrange:calls=(\d+)", stats)
     return int(match[1]) if match else 0
 
 
@@ -127,7 +127,7 @@ def _report(
     fetches, gets = first_cost
     return [
         f"{NAME}: second replica's first request {latency_ms:.1f} ms, {fetches} Notary "
-        f"fetches, {gets} Redis GETs (one per image); warm load: "
+        f"fetches, {gets} Redis reads (one per image); warm load: "
         f"{len(log.fetches_since(warm_from[0]))} Notary fetches and "
-        f"{_gets(redis) - warm_from[1]} Redis GETs for {answered} requests"
+        f"{_gets(redis) - warm_from[1]} Redis reads for {answered} requests"
     ]

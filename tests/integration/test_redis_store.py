@@ -317,3 +317,21 @@ async def test_denials_are_not_shared_and_redis_down_is_plain_validation(
         finally:
             redis.start()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_huge_planted_value_costs_a_bounded_read(redis: RedisServer) -> None:
+    async with open_store(redis.url) as store:
+        redis.command(b"SET", b"kenner:v1:verdict:big", b"k1" + b"x" * 5_000_000)
+        assert await store.get_verdict("kenner:v1:verdict:big") is None
+        assert store.statistics().rejected == {"malformed": 1}
+
+
+async def test_an_oversized_rollback_entry_counts_as_absent_and_is_overwritten(
+    redis: RedisServer,
+) -> None:
+    async with open_store(redis.url) as store:
+        key = store._rollback_key(HOST, GUN).encode()
+        redis.command(b"HSET", key, b"timestamp", b"9" * 5000 + b":" + b"0" * 64)
+        assert await store.raise_versions(HOST, GUN, {"timestamp": 3}) == {}
+        assert await store.raise_versions(HOST, GUN, {"timestamp": 2}) == {"timestamp": 3}
+        assert store.statistics().rejected == {}

@@ -44,6 +44,7 @@ from kenner.config.model import RedisConfig
 from kenner.net.clients import CaBundleError, tls_context
 from kenner.quoting import quote
 from kenner.sharing import (
+    MAX_VALUE_BYTES,
     SharedValueError,
     SharedVerdict,
     decode_verdict,
@@ -71,7 +72,8 @@ _MAX_FILE_BYTES = 1024 * 1024  # a password or a CA bundle
 _RAISE_ONLY = """
 local function stored_version(role)
   local stored = redis.call('HGET', KEYS[1], role)
-  if not stored then return nil, nil end
+  -- Longer than "<16 digits>:<64 hex>" is not kenner's: as if absent (and overwritten).
+  if not stored or #stored > 81 then return nil, nil end
   return tonumber(string.match(stored, '^(%d+):')), stored
 end
 local conflicts = {}
@@ -189,12 +191,14 @@ class RedisStore:
 
     async def get_verdict(self, key: str) -> SharedVerdict | None:
         """The shared verdict under ``key``, or None: absent, unusable or Redis unavailable."""
-        raw = await self._call("get", lambda: self._client.get(key))
-        if raw is None:
-            return None
+        # GETRANGE, not GET: a huge value someone planted costs at most this many bytes.
+        read = partial(self._client.getrange, key, 0, MAX_VALUE_BYTES)
+        raw = await self._call("get", read)
+        if not raw:
+            return None  # GETRANGE answers "" for a missing key
         try:
             if not isinstance(raw, bytes):
-                raise SharedValueError("malformed", f"GET answered {type(raw).__name__}")
+                raise SharedValueError("malformed", f"GETRANGE answered {type(raw).__name__}")
             return decode_verdict(self.settings.hmac_key, key, raw, now=self._clock())
         except SharedValueError as error:
             self._reject(error, key)

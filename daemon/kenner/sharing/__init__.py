@@ -5,6 +5,7 @@ it is authenticated with HMAC-SHA256 under the operator's key before anything in
 """
 
 from kenner.sharing.codec import (
+    MAX_VALUE_BYTES,
     SharedValueError,
     SharedVerdict,
     decode_verdict,
@@ -17,6 +18,7 @@ from kenner.sharing.codec import (
 )
 
 __all__ = [
+    "MAX_VALUE_BYTES",
     "SharedValueError",
     "SharedVerdict",
     "decode_verdict",

@@ -4,7 +4,8 @@ Order of consultation, each only when the one before has no answer:
 
 1. the validator's own caches (``answer_now``): the warm path never touches Redis;
 2. verdicts this process read from Redis before (a small local memo, for their lifetime);
-3. Redis: one GET; an authenticated, unexpired value is the verdict (and goes to the memo);
+3. Redis: one read (GETRANGE, bounded in size); an authenticated, unexpired value is the
+   verdict (and goes to the memo);
 4. the validator itself (``answer``); an allowing verdict is then written to Redis in the
    background (the answer does not wait for it). A verdict a replica answers from its own
    caches is not written again.
