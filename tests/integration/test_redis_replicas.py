@@ -199,6 +199,9 @@ async def test_two_replicas_share_verdicts_and_rollback_memory(
     assert len(answers) == 12 * 2 * 3
     assert all(allowed == expected[image] for image, allowed in answers)
     assert await metric(second, ca, "kenner_redis_up") == 0
+    async with httpx.AsyncClient(verify=client_context(ca), timeout=30) as client:
+        ready = await client.get(f"{second.url}/ready")
+    assert ready.status_code == 200  # readiness does not depend on Redis
     redis.start()
     for daemon in replicas:
         assert daemon.process.poll() is None

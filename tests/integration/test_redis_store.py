@@ -335,3 +335,22 @@ async def test_an_oversized_rollback_entry_counts_as_absent_and_is_overwritten(
         assert await store.raise_versions(HOST, GUN, {"timestamp": 3}) == {}
         assert await store.raise_versions(HOST, GUN, {"timestamp": 2}) == {"timestamp": 3}
         assert store.statistics().rejected == {}
+
+
+async def test_a_reload_keeps_the_store_of_unchanged_settings_and_replaces_a_changed_one() -> None:
+    async with trio.open_nursery() as nursery:
+        stores = RedisStores(nursery)
+        seen = []
+        for settings in (
+            RedisSettings(redis_config("redis://127.0.0.1:1/0")),
+            RedisSettings(redis_config("redis://127.0.0.1:1/0")),  # equal: kept
+            RedisSettings(redis_config("redis://127.0.0.1:1/0", prefix="other:")),
+            None,
+        ):
+            stores.use(settings, None)
+            seen.append(stores.current)
+        assert seen[0] is seen[1]
+        assert seen[2] is not None
+        assert seen[2] is not seen[1]
+        assert seen[3] is None
+        nursery.cancel_scope.cancel()
