@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from kenner.net.loader import CachedLoader
 from kenner.server.app import Receive, Scope, Send, answer_lifespan
 from kenner.tuf import RollbackGuard
 from kenner.validators.driver import Driver, Links, NeedCache
+from kenner.validators.needs import SharedVersions
 from kenner.validators.network import NotaryServer, ValidatorNetwork
 from kenner.validators.notaryv1 import NotaryV1Validator
 from tests.unit.tuf.builder import BuiltRepository
@@ -144,12 +145,14 @@ def notary_validator(
     fetch_s: float = 3.0,
     request_s: float = 8.0,
     cache_ttl_s: float = 300.0,
+    shared_versions: Callable[[SharedVersions], Awaitable[Mapping[str, int] | None]] | None = None,
 ) -> Driver:
     """A validator for the Notary at ``host`` pinned to ``root_pem`` (trust root ``default``).
 
     Built like ``kenner.validators.build`` builds it, except that the expiry clock (``now``)
     and the cache lifetime can be chosen; failures are never cached, so every validation of a
-    failing repository fetches again.
+    failing repository fetches again. ``shared_versions`` stands for the replicas' shared
+    rollback memory (Redis).
     """
     config = NotaryV1ValidatorConfig(
         name="fake-notary", host=host, trust_roots=(TrustRoot("default", root_pem),)
@@ -162,4 +165,4 @@ def notary_validator(
     )
     network = ValidatorNetwork(notary=NotaryServer(host, AuthSession(fetcher)))
     loader: NeedCache = CachedLoader(cache, nursery, work_deadline_s=request_s)
-    return Driver(validator, Links(network, loader, fetch_s))
+    return Driver(validator, Links(network, loader, fetch_s, shared_versions))
