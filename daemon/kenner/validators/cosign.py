@@ -117,8 +117,8 @@ class Findings:
 
 
 @attrs.frozen(cache_hash=True)
-class AttestationKey:
-    """What the verified attestations of one digest depend on."""
+class AttestationKey(Derived["Attestations"]):
+    """The verified attestations of one digest, keyed by what they depend on."""
 
     registry: str
     repository: str
@@ -127,6 +127,10 @@ class AttestationKey:
     predicate_types: tuple[str, ...]  # envelopes announcing another type are not fetched
     require_tlog: bool
     login: RegistryLogin | None
+    validator: CosignValidator = attrs.field(eq=False, repr=False)
+
+    def derive(self, facts: Facts) -> Loaded[Attestations] | Needs:
+        return self.validator.derive_attestations(self, facts)
 
 
 @attrs.frozen
@@ -268,11 +272,11 @@ class CosignValidator:
             tuple(sorted({rule.predicate_type for rule, _ in wants})),
             options.verify_in_transparency_log,
             reads.login,
+            self,
         )
-        attested = Derived(key, partial(self._attestations, key))
-        outcome = reads.facts.get(attested)
+        outcome = reads.facts.get(key)
         if outcome is None:
-            return Needs.of(attested)
+            return Needs.of(key)
         found = unwrap(outcome)
         problems = found.problems
         if found.layers == 0:
@@ -299,7 +303,9 @@ class CosignValidator:
             self._wants[rules] = wants
         return wants
 
-    def _attestations(self, key: AttestationKey, facts: Facts) -> Loaded[Attestations] | Needs:
+    def derive_attestations(
+        self, key: AttestationKey, facts: Facts
+    ) -> Loaded[Attestations] | Needs:
         """The derivation of the statements that verify for ``key.roots`` (raises
         ``FetchError``)."""
         manifest = Manifest(key.registry, key.repository, attestation_tag(key.digest), key.login)
