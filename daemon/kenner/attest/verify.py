@@ -43,6 +43,7 @@ from kenner.cosign.signature import (
     TrustRoot,
 )
 from kenner.oci.manifest import ImageManifest, check_digest_syntax
+from kenner.quoting import quote
 
 PREDICATE_TYPE_ANNOTATION = "predicateType"
 
@@ -204,7 +205,7 @@ def check_entry_body(body: Any, payload: bytes, signature: bytes, signer_der: by
         pairs = [(item.get("signature"), item.get("verifier")) for item in _objects(listed)]
         signatures = [(_unb64(sig), _unb64(key)) for sig, key in pairs]
     else:
-        raise _bad(f"entry kind {kind!r} is not an attestation entry (intoto or dsse)")
+        raise _bad(f"entry kind {quote(kind)} is not an attestation entry (intoto or dsse)")
     wanted = {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}
     if not isinstance(payload_hash, dict) or payload_hash != wanted:
         raise _bad("the entry is about another payload (hash mismatch)")
