@@ -216,6 +216,21 @@ class AsksTwice:
         return Needs.of(blob("tag:v1"))  # whatever it was given
 
 
+class AsksNothing:
+    name = "asks-nothing"
+
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        return Needs(())
+
+
+async def test_a_step_that_returns_no_need_is_a_bug_not_a_loop(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    r = rig(background, AsksNothing())
+    with pytest.raises(RuntimeError, match="without a need"):
+        await r.driver.answer(IMAGE, OPTIONS)
+
+
 async def test_a_step_that_asks_again_for_a_fact_it_has_is_a_bug_not_a_loop(
     autojump_clock: trio.testing.MockClock, background: trio.Nursery
 ) -> None:

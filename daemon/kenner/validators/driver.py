@@ -30,7 +30,8 @@ Rules:
   signature manifest may name thousands of payload blobs); the first failure among them ends
   the wait for the others, which get the same failure (a failing role fetch cancels its
   siblings).
-- A step that asks again for a fact it was given is a bug (it would loop): ``RuntimeError``.
+- A step that asks again for a fact it was given, or returns ``Needs`` without a need, is a
+  bug (it would loop): ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -218,6 +219,8 @@ async def _meet(
 ) -> None:
     """Put the outcome of each of ``needs`` into ``facts``, concurrently; the first failure
     ends the wait for the others, which get that failure (see the module)."""
+    if not needs:
+        raise RuntimeError("a step returned Needs without a need (it would loop)")
     for need in needs:
         if facts.get(need) is not None:
             raise RuntimeError(f"a step asked again for a fact it was given: {need!r}")
