@@ -59,6 +59,7 @@ PLACES = {
     "kenner.decision_log": "pure",
     "kenner.errors": "pure",
     "kenner.logs": "pure",
+    "kenner.notation": "pure",
     "kenner.oci": "pure",
     "kenner.quoting": "pure",
     "kenner.sharing": "pure",
