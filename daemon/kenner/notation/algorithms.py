@@ -10,12 +10,12 @@ and sizes are refused.
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from kenner.notation.envelope import Envelope, fail
+from kenner.notation.envelope import Envelope, fail, shown
 
 _RSA = {2048: "PS256", 3072: "PS384", 4096: "PS512"}
 _EC = {"secp256r1": ("ES256", 32), "secp384r1": ("ES384", 48), "secp521r1": ("ES512", 66)}
@@ -28,7 +28,10 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 
 def algorithm_for(certificate: x509.Certificate) -> str:
     """The one envelope algorithm the certificate's key allows."""
-    key = certificate.public_key()
+    try:
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as error:
+        fail(f"the signing certificate's key cannot be read: {shown(str(error))}")
     if isinstance(key, rsa.RSAPublicKey) and key.key_size in _RSA:
         return _RSA[key.key_size]
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _EC:
@@ -46,7 +49,7 @@ def verify_signature(envelope: Envelope, leaf: x509.Certificate) -> None:
     if envelope.algorithm != expected:
         fail(f"the envelope's algorithm {envelope.algorithm} does not fit the key ({expected})")
     digest = _HASHES[expected[2:]]()
-    key = leaf.public_key()
+    key = leaf.public_key()  # algorithm_for read it
     try:
         if isinstance(key, rsa.RSAPublicKey):
             pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)

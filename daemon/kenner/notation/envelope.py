@@ -1,7 +1,8 @@
 """The parts of a Notation signature envelope that verification reads, whatever its format.
 
 ``kenner.notation.jws`` (``application/jose+json``) and ``kenner.notation.cose``
-(``application/cose``) parse into an ``Envelope``; ``parse_envelope`` picks by media type.
+(``application/cose``) parse into an ``Envelope``; ``kenner.notation.formats`` picks by media
+type.
 
 Rules on the signed (protected) headers, the Notary Project signature specification's:
 
@@ -62,24 +63,6 @@ class Envelope:
     payload: bytes
     signed: bytes
     signature: bytes  # for ECDSA the raw r || s of the JOSE/COSE formats
-
-
-def parse_envelope(media_type: str, raw: bytes) -> Envelope:
-    """Parse ``raw`` as the envelope format ``media_type`` names.
-
-    Raises:
-        NotationError: (``tampered_envelope``) unknown format, over the size limit, or any
-            rule of the format or of this module broken.
-    """
-    from kenner.notation import cose, jws  # the formats import this module
-
-    if len(raw) > MAX_ENVELOPE_BYTES:
-        fail(f"the envelope is {len(raw)} bytes, over the limit of {MAX_ENVELOPE_BYTES}")
-    if media_type == JWS_MEDIA_TYPE:
-        return jws.parse(raw)
-    if media_type == COSE_MEDIA_TYPE:
-        return cose.parse(raw)
-    fail(f"the envelope media type {quote(media_type)} is not supported")
 
 
 def fail(message: str) -> NoReturn:

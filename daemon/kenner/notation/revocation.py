@@ -22,6 +22,7 @@ import datetime
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from kenner.notation.envelope import shown
 
@@ -52,7 +53,7 @@ def revocation_problem(
 def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
     try:
         return crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, UnsupportedAlgorithm):
         return False
 
 

@@ -36,8 +36,9 @@ from cryptography import x509
 
 from kenner.notation.algorithms import verify_signature
 from kenner.notation.chain import check_chain, is_trusted, load_chain, validity_problem
-from kenner.notation.envelope import SCHEME_X509, Envelope, parse_envelope
+from kenner.notation.envelope import SCHEME_X509, Envelope
 from kenner.notation.errors import Check, NotationError
+from kenner.notation.formats import parse_envelope
 from kenner.notation.identity import TrustedIdentities
 from kenner.notation.levels import Level, enforced
 from kenner.notation.payload import Target, check_target
