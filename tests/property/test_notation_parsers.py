@@ -7,6 +7,10 @@ raise anything else.
 
 from __future__ import annotations
 
+import base64
+import json
+
+import cbor2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +73,57 @@ def test_identities_raise_only_identity_errors(values):
         parse_identities([f"x509.subject: {value}" for value in values])
     except IdentityError:
         return
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_NAMES = st.sampled_from(
+    [
+        "alg",
+        "crit",
+        "cty",
+        "io.cncf.notary.signingScheme",
+        "io.cncf.notary.signingTime",
+        "io.cncf.notary.authenticSigningTime",
+        "io.cncf.notary.expiry",
+        "x5c",
+        "io.cncf.notary.timestampSignature",
+    ]
+)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@_SETTINGS
+@given(
+    st.dictionaries(_NAMES, _JSON, max_size=7),
+    st.dictionaries(_NAMES, _JSON, max_size=3),
+    _JSON,
+)
+def test_jws_headers_of_any_json_shape_raise_only_notation_errors(protected, unsigned, payload):
+    base = json.loads(_JWS)
+    headers = json.loads(base64.urlsafe_b64decode(base["protected"] + "=="))
+    envelope = {
+        "payload": _b64url(json.dumps(payload).encode()),
+        "protected": _b64url(json.dumps({**headers, **protected}).encode()),
+        "header": {**base["header"], **unsigned},
+        "signature": base["signature"],
+    }
+    _verify("application/jose+json", json.dumps(envelope).encode())
+
+
+@_SETTINGS
+@given(st.dictionaries(_NAMES | st.integers(-40, 40), _JSON, max_size=7), _JSON)
+def test_cose_headers_of_any_shape_raise_only_notation_errors(protected, unsigned_value):
+    message = cbor2.loads(_COSE)
+    headers = {**cbor2.loads(message.value[0]), **protected}
+    unsigned = {**message.value[1], 33: unsigned_value} if unsigned_value else message.value[1]
+    parts = [cbor2.dumps(headers), unsigned, message.value[2], message.value[3]]
+    _verify("application/cose", cbor2.dumps(cbor2.CBORTag(18, parts)))

@@ -57,3 +57,29 @@ def test_parse_response_raises_only_timestamp_errors(der):
     except TimestampError:
         return
     _verify(token)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    imprint_hash=st.sampled_from(["sha1", "sha256", "sha384", "sha512", "md5"]),
+    accuracy=st.none() | st.integers(0, 10**6),
+    content_type=st.sampled_from(["tst_info", "data", "signed_data"]),
+    signed_content_type=st.sampled_from(["tst_info", "data"]),
+    ess=st.none()
+    | st.lists(st.fixed_dictionaries({"cert_hash": st.binary(max_size=64)}), max_size=3),
+    tst_info=st.none() | st.binary(max_size=64).map(lambda b: b"\x30" + bytes([len(b)]) + b),
+)
+def test_tokens_with_odd_fields_raise_only_timestamp_errors(
+    imprint_hash, accuracy, content_type, signed_content_type, ess, tst_info
+):
+    token = stamp(
+        _TSA,
+        _MESSAGE,
+        imprint_hash=imprint_hash,
+        accuracy_seconds=accuracy,
+        content_type=content_type,
+        signed_content_type=signed_content_type,
+        ess_certs=ess,
+        tst_info=tst_info,
+    )
+    _verify(token)

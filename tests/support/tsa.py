@@ -96,6 +96,7 @@ def stamp(
     tst_info: bytes | None = None,
     accuracy_seconds: int | None = 1,
     signing_certificate: bool = True,
+    ess_certs: list[dict[str, object]] | None = None,
     signer: x509.Certificate | None = None,
     include_certificates: bool = True,
     tamper_signature: bool = False,
@@ -129,7 +130,13 @@ def stamp(
         attributes.append(
             {
                 "type": "signing_certificate_v2",
-                "values": [{"certs": [{"cert_hash": hashlib.sha256(_der(named)).digest()}]}],
+                "values": [
+                    {
+                        "certs": ess_certs
+                        if ess_certs is not None
+                        else [{"cert_hash": hashlib.sha256(_der(named)).digest()}]
+                    }
+                ],
             }
         )
     signed_attrs = cms.CMSAttributes(attributes)

@@ -56,9 +56,13 @@ _MAX_INTERMEDIATES = 4
 def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
     """The envelope's certificates; one that does not parse fails the envelope's integrity."""
     try:
-        return tuple(x509.load_der_x509_certificate(der) for der in ders)
+        chain = tuple(x509.load_der_x509_certificate(der) for der in ders)
+        for certificate in chain:  # names are decoded lazily: fail here, not in a message
+            certificate.subject.rfc4514_string()
+            certificate.issuer.rfc4514_string()
     except ValueError as error:
         fail(f"a certificate of the envelope does not parse: {shown(str(error))}")
+    return chain
 
 
 def check_chain(chain: Sequence[x509.Certificate]) -> None:

@@ -80,7 +80,9 @@ def check_signed_headers(
     if scheme not in (SCHEME_X509, SCHEME_AUTHORITY):
         fail(f"the signing scheme {quote(scheme)} is not supported")
     critical = list(crit)
-    if len(critical) > len(_UNDERSTOOD) or len(set(map(str, critical))) != len(critical):
+    if not all(isinstance(name, str) for name in critical):
+        fail("the critical headers list holds a name that is not a string")
+    if len(critical) > len(_UNDERSTOOD) or len(set(critical)) != len(critical):
         fail("the critical headers list is too long or names a header twice")
     for name in critical:
         if name not in _UNDERSTOOD:

@@ -54,7 +54,7 @@ def parse(raw: bytes) -> Envelope:
         fail("the JWS protected header and payload must be strings")
     headers = _json(_base64url(protected_text, "protected header"), "protected header")
     algorithm = headers.get("alg")
-    if algorithm not in ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         fail(f"the JWS algorithm {quote(algorithm)} is not supported")
     crit = headers.get("crit")
     if not isinstance(crit, list) or not crit:

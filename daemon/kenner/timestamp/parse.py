@@ -228,12 +228,20 @@ def _token(signed_data: Any, tst_info: TstInfo) -> SignedToken:
         signer_issuer=sid.chosen["issuer"] if by_name else None,
         signer_serial=int(sid.chosen["serial_number"].native) if by_name else None,
         signer_key_id=None if by_name else bytes(sid.chosen.native),
-        certificates=tuple(
-            x509.load_der_x509_certificate(bytes(choice.chosen.dump()))
-            for choice in choices
-            if choice.name == "certificate"
-        ),
+        certificates=_certificates(choices),
     )
+
+
+def _certificates(choices: list[Any]) -> tuple[x509.Certificate, ...]:
+    certificates = tuple(
+        x509.load_der_x509_certificate(bytes(choice.chosen.dump()))
+        for choice in choices
+        if choice.name == "certificate"
+    )
+    for certificate in certificates:  # names are decoded lazily: fail here, not in a message
+        certificate.subject.rfc4514_string()
+        certificate.issuer.rfc4514_string()
+    return certificates
 
 
 def is_signer(token: SignedToken, certificate: x509.Certificate) -> bool:

@@ -225,6 +225,16 @@ def _check_signed_attributes(token: SignedToken, tsa: x509.Certificate) -> None:
 
 
 def _check_signing_certificate(values: dict[str, Any], tsa: x509.Certificate) -> None:
+    try:
+        _check_ess_certificate(values, tsa)
+    except (IndexError, KeyError, TypeError, ValueError) as error:  # an empty or odd ESS list
+        raise TimestampError(
+            Reason.BAD_SIGNATURE,
+            f"the ESS signing-certificate attribute cannot be read: {shown(str(error))}",
+        ) from None
+
+
+def _check_ess_certificate(values: dict[str, Any], tsa: x509.Certificate) -> None:
     der = tsa.public_bytes(serialization.Encoding.DER)
     if "signing_certificate_v2" in values:
         first = values["signing_certificate_v2"]["certs"][0]
@@ -270,7 +280,7 @@ def _check_signature(token: SignedToken, tsa: x509.Certificate) -> None:
             )
     except InvalidSignature:
         raise TimestampError(Reason.BAD_SIGNATURE, "the TSA's signature does not verify") from None
-    except (ValueError, UnsupportedAlgorithm, KeyError) as error:
+    except (ValueError, UnsupportedAlgorithm, KeyError, TypeError) as error:
         raise TimestampError(
             Reason.BAD_SIGNATURE, f"the TSA's signature cannot be checked: {shown(str(error))}"
         ) from None

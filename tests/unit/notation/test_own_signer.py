@@ -303,3 +303,10 @@ def test_an_invalidity_date_after_the_timestamp_keeps_the_signature(issuer_key_p
     early = _crl(pki.root, key, [4242], invalidity=NOW - DAY)
     root = TrustRoot("r", (pki.root,), tsa_certificates=(tsa.root,), crls=(early,))
     assert _check(raw, root) is Check.REVOCATION
+
+
+@pytest.mark.parametrize("media_type", FORMATS)
+@pytest.mark.parametrize("name", [["io.cncf.notary.signingScheme"], 7, None, {"a": 1}])
+def test_a_critical_header_name_that_is_no_string_fails_integrity(pki, media_type, name):
+    raw = sign(pki, media_type=media_type, crit=["io.cncf.notary.signingScheme", name])
+    assert _check(raw, _root(pki), media_type=media_type) is Check.INTEGRITY

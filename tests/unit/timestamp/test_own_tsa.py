@@ -72,6 +72,8 @@ def test_the_tsa_certificate_may_come_from_the_intermediates(tsa):
         ({"tamper_digest": True}, Reason.BAD_SIGNATURE),
         ({"signing_certificate": False}, Reason.BAD_SIGNATURE),
         ({"signed_content_type": "data"}, Reason.BAD_SIGNATURE),
+        ({"ess_certs": []}, Reason.BAD_SIGNATURE),
+        ({"ess_certs": [{"cert_hash": b"\x00" * 32}]}, Reason.BAD_SIGNATURE),
         ({"at": NOW + 400 * DAY}, Reason.OUTSIDE_VALIDITY),
         ({"at": NOW - 400 * DAY}, Reason.OUTSIDE_VALIDITY),
     ],
