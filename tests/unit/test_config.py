@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trustme
 import yaml
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -20,6 +21,7 @@ from kenner.config.model import (
     Features,
     LogConfig,
     NotaryV1ValidatorConfig,
+    NotationValidatorConfig,
     Rule,
     RuleOptions,
     ServerConfig,
@@ -292,17 +294,18 @@ def test_missing_required_keys_name_the_key_at_the_enclosing_line() -> None:
 
 
 def test_validator_types() -> None:
-    assert problems(STATIC.replace("type: static", "type: notation")) == [
-        ("validators[0].type", 3, "validator type 'notation' is not supported yet")
-    ]
     assert problems(STATIC.replace("type: static", "type: notaryv2")) == [
         ("validators[0].type", 3, "validator type 'notaryv2' is not supported yet")
     ]
     assert problems(STATIC.replace("type: static", "type: magic")) == [
-        ("validators[0].type", 3, "must be one of static, notaryv1, cosign, got 'magic'")
+        ("validators[0].type", 3, "must be one of static, notaryv1, cosign, notation, got 'magic'")
     ]
     assert problems(STATIC.replace("    type: static\n", "")) == [
-        ("validators[0]", 2, "missing required key 'type' (one of static, notaryv1, cosign)")
+        (
+            "validators[0]",
+            2,
+            "missing required key 'type' (one of static, notaryv1, cosign, notation)",
+        )
     ]
 
 
@@ -740,18 +743,22 @@ def test_connaisseur_notaryv1_validator_configs() -> None:
     assert message.startswith("trust root 'dilithium': key cannot be loaded as a public key")
 
 
-@pytest.mark.parametrize(
-    ("relative", "kind"),
-    [
-        ("notation/validator_configs/01_notation.yaml", "notation"),
-        ("notation/validator_configs/07_selfsigned_cert.yaml", "notation"),
-        ("notation/validator_configs/08_tsa_cert.yaml", "notation"),
-    ],
-)
-def test_connaisseur_validators_of_unsupported_types(relative: str, kind: str) -> None:
-    assert _validator_problems(relative) == [
-        ("validators[0].type", f"validator type '{kind}' is not supported yet")
-    ]
+def test_connaisseur_notation_validator_configs() -> None:
+    def load(name: str) -> NotationValidatorConfig:
+        path = connaisseur_fixtures() / "notation/validator_configs" / name
+        validator = load_config(_with_validator(path)).validators[0]
+        assert isinstance(validator, NotationValidatorConfig)
+        return validator
+
+    first = load("01_notation.yaml")
+    assert (first.name, first.type) == ("ghcr-notation", "notation")
+    assert [root.name for root in first.trust_roots] == ["default", "different-cert"]
+    assert load("07_selfsigned_cert.yaml").cert is not None  # the mock registry's TLS CA
+    [tsa] = load("08_tsa_cert.yaml").trust_roots
+    assert tsa.ts_cert is not None
+    assert "DigiCert Trusted Root G4" in str(
+        [c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(tsa.ts_cert.encode())]
+    )
 
 
 @pytest.mark.parametrize("name", ["static.yaml", "notaryv1.yaml", "connaisseur-values.yaml"])

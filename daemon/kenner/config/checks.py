@@ -31,9 +31,11 @@ from kenner.config.model import (
     Config,
     CosignValidatorConfig,
     NotaryV1ValidatorConfig,
+    NotationValidatorConfig,
     Rule,
     ValidatorConfig,
 )
+from kenner.config.notation_checks import check_notation_rule, check_notation_validator
 from kenner.config.redis_checks import check_redis
 from kenner.config.source import KeyPath
 from kenner.config.structure import yaml_key
@@ -150,6 +152,13 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
             auth = check_login_registry(validator.auth, (*path, "auth", "registry"), report)
             validator = attrs.evolve(validator, auth=auth)
         return validator
+    if isinstance(validator, NotationValidatorConfig):
+        _check_auth(validator.auth, path, report)
+        check_notation_validator(validator, path, report)
+        if validator.auth is not None and validator.auth.registry is not None:
+            auth = check_login_registry(validator.auth, (*path, "auth", "registry"), report)
+            validator = attrs.evolve(validator, auth=auth)
+        return validator
     if not isinstance(validator, NotaryV1ValidatorConfig):
         return validator
     host = _normalise_host(validator.host, (*path, "host"), report)
@@ -209,7 +218,9 @@ def _check_login_scopes(
 ) -> None:
     """An inline plain login must have a registry to go to (``kenner.config.login_scope``)."""
     for index, validator in enumerate(validators):
-        if not isinstance(validator, CosignValidatorConfig) or validator.auth is None:
+        if not isinstance(validator, CosignValidatorConfig | NotationValidatorConfig):
+            continue
+        if validator.auth is None:
             continue
         if validator.auth.username is not None and not plain_login_scope(validator, rules):
             report(("validators", index, "auth", "username"), NO_SCOPE)
@@ -306,6 +317,9 @@ def _check_rule(
     elif isinstance(validator, CosignValidatorConfig):
         _check_trust_root_names(rule, validator, with_path, report)
         check_cosign_rule(rule, validator, with_path, report)
+    elif isinstance(validator, NotationValidatorConfig):
+        _check_trust_root_names(rule, validator, with_path, report)
+        check_notation_rule(rule, validator, with_path, report)
     elif validator is not None and options.trust_root not in (None, ANY_TRUST_ROOT):
         message = f"validator '{validator.name}' is static and has no trust roots"
         report((*with_path, "trustRoot"), message)
@@ -319,7 +333,7 @@ def _index_name(path: KeyPath) -> str:
 
 def _check_trust_root_names(
     rule: Rule,
-    validator: NotaryV1ValidatorConfig | CosignValidatorConfig,
+    validator: NotaryV1ValidatorConfig | CosignValidatorConfig | NotationValidatorConfig,
     with_path: KeyPath,
     report: Report,
 ) -> None:

@@ -1,4 +1,4 @@
-"""Where a cosign validator's plain login may be sent: its scope, fixed at config load.
+"""Where a cosign or notation validator's plain login may be sent: its scope, fixed at config load.
 
 A plain login (``auth.username``/``auth.password``, or ``username``/``password`` files in the
 ``auth.secretName`` directory) carries no registry of its own, unlike a ``.dockerconfigjson``
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kenner.admission.policy import literal_registry
-from kenner.config.model import CosignValidatorConfig, Rule
+from kenner.config.model import CosignValidatorConfig, NotationValidatorConfig, Rule
 from kenner.oci.naming import canonical_registry
 
 NO_SCOPE = (
@@ -23,7 +23,9 @@ NO_SCOPE = (
 )
 
 
-def plain_login_scope(validator: CosignValidatorConfig, policy: Iterable[Rule]) -> frozenset[str]:
+def plain_login_scope(
+    validator: CosignValidatorConfig | NotationValidatorConfig, policy: Iterable[Rule]
+) -> frozenset[str]:
     """The registries (``canonical_registry`` form) the validator's plain login may go to."""
     if validator.auth is not None and validator.auth.registry is not None:
         return frozenset({canonical_registry(validator.auth.registry)})

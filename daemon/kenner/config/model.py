@@ -110,7 +110,35 @@ class CosignValidatorConfig:
     type: Literal["cosign"] = "cosign"
 
 
-ValidatorConfig = StaticValidatorConfig | NotaryV1ValidatorConfig | CosignValidatorConfig
+@attrs.frozen
+class NotationTrustRoot:
+    """A Notation trust root (docs/notation.md): the ``ca`` store, the ``tsa`` store, the
+    trusted identities and CRLs, all PEM text as in the configuration."""
+
+    name: str
+    cert: str  # PEM root/CA certificate(s) or a self-signed signing certificate
+    ts_cert: str | None = None  # PEM TSA root certificate(s) for RFC 3161 timestamps
+    trusted_identities: tuple[str, ...] = ()  # "x509.subject: ..." or "*"; empty: any
+    crl: str | None = None  # PEM CRL(s), checked without network
+
+
+@attrs.frozen
+class NotationValidatorConfig:
+    """``type: notation``: Notary Project signatures found through the OCI referrers."""
+
+    name: str
+    trust_roots: tuple[NotationTrustRoot, ...]
+    cert: str | None = None  # PEM CA bundle for the registries' TLS certificates
+    auth: Auth | None = None
+    type: Literal["notation"] = "notation"
+
+
+ValidatorConfig = (
+    StaticValidatorConfig
+    | NotaryV1ValidatorConfig
+    | CosignValidatorConfig
+    | NotationValidatorConfig
+)
 
 
 @attrs.frozen
@@ -131,6 +159,9 @@ class RuleOptions:
     signed_reference: Literal["repository", "path", "any"] = "repository"
     # Cosign only: in-toto attestations the image must carry (docs/attestations.md).
     attestations: tuple[AttestationRule, ...] = ()
+    # Notation only (docs/notation.md); "skip" is refused by the checks.
+    verification_level: Literal["strict", "permissive", "audit", "skip"] = "strict"
+    verify_timestamp: Literal["always", "afterCertExpiry"] = "always"
 
 
 @attrs.frozen

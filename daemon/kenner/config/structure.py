@@ -28,6 +28,7 @@ from kenner.config.model import (
     CosignValidatorConfig,
     KeyFile,
     NotaryV1ValidatorConfig,
+    NotationValidatorConfig,
     StaticValidatorConfig,
     ValidatorConfig,
 )
@@ -38,9 +39,10 @@ SUPPORTED_VALIDATORS: dict[str, type[ValidatorConfig]] = {
     "static": StaticValidatorConfig,
     "notaryv1": NotaryV1ValidatorConfig,
     "cosign": CosignValidatorConfig,
+    "notation": NotationValidatorConfig,
 }
 # Connaisseur validator types kenner knows of but does not verify yet.
-_PLANNED_VALIDATORS = ("notaryv2", "notation")
+_PLANNED_VALIDATORS = ("notaryv2",)
 # Connaisseur's default Notary when a notaryv1 validator names no host.
 DEFAULT_NOTARY_HOST = "notary.docker.io"
 # A proof key shorter than this is refused; a file larger than this is not a key.

@@ -43,10 +43,11 @@ class BadContent(FetchError):
 
 @attrs.frozen
 class FetchedManifest:
-    """A manifest as served, with the digest of its bytes."""
+    """A manifest as served, with the digest and the size of its bytes."""
 
     digest: str
     manifest: Manifest
+    size: int | None = None  # bytes; a Notation signature's target descriptor names it
 
 
 class RegistryClient:
@@ -134,7 +135,8 @@ class RegistryClient:
 def _checked_manifest(url: str, reference: str, result: FetchResult) -> FetchedManifest:
     try:
         digest = _served_digest(reference, result)
-        return FetchedManifest(digest, parse_manifest(result.body, result.header("content-type")))
+        manifest = parse_manifest(result.body, result.header("content-type"))
+        return FetchedManifest(digest, manifest, len(result.body))
     except (DigestMismatch, ManifestError) as error:
         raise BadContent(url, str(error)) from None
 

@@ -31,6 +31,7 @@ from kenner.config.model import (
     CosignValidatorConfig,
     Deadlines,
     NotaryV1ValidatorConfig,
+    NotationValidatorConfig,
     StaticValidatorConfig,
     ValidatorConfig,
 )
@@ -47,6 +48,7 @@ from kenner.validators.credentials import load_credentials
 from kenner.validators.driver import Driven, Driver, Links, NeedCache
 from kenner.validators.network import NotaryServer, ValidatorNetwork
 from kenner.validators.notaryv1 import NotaryV1Validator
+from kenner.validators.notation import NotationValidator
 from kenner.validators.registry_access import (
     Logins,
     LoginSource,
@@ -173,7 +175,7 @@ def build_inputs(
     if isinstance(validator, StaticValidatorConfig):
         return BuildInputs(validator)
     credentials: Credentials | LoginSource | None
-    if isinstance(validator, CosignValidatorConfig):
+    if isinstance(validator, CosignValidatorConfig | NotationValidatorConfig):
         if read_secrets:
             scope = plain_login_scope(validator, config.policy)
             credentials = load_logins(validator.auth, config.secrets_dir, scope)
@@ -213,6 +215,14 @@ def _build_fetching(inputs: BuildInputs, config: Config, runtime: Runtime) -> Dr
         access = RegistryAccess(registry_fetchers(validator, runtime.fetchers))
         return Driver(
             CosignValidator(validator, logins=Logins(credentials, use_pull_secrets)),
+            _links(ValidatorNetwork(registries=access), config, runtime),
+        )
+    if isinstance(validator, NotationValidatorConfig):
+        assert isinstance(credentials, LoginSource)
+        fetcher = _fetcher(runtime, validator.cert, "cert")  # one CA bundle for all registries
+        access = RegistryAccess(lambda _registry: fetcher)
+        return Driver(
+            NotationValidator(validator, logins=Logins(credentials)),
             _links(ValidatorNetwork(registries=access), config, runtime),
         )
     assert not isinstance(credentials, LoginSource)

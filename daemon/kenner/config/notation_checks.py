@@ -1,0 +1,60 @@
+"""Checks of ``type: notation`` validators and of the rules that use them.
+
+Trust roots are parsed with the verifier's own loader (``kenner.notation.trust``), so a
+configuration that loads is one the verifier can use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kenner.config.model import NotationValidatorConfig, Rule
+from kenner.config.source import KeyPath
+from kenner.config.tls_bundles import tls_bundle_problem
+from kenner.cosign.threshold import RequirementError, requirement
+from kenner.notation.trust import TrustRootError, load_trust_root
+
+Report = Callable[[KeyPath, str], None]
+
+
+def check_notation_validator(
+    validator: NotationValidatorConfig, path: KeyPath, report: Report
+) -> None:
+    """Report every problem of one notation validator (auth is checked by the caller)."""
+    if not validator.trust_roots:
+        report((*path, "trustRoots"), "a notation validator needs at least one trust root")
+    seen: set[str] = set()
+    for index, root in enumerate(validator.trust_roots):
+        root_path = (*path, "trustRoots", index)
+        if root.name in seen:
+            report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
+        seen.add(root.name)
+        try:
+            load_trust_root(root.name, root.cert, root.ts_cert, root.trusted_identities, root.crl)
+        except TrustRootError as error:
+            report((*root_path, error.key), f"trust root '{root.name}': {error}")
+    if validator.cert is not None:
+        problem = tls_bundle_problem(validator.cert)
+        if problem:
+            report((*path, "cert"), problem)
+
+
+def check_notation_rule(
+    rule: Rule, validator: NotationValidatorConfig, with_path: KeyPath, report: Report
+) -> None:
+    """Report what a rule asks of a notation validator that it cannot give."""
+    options = rule.options
+    if options.verification_level == "skip":
+        report(
+            (*with_path, "verificationLevel"),
+            "'skip' verifies nothing and is refused for admission; route such images to a "
+            "static validator instead",
+        )
+    if options.delegations:
+        report((*with_path, "delegations"), "delegations are a notaryv1 feature, not notation")
+    names = [root.name for root in validator.trust_roots]
+    try:
+        requirement(names, options.trust_root, options.threshold, options.required)
+    except RequirementError as error:
+        if "threshold" in str(error):
+            report((*with_path, "threshold"), str(error))
