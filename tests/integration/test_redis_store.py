@@ -126,7 +126,7 @@ async def test_a_dead_redis_is_a_miss_and_a_revived_one_is_used_again(
             assert await store.get_verdict("kenner:v1:verdict:x") is None
             await store.put_verdict("kenner:v1:verdict:x", DIGEST, 60)  # paused: no call
             assert await store.raise_versions(HOST, GUN, {"timestamp": 3}) is None
-            assert trio.current_time() - started < 0.6
+            assert trio.current_time() - started < 2  # 0.5 s timeout, then paused: no wait
             assert not store.statistics().up
             assert store.statistics().errors == {"get": 1}  # one failure, then paused
         finally:
@@ -151,7 +151,7 @@ async def test_a_silent_redis_costs_the_timeout_only() -> None:
         async with open_store(f"redis://127.0.0.1:{port}/0", timeout_s=0.2) as store:
             started = trio.current_time()
             assert await store.get_verdict("kenner:v1:verdict:x") is None
-            assert trio.current_time() - started < 0.5
+            assert trio.current_time() - started < 1.5  # the 0.2 s timeout, with slack for load
             assert store.statistics().errors == {"get": 1}
         nursery.cancel_scope.cancel()
     for stream in held:
