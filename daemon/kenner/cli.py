@@ -21,6 +21,7 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
+import attrs
 import trio
 
 from kenner import __version__
@@ -188,9 +189,12 @@ async def _verify_once(images: Sequence[str], config: Config) -> VerifyReport:
 
 @asynccontextmanager
 async def _offline_snapshot(config: Config) -> AsyncIterator[Snapshot]:
-    """The configuration's validators as serve builds them, without the Kubernetes API."""
+    """The configuration's validators as serve builds them, without the Kubernetes API and
+    without Redis: ``review`` and ``verify`` validate for themselves and write nothing to the
+    replicas' shared verdicts or rollback memory."""
+    alone = attrs.evolve(config, cache=attrs.evolve(config.cache, redis=None))
     async with open_runtime() as runtime:
-        yield Snapshot(config, build_validators(config, runtime))
+        yield Snapshot(config, build_validators(alone, runtime))
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from kenner.cli import _offline_snapshot
 from kenner.config.errors import ConfigError
 from kenner.config.load import load_config
 from kenner.net.redis_store import redis_settings
+from kenner.validators.driver import Driver
 
 BASE = "validators: [{name: default, type: static, approve: true}]\npolicy: [{pattern: '*:*'}]\n"
 V3 = (
@@ -141,3 +145,26 @@ def test_plain_redis_has_no_tls_context(key_file: Path) -> None:
     config = load_config(_redis(key_file, url="redis://h")).cache.redis
     assert redis_settings(config)[1] is None
     assert redis_settings(None) == (None, None)
+
+
+async def test_review_and_verify_build_their_validators_without_redis(key_file: Path) -> None:
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    key_yaml = pem.replace("\n", "\n          ")
+    text = (
+        "validators:\n  - name: notary\n    type: notaryv1\n    host: notary.example\n"
+        f"    trustRoots:\n      - name: default\n        key: |\n          {key_yaml}\n"
+        "policy: [{pattern: '*:*', validator: notary}]\n"
+        f"cache:\n  redis:\n    url: redis://127.0.0.1:1/0\n    hmacKeyFile: {key_file}\n"
+    )
+    config = load_config(text)
+    assert config.cache.redis is not None
+    async with _offline_snapshot(config) as snapshot:
+        # Plain drivers: no SharedVerdicts around them, so nothing is read from or written
+        # to the replicas' shared state (docs/verify.md).
+        assert all(type(v) is Driver for v in snapshot.validators.values())
+        assert snapshot.config.cache.redis is not None  # the policy is the file's, unchanged
