@@ -3,13 +3,16 @@
 It must say what ``kenner serve`` decides for the same images (tests/integration/
 test_notaryv1_e2e.py): the signed digest of a signed tag (not the registry's, for a moved
 tag), and the denial reason codes of unsigned images and tags. The same for Cosign: images
-signed here with a fresh key, stored in the test bed's registry.
+signed here with a fresh key, stored in the test bed's registry. With ``cache.redis`` (a real
+redis-server) it never connects to Redis: it writes no shared verdict or rollback version.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Testbed
+from kenner.app.verify import REDIS_NOTE
+from tests.harness import Testbed, TestbedUnavailable
+from tests.harness.redis import RedisServer, start_redis
 from tests.harness.services import StateLayout
 from tests.integration.test_notaryv1_e2e import config_yaml
 from tests.support.cosign_signing import new_key, public_pem
@@ -122,3 +127,36 @@ def test_cosign_signed_and_unsigned_images(testbed: Testbed, tmp_path: Path) -> 
     assert (allowed["verdict"], allowed["digest"]) == ("allow", signed)
     assert (denied["verdict"], denied["admitted"]) == ("deny", False)
     assert "no cosign signature" in denied["reason"]
+
+
+def connections_received(redis: RedisServer) -> int:
+    info = redis.command(b"INFO", b"stats")
+    assert info is not None
+    found = re.search(rb"total_connections_received:(\d+)", info)
+    assert found is not None
+    return int(found.group(1))
+
+
+def test_verify_never_touches_the_shared_redis(testbed: Testbed, tmp_path: Path) -> None:
+    try:
+        redis = start_redis(tmp_path / "redis")
+    except TestbedUnavailable as unavailable:
+        pytest.skip(f"redis-server unavailable: {unavailable}")
+    try:
+        key = tmp_path / "hmac.key"
+        key.write_bytes(secrets.token_bytes(32))
+        document = json.loads(config_yaml(testbed))
+        document["cache"] = {"redis": {"url": redis.url, "hmacKeyFile": str(key)}}
+        config = tmp_path / "redis.yaml"
+        config.write_text(json.dumps(document))
+        signed = testbed.case("signed/v1/trusted-root")
+        before = connections_received(redis)
+        code, report = verify_json(config, signed.image)
+        # Only the INFO that reads the count connected: verify never did.
+        assert connections_received(redis) == before + 1
+        assert redis.command(b"DBSIZE") == b":0\r\n"
+    finally:
+        redis.stop()
+    assert code == 0
+    assert report["images"][0]["digest"] == signed.digest
+    assert report["notes"] == [REDIS_NOTE]

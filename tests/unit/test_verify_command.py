@@ -20,7 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenner.app.state import Snapshot
-from kenner.app.verify import KEYCHAIN_NOTE, VerifyReport, render_text, verify_images
+from kenner.app.verify import (
+    KEYCHAIN_NOTE,
+    REDIS_NOTE,
+    VerifyReport,
+    render_text,
+    verify_images,
+)
 from kenner.cli import main
 from kenner.config.load import load_config
 from kenner.quoting import clip
@@ -200,6 +206,22 @@ def test_a_keychain_validator_is_explained(
     code, out, _ = verify(capsys, "--config", str(path), "registry.k8s.io/pause:3.9")
     assert code == 0
     assert f"note: {KEYCHAIN_NOTE}" in out
+
+
+def test_the_shared_redis_state_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With cache.redis (here a port nothing listens on), verify validates on its own and
+    says so; tests/integration/test_verify_testbed.py shows it never connects."""
+    key = tmp_path / "hmac.key"
+    key.write_bytes(b"k" * 32)
+    path = tmp_path / "redis.yaml"
+    path.write_text(
+        STATIC + f"cache:\n  redis:\n    url: redis://127.0.0.1:1/0\n    hmacKeyFile: {key}\n"
+    )
+    code, report = verify_json(capsys, "--config", str(path), "registry.k8s.io/pause:3.9")
+    assert (code, report["images"][0]["admitted"]) == (0, True)
+    assert report["notes"] == [REDIS_NOTE]
 
 
 def test_a_bad_config_exits_2_naming_key_and_line(

@@ -10,8 +10,10 @@ Rules:
 - The images are decided concurrently and reported in the order given.
 - Nothing is changed anywhere: no answer is sent, no alert, no metric, no decision log; the
   Kubernetes API is not read (``Snapshot.kube`` is None), so a pod's pull secrets
-  (``auth.k8sKeychain``) add no login and owner approval skips nothing. ``notes`` says so when
-  the configuration uses them.
+  (``auth.k8sKeychain``) add no login and owner approval skips nothing; the shared Redis state
+  (``cache.redis``) is left out (``verify_config``): no verdict or rollback version is read
+  from it or written to it, every image is validated against its sources. ``notes`` says so
+  when the configuration uses them.
 - A report quotes the image as given, clipped to 200 characters.
 """
 
@@ -28,12 +30,18 @@ from kenner.admission.pull_secrets import uses_keychain
 from kenner.admission.review import AdmissionRequest
 from kenner.app.pipeline import decide_request
 from kenner.app.state import Snapshot
+from kenner.config.model import Config
 from kenner.quoting import clip
 
 NAMESPACE = "default"  # the namespace of the Pod asked about (nothing depends on it here)
 KEYCHAIN_NOTE = (
     "auth.k8sKeychain: verify reads no Kubernetes API, so pod pull secrets add no login; "
     "only the configured credentials are used"
+)
+REDIS_NOTE = (
+    "cache.redis: verify neither reads nor writes the shared Redis state; every image is "
+    "validated against its sources, and a newer trust-data version only another replica has "
+    "seen is not known here"
 )
 
 
@@ -82,8 +90,23 @@ class VerifyReport:
         }
 
 
-async def verify_images(images: Sequence[str], snapshot: Snapshot) -> VerifyReport:
-    """Decide every image of ``images`` concurrently under ``snapshot``, as admissions would."""
+def verify_config(config: Config) -> tuple[Config, tuple[str, ...]]:
+    """The configuration ``kenner verify`` runs with (``config`` without its shared Redis
+    state) and the notes that say what it cannot do as the webhook does."""
+    notes = []
+    if config.cache.redis is not None:
+        config = attrs.evolve(config, cache=attrs.evolve(config.cache, redis=None))
+        notes.append(REDIS_NOTE)
+    if uses_keychain(config):
+        notes.append(KEYCHAIN_NOTE)
+    return config, tuple(notes)
+
+
+async def verify_images(
+    images: Sequence[str], snapshot: Snapshot, notes: Sequence[str] = ()
+) -> VerifyReport:
+    """Decide every image of ``images`` concurrently under ``snapshot``, as admissions would;
+    ``notes`` (from ``verify_config``) go into the report."""
     decisions: list[Decision | None] = [None] * len(images)
 
     async def decide_one(index: int) -> None:
@@ -98,8 +121,7 @@ async def verify_images(images: Sequence[str], snapshot: Snapshot) -> VerifyRepo
     for image, decision in zip(images, decisions, strict=True):
         assert decision is not None  # the nursery waited for every task
         reports.append(_report(image, decision, snapshot))
-    notes = (KEYCHAIN_NOTE,) if uses_keychain(snapshot.config) else ()
-    return VerifyReport(tuple(reports), notes)
+    return VerifyReport(tuple(reports), tuple(notes))
 
 
 def pod_request(image: str, index: int) -> AdmissionRequest:
