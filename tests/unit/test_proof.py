@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from kenner.admission.proof import (
     ANNOTATION,
     ANNOTATION_POINTER,
+    SEAL_CACHE_ENTRIES,
+    SEAL_CACHE_MAX_IMAGES,
     ProofKey,
     Prover,
     policy_hash,
@@ -180,3 +182,27 @@ def test_verify_object_reads_the_images_as_stored() -> None:
     assert PROVER.verify_object({"kind": "Pod"}, "team", "Pod").reason == (
         "its images cannot be read"
     )
+
+
+@given(
+    st.text(max_size=20),
+    st.lists(st.tuples(st.text(max_size=30), st.text(max_size=30)), max_size=12),
+)
+def test_a_remembered_seal_is_the_one_a_fresh_prover_makes(
+    namespace: str, images: list[tuple[str, str]]
+) -> None:
+    """The per-prover seal memory (performance) never changes a value."""
+    first = PROVER.seal(namespace, images)
+    assert PROVER.seal(namespace, list(reversed(images))) == first
+    assert Prover.for_config(CONFIG, KEY).seal(namespace, images) == first
+
+
+def test_the_seal_memory_stays_bounded() -> None:
+    prover = Prover.for_config(CONFIG, KEY)
+    for index in range(3 * SEAL_CACHE_ENTRIES):
+        prover.seal(f"ns-{index}", IMAGES)
+    many = [(f"/spec/containers/{i}/image", "registry.k8s.io/pause:3.9") for i in range(99)]
+    prover.seal("team", many)
+    assert len(many) > SEAL_CACHE_MAX_IMAGES
+    assert 0 < len(prover._seals) <= SEAL_CACHE_ENTRIES
+    assert ("team", tuple(sorted(many))) not in prover._seals

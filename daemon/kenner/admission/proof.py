@@ -101,12 +101,22 @@ class Verification:
     reason: str
 
 
+# Seals a prover remembers (see ``Prover.seal``): a workload's images repeat on every request
+# for it, and the MAC is a pure function of the key, the policy hash and the arguments. Only
+# small image lists are kept, so the memory stays bounded whatever the requests hold.
+SEAL_CACHE_ENTRIES = 256
+SEAL_CACHE_MAX_IMAGES = 8
+
+SealKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
 @attrs.frozen
 class Prover:
     """Makes and checks proofs under one key and one configuration's policy hash."""
 
     key: ProofKey
     policy_hash: str
+    _seals: dict[SealKey, str] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     @classmethod
     def for_config(cls, config: Config, key: ProofKey) -> Prover:
@@ -114,8 +124,24 @@ class Prover:
         return cls(key, policy_hash(config))
 
     def seal(self, namespace: str, images: ImagePairs) -> str:
-        """The annotation value proving that these images were validated in ``namespace``."""
-        message = orjson.dumps([_LABEL, namespace, self.policy_hash, sorted(images)])
+        """The annotation value proving that these images were validated in ``namespace``.
+
+        Remembered for small image lists (``SEAL_CACHE_MAX_IMAGES``): the same value costs a
+        dictionary look-up instead of a canonical dump and an HMAC on every request.
+        """
+        pairs = tuple(sorted(images))
+        if len(pairs) > SEAL_CACHE_MAX_IMAGES:
+            return self._seal(namespace, pairs)
+        remembered = self._seals.get((namespace, pairs))
+        if remembered is None:
+            remembered = self._seal(namespace, pairs)
+            if len(self._seals) >= SEAL_CACHE_ENTRIES:
+                self._seals.clear()  # simplest bound; a busy cluster refills it at once
+            self._seals[namespace, pairs] = remembered
+        return remembered
+
+    def _seal(self, namespace: str, pairs: tuple[tuple[str, str], ...]) -> str:
+        message = orjson.dumps([_LABEL, namespace, self.policy_hash, pairs])
         mac = hmac.digest(self.key.secret, message, "sha256")
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         policy = self.policy_hash[:_POLICY_PREFIX_CHARS]
