@@ -34,6 +34,9 @@ class Measurement:
     first_request_ms: float
     rounds: tuple[Round, ...]
     answered: int  # every request answered: first check, warm-up and rounds
+    # The server's peak resident memory from its warm-up to its last round, MiB (None where
+    # /proc cannot tell).
+    peak_rss_mb: float | None = None
 
     @property
     def median(self) -> Round:
@@ -67,6 +70,10 @@ def measure(targets: Sequence[Target], plan: Plan, run: BenchRun) -> list[Measur
         expected[target.name] = answer.body
         first_ms[target.name] = answer.latency_ms
     warmup = attrs.evolve(plan.load, duration_s=plan.warmup_s)
+    # Peak RSS under load: from the warm-up on (Linux's VmHWM, restarted), else the highest
+    # RSS seen after each run.
+    peak_reset = {target.name: target.server.reset_peak_rss() for target in targets}
+    rss_seen: dict[str, list[float]] = {target.name: [] for target in targets}
     answered = {
         target.name: 1 + _run_once(target, expected[target.name], warmup, run.scratch).load.requests
         for target in targets
@@ -77,6 +84,9 @@ def measure(targets: Sequence[Target], plan: Plan, run: BenchRun) -> list[Measur
             rounds[target.name].append(
                 _run_once(target, expected[target.name], plan.load, run.scratch)
             )
+            rss = target.server.rss_mb()
+            if rss is not None:
+                rss_seen[target.name].append(rss)
     return [
         Measurement(
             t.name,
@@ -84,9 +94,15 @@ def measure(targets: Sequence[Target], plan: Plan, run: BenchRun) -> list[Measur
             first_ms[t.name] if t.cold_ms is None else t.cold_ms,
             tuple(rounds[t.name]),
             answered[t.name] + sum(one.load.requests for one in rounds[t.name]),
+            _peak_rss(t, peak_reset[t.name], rss_seen[t.name]),
         )
         for t in targets
     ]
+
+
+def _peak_rss(target: Target, reset: bool, seen: list[float]) -> float | None:
+    peak = target.server.rss_mb("VmHWM") if reset else None
+    return peak if peak is not None else max(seen, default=None)
 
 
 def _run_once(target: Target, expected_answer: bytes, load: Load, scratch: Path) -> Round:

@@ -62,6 +62,27 @@ class RunningServer:
         fields = stat.rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def reset_peak_rss(self) -> bool:
+        """Restart the process's peak RSS (``VmHWM``) from its current RSS, so that the peak
+        read later is the one under load, not the start-up's; False where Linux refuses."""
+        try:
+            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")  # proc(5)
+        except OSError:
+            return False
+        return True
+
+    def rss_mb(self, field: str = "VmRSS") -> float | None:
+        """The process's resident memory (``VmRSS``, or ``VmHWM``: the peak) in MiB; None
+        where /proc is missing."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024  # kB
+        return None
+
 
 def free_loopback_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
