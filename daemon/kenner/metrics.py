@@ -25,7 +25,7 @@ from kenner import __version__
 from kenner.net.cache import CacheStatistics
 from kenner.net.redis_store import RedisStatistics
 from kenner.net.singleflight import SingleFlightStatistics
-from kenner.tallies import CounterTally, HistogramTally, TallyCollector
+from kenner.tallies import CounterSlice, CounterTally, HistogramTally, TallyCollector
 
 # generate_latest writes the classic text format; 0.0.4 is what every Prometheus understands.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -67,21 +67,29 @@ class Metrics:
             "Image validations by result (success, error, timeout)",
             (*validator, "result"),
         )
-        self.validations_successful = CounterTally(
-            "connaisseur_validations_successful", "Image validations that succeeded", validator
+        # Connaisseur's per-result counters are slices of `validations`, read when scraped.
+        self.validations_successful = CounterSlice(
+            "connaisseur_validations_successful",
+            "Image validations that succeeded",
+            self.validations,
+            "success",
         )
-        self.validations_failed = CounterTally(
-            "connaisseur_validations_failed", "Image validations that failed", validator
+        self.validations_failed = CounterSlice(
+            "connaisseur_validations_failed",
+            "Image validations that failed",
+            self.validations,
+            "error",
         )
         self.validations_skipped = CounterTally(
             "connaisseur_validations_skipped",
             "Image validations skipped, by reason",
             (*validator, "reason"),
         )
-        self.validations_timeouted = CounterTally(
+        self.validations_timeouted = CounterSlice(
             "connaisseur_validations_timeouted",
             "Image validations not finished before the request deadline",
-            validator,
+            self.validations,
+            "timeout",
         )
         self.request_seconds = HistogramTally(
             "kenner_request_duration_seconds",
@@ -149,13 +157,7 @@ class Metrics:
     ) -> None:
         """One image validation: ``result`` is success, error or timeout; ``duration_s`` for
         those that finished in time."""
-        self.validations.inc(validator_type, name, result)
-        if result == "success":
-            self.validations_successful.inc(validator_type, name)
-        elif result == "error":
-            self.validations_failed.inc(validator_type, name)
-        else:
-            self.validations_timeouted.inc(validator_type, name)
+        self.validations.inc(validator_type, name, result)  # and its per-result slices
         if duration_s is not None:
             self.validation_seconds.observe(duration_s, validator_type)
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from kenner.tallies import CounterTally, HistogramTally, TallyCollector
+from kenner.tallies import CounterSlice, CounterTally, HistogramTally, TallyCollector
 
 BUCKETS = (0.001, 0.01, 0.1, 1.0, 10.0)
 LABEL = st.sampled_from(["a", "b", "c d", 'q"uote'])
@@ -60,3 +60,24 @@ def test_a_value_on_a_bound_counts_in_that_bucket() -> None:
 def test_an_unlabelled_counter_is_exposed_at_zero_before_any_update() -> None:
     samples = CounterTally("demo_requests", "Requests").family().samples
     assert [(sample.name, sample.value) for sample in samples] == [("demo_requests_total", 0.0)]
+
+
+RESULT = st.sampled_from(["success", "error", "timeout"])
+
+
+@given(st.lists(st.tuples(LABEL, RESULT)))
+def test_a_counter_slice_renders_as_its_own_counter_would(updates: list[tuple[str, str]]) -> None:
+    """``connaisseur_validations_successful`` read from ``connaisseur_validations`` at scrape
+    time is what a counter of its own, updated alongside, would expose."""
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    source = CounterTally("demo_validations", "All", ("name", "result"))
+    ours.register(TallyCollector((CounterSlice("demo_successes", "Wins", source, "success"),)))
+    their_counter = Counter("demo_successes", "Wins", ["name"], registry=theirs)
+    for name, result in updates:
+        source.inc(name, result)
+        if result == "success":
+            their_counter.labels(name).inc()
+    # prometheus-client lists series in the order they were first used; tallies sort them.
+    assert sorted(_without_created(generate_latest(ours))) == sorted(
+        _without_created(generate_latest(theirs))
+    )
