@@ -25,6 +25,7 @@ passed) is denied.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -247,11 +248,16 @@ def _judge(check: ImageCheck, verdict: Verdict) -> tuple[ImageOutcome, ImageRef 
     # A reference that already names the signed digest is left as written (no patch).
     digest = verdict.digest
     if digest is not None and digest != check.ref.digest and options.mode == "mutate":
-        pinned = check.ref.with_digest(digest)
+        pinned = _pinned(check.ref, digest)
     outcome = ImageOutcome(
         image, rule.pattern, rule.validator, "allow", "trusted", digest=verdict.digest
     )
     return outcome, pinned
+
+
+@functools.lru_cache(maxsize=4096)  # warm images are pinned to the same digest every time
+def _pinned(ref: ImageRef, digest: str) -> ImageRef:
+    return ref.with_digest(digest)
 
 
 def _finalising_unchanged(request: AdmissionRequest, max_images: int) -> bool:
