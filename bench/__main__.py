@@ -19,7 +19,7 @@ from bench.errors import BenchError
 from bench.measure import Measurement, Plan, measure
 from bench.notary import kenner_notary
 from bench.redis import kenner_two_replicas
-from bench.report import ratios_line, rounds_line, table, verdict
+from bench.report import cpu_ratios_line, ratios_line, rounds_line, table, verdict
 from bench.scenarios import BASELINE, COSIGN_SCENARIOS, SCENARIOS
 from bench.servers import KENNER_LOG_LEVEL, TlsFiles
 from bench.target import BenchRun, Scenario
@@ -51,6 +51,7 @@ def main() -> int:
     print()
     print(rounds_line(measurements))
     print(ratios_line(measurements, baseline))
+    print(cpu_ratios_line(measurements, baseline))
     print(verdict(measurements, baseline))
     for line in notes:
         print(line)

@@ -23,6 +23,9 @@ class Round:
 
     load: LoadResult
     server_cpu_percent: float | None
+    # The server's CPU time per answered request, microseconds: unlike the rate, it does not
+    # depend on whether other processes left the server a whole core.
+    server_cpu_us_per_request: float | None = None
 
 
 @attrs.frozen
@@ -113,4 +116,5 @@ def _run_once(target: Target, expected_answer: bytes, load: Load, scratch: Path)
     cpu_after = target.server.cpu_seconds()
     if cpu_before is None or cpu_after is None:
         return Round(result, None)
-    return Round(result, 100 * (cpu_after - cpu_before) / elapsed)
+    cpu_s = cpu_after - cpu_before
+    return Round(result, 100 * cpu_s / elapsed, 1e6 * cpu_s / max(result.requests, 1))

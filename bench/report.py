@@ -21,6 +21,7 @@ _COLUMNS = (
     "p99 ms",
     "vs echo",
     "server CPU",
+    "CPU us/req",
     "RSS MB",
     "first ms",
 )
@@ -57,11 +58,40 @@ def table(measurements: Sequence[Measurement], baseline: Measurement) -> str:
                 f"{load.p99_ms:.2f}",
                 f"{ratio(m, baseline):.2f}x",
                 "-" if cpu is None else f"{cpu:.0f}%",
+                _cpu_per_request(m),
                 "-" if m.peak_rss_mb is None else f"{m.peak_rss_mb:.1f}",
                 f"{m.first_request_ms:.2f}",
             )
         )
     return "\n".join(aligned(rows))
+
+
+def _cpu_per_request(measurement: Measurement) -> str:
+    """The median over the rounds of the server's CPU microseconds per request."""
+    values = [r.server_cpu_us_per_request for r in measurement.rounds]
+    known = [value for value in values if value is not None]
+    return f"{statistics.median(known):.0f}" if known else "-"
+
+
+def cpu_ratios_line(measurements: Sequence[Measurement], baseline: Measurement) -> str:
+    """Per round, the echo's CPU time per request over each kenner row's: the share of the
+    echo's rate the row would reach if both had a core to themselves. On a machine shared
+    with other work, where a server does not get a whole core, the rate ratio measures the
+    scheduler as much as the server; this one does not (both are medians of rounds)."""
+    parts = []
+    for m in measurements:
+        if m is baseline:
+            continue
+        pairs = zip(m.rounds, baseline.rounds, strict=True)
+        shares = [
+            theirs.server_cpu_us_per_request / mine.server_cpu_us_per_request
+            for mine, theirs in pairs
+            if mine.server_cpu_us_per_request and theirs.server_cpu_us_per_request
+        ]
+        if shares:
+            listed = ", ".join(f"{share:.2f}" for share in shares)
+            parts.append(f"{m.name}: {statistics.median(shares):.2f}x ({listed})")
+    return "echo's CPU per request over kenner's, per round (median first): " + "; ".join(parts)
 
 
 def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
