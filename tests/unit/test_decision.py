@@ -341,3 +341,22 @@ def test_owner_images_count_only_where_child_approval_applies(
     )
     assert [(o.image, o.reason) for o in plan.early] == ([(image, CHILD_SKIP)] if skipped else [])
     assert [check.key for check in plan.checks] == ([] if skipped else [image])
+
+
+@pytest.mark.parametrize(
+    "images",
+    [
+        ("test-image:1", "test-image:1", "my.reg/deny-me:2", "Not A Ref"),
+        (f"{ALICE}:test", "nomatch.example/x:1"),
+        tuple(f"my.reg/allow-me:{n}" for n in range(12)),  # more than are remembered
+        ("test-image:" + "9" * 120, "x" * 5000),  # longer than is remembered
+    ],
+)
+def test_a_remembered_plan_is_the_plan_made_afresh(images: tuple[str, ...]) -> None:
+    """Checks remembered per policy index (performance) equal those grouped anew."""
+    snapshot = _snapshot()
+    request = parse_review(as_bytes(pod_review(*images, uid=f"u-{len(images)}")))
+    fresh = plan_request(request, snapshot.config)  # no index given: nothing is remembered
+    for _ in range(2):
+        planned = plan_request(request, snapshot.config, snapshot.policy)
+        assert (planned.checks, planned.early) == (fresh.checks, fresh.early)

@@ -11,6 +11,7 @@ from kenner.admission.proof import (
     ANNOTATION,
     ANNOTATION_POINTER,
     SEAL_CACHE_ENTRIES,
+    SEAL_CACHE_MAX_CHARS,
     SEAL_CACHE_MAX_IMAGES,
     ProofKey,
     Prover,
@@ -204,5 +205,8 @@ def test_the_seal_memory_stays_bounded() -> None:
     many = [(f"/spec/containers/{i}/image", "registry.k8s.io/pause:3.9") for i in range(99)]
     prover.seal("team", many)
     assert len(many) > SEAL_CACHE_MAX_IMAGES
+    huge = "n" * SEAL_CACHE_MAX_CHARS
+    assert prover.seal(huge, IMAGES) == PROVER.seal(huge, IMAGES)
     assert 0 < len(prover._seals) <= SEAL_CACHE_ENTRIES
     assert ("team", tuple(sorted(many))) not in prover._seals
+    assert all(namespace != huge for namespace, _ in prover._seals)

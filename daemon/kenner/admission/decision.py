@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import attrs
@@ -151,6 +152,27 @@ def plan_request(
     unchanged: set[str] = set()
     if config.features.automatic_unchanged_approval and prover is not None:
         unchanged = _proven_old_images(request, prover)
+    if policy is None:
+        policy = PolicyIndex(config.policy)
+        checks, early = _checks(policy, sites, unchanged, owner_images)
+    elif unchanged or owner_images or not _rememberable(sites):
+        checks, early = _checks(policy, sites, unchanged, owner_images)
+    else:
+        checks, early = _remembered_checks(policy, sites)
+    return Plan(request, checks=checks, early=early, sites=sites, prover=prover)
+
+
+Grouped = tuple[tuple[ImageCheck, ...], tuple[ImageOutcome, ...]]
+
+
+def _checks(
+    policy: PolicyIndex,
+    sites: tuple[ImageSite, ...],
+    unchanged: AbstractSet[str],
+    owner_images: AbstractSet[str],
+) -> Grouped:
+    """One check per distinct image of ``sites`` with its rule, and the images settled
+    before validation: unreadable or without a rule (denied), skipped on a proof."""
     grouped: dict[str, tuple[ImageRef, list[ImageSite]]] = {}
     early: list[ImageOutcome] = []
     for site in sites:
@@ -169,7 +191,6 @@ def plan_request(
         else:
             grouped[normalised] = (ref, [site])
 
-    policy = policy or PolicyIndex(config.policy)
     checks: list[ImageCheck] = []
     for ref, ref_sites in grouped.values():
         rule = policy.select(ref)
@@ -178,7 +199,27 @@ def plan_request(
             early.append(ImageOutcome(str(ref), None, None, "deny", reason))
         else:
             checks.append(ImageCheck(ref, rule, tuple(ref_sites)))
-    return Plan(request, checks=tuple(checks), early=tuple(early), sites=sites, prover=prover)
+    return tuple(checks), tuple(early)
+
+
+# The checks of a small object with nothing skipped, remembered per policy index (one per
+# configuration snapshot): the same workloads come back with the same images, and the
+# result is a pure function of the index and the image fields (all immutable). Objects with
+# more or longer image fields are grouped anew, so the memory stays bounded (1024 entries
+# of at most 4 KiB of text) whatever requests hold.
+REMEMBERED_MAX_SITES = 8
+REMEMBERED_MAX_CHARS = 4096
+
+
+def _rememberable(sites: tuple[ImageSite, ...]) -> bool:
+    if len(sites) > REMEMBERED_MAX_SITES:
+        return False
+    return sum(len(s.image) + len(s.container) for s in sites) <= REMEMBERED_MAX_CHARS
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_checks(policy: PolicyIndex, sites: tuple[ImageSite, ...]) -> Grouped:
+    return _checks(policy, sites, frozenset(), frozenset())
 
 
 def decide(plan: Plan, verdicts: Mapping[str, Verdict], config: Config) -> Decision:

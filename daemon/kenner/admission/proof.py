@@ -103,9 +103,11 @@ class Verification:
 
 # Seals a prover remembers (see ``Prover.seal``): a workload's images repeat on every request
 # for it, and the MAC is a pure function of the key, the policy hash and the arguments. Only
-# small image lists are kept, so the memory stays bounded whatever the requests hold.
+# small arguments are kept (at most 8 images, 4 KiB of text), so the memory stays bounded
+# (256 entries) whatever the requests hold.
 SEAL_CACHE_ENTRIES = 256
 SEAL_CACHE_MAX_IMAGES = 8
+SEAL_CACHE_MAX_CHARS = 4096
 
 SealKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -130,7 +132,7 @@ class Prover:
         dictionary look-up instead of a canonical dump and an HMAC on every request.
         """
         pairs = tuple(sorted(images))
-        if len(pairs) > SEAL_CACHE_MAX_IMAGES:
+        if len(pairs) > SEAL_CACHE_MAX_IMAGES or _chars(namespace, pairs) > SEAL_CACHE_MAX_CHARS:
             return self._seal(namespace, pairs)
         remembered = self._seals.get((namespace, pairs))
         if remembered is None:
@@ -173,6 +175,10 @@ class Prover:
             return Verification(False, "its images cannot be read")
         pairs = [(site.pointer, site.image) for site in sites]
         return self.verify(proof_of(obj), namespace, pairs)
+
+
+def _chars(namespace: str, pairs: tuple[tuple[str, str], ...]) -> int:
+    return len(namespace) + sum(len(pointer) + len(image) for pointer, image in pairs)
 
 
 def proof_of(obj: Mapping[str, Any]) -> object:
