@@ -7,7 +7,8 @@ exception reaches hypercorn (which would answer 500).
 
 Bodies (docs/serving.md, issue 11 point 7):
 - the whole body must arrive within ``server.bodyReadSeconds`` of the request's headers, else
-  408; more than ``server.maxBodyBytes`` is 413;
+  408; more than ``server.maxBodyBytes`` is 413. What the server has already queued is taken
+  without a timer (the common small request); only a read that waits runs under the deadline;
 - all unfinished bodies together hold at most ``server.maxBufferedBodyBytes``; a body that
   would exceed it is answered 503 with ``Retry-After`` and not read further.
 """
