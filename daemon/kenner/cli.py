@@ -29,7 +29,7 @@ from kenner.admission.decision import Decision
 from kenner.admission.review import AdmissionRequest, parse_review
 from kenner.app.pipeline import answer_request
 from kenner.app.state import Snapshot
-from kenner.app.verify import VerifyReport, render_text, verify_config, verify_images
+from kenner.app.verify import VerifyReport, render_text, verify_images, verify_notes
 from kenner.config.load import default_config, load_config_file
 from kenner.config.model import Config
 from kenner.errors import KennerError
@@ -183,9 +183,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 async def _verify_once(images: Sequence[str], config: Config) -> VerifyReport:
-    config, notes = verify_config(config)
     async with _offline_snapshot(config) as snapshot:
-        return await verify_images(images, snapshot, notes)
+        return await verify_images(images, snapshot, verify_notes(config))
 
 
 @asynccontextmanager

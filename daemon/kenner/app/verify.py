@@ -11,9 +11,10 @@ Rules:
 - Nothing is changed anywhere: no answer is sent, no alert, no metric, no decision log; the
   Kubernetes API is not read (``Snapshot.kube`` is None), so a pod's pull secrets
   (``auth.k8sKeychain``) add no login and owner approval skips nothing; the shared Redis state
-  (``cache.redis``) is left out (``verify_config``): no verdict or rollback version is read
-  from it or written to it, every image is validated against its sources. ``notes`` says so
-  when the configuration uses them.
+  (``cache.redis``) is left out (the command builds its validators without it,
+  ``kenner.cli._offline_snapshot``): no verdict or rollback version is read from it or written
+  to it, every image is validated against its sources. ``verify_notes`` says so when the
+  configuration uses them.
 - A report quotes the image as given, clipped to 200 characters.
 """
 
@@ -90,23 +91,21 @@ class VerifyReport:
         }
 
 
-def verify_config(config: Config) -> tuple[Config, tuple[str, ...]]:
-    """The configuration ``kenner verify`` runs with (``config`` without its shared Redis
-    state) and the notes that say what it cannot do as the webhook does."""
+def verify_notes(config: Config) -> tuple[str, ...]:
+    """What ``kenner verify`` cannot do as the webhook does with ``config``, for the report."""
     notes = []
     if config.cache.redis is not None:
-        config = attrs.evolve(config, cache=attrs.evolve(config.cache, redis=None))
         notes.append(REDIS_NOTE)
     if uses_keychain(config):
         notes.append(KEYCHAIN_NOTE)
-    return config, tuple(notes)
+    return tuple(notes)
 
 
 async def verify_images(
     images: Sequence[str], snapshot: Snapshot, notes: Sequence[str] = ()
 ) -> VerifyReport:
     """Decide every image of ``images`` concurrently under ``snapshot``, as admissions would;
-    ``notes`` (from ``verify_config``) go into the report."""
+    ``notes`` (from ``verify_notes``) go into the report."""
     decisions: list[Decision | None] = [None] * len(images)
 
     async def decide_one(index: int) -> None:
