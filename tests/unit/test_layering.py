@@ -63,6 +63,7 @@ PLACES = {
     "kenner.oci": "pure",
     "kenner.quoting": "pure",
     "kenner.sharing": "pure",
+    "kenner.sigstore": "pure",
     "kenner.tallies": "pure",
     "kenner.timestamp": "pure",
     "kenner.tuf": "pure",
