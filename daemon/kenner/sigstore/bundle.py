@@ -43,6 +43,7 @@ MAX_TIMESTAMPS = 32  # as sigstore-go and sigstore-python
 MAX_CHAIN = 8
 MAX_DSSE_SIGNATURES = 8
 MAX_PROOF_HASHES = 64  # a log of 2^63 entries needs 63
+_MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime can hold
 _r = Reader(BundleError)
 
 
@@ -244,6 +245,8 @@ def _tlog_entry(item: Any, where: str, version: int) -> TlogEntry:
         inclusion_proof=None if proof is None else _proof(proof, f"{where}.inclusionProof"),
         body=_r.raw(item, "canonicalizedBody", where),
     )
+    if entry.integrated_time is not None and entry.integrated_time > _MAX_TIME:
+        raise BundleError(f"{where}.integratedTime is after the year 9999")
     if version == 1 and entry.inclusion_promise is None:
         raise BundleError(f"{where} has no inclusion promise, which bundle version 0.1 requires")
     if version >= 2 and (entry.inclusion_proof is None or entry.inclusion_proof.checkpoint is None):

@@ -77,7 +77,8 @@ def verify_entry(
     """
     log = trusted_root.tlog(entry.log_id)
     if log is None:
-        raise BundleError(f"logged by a log the trusted root does not know ({entry.log_id.hex()})")
+        shown = entry.log_id.hex()[:64]  # a SHA-256 log id; anything longer is cut
+        raise BundleError(f"logged by a log the trusted root does not know ({shown})")
     proven = False
     proof = entry.inclusion_proof
     if proof is not None and proof.checkpoint is not None:

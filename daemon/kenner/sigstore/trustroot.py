@@ -114,7 +114,7 @@ def parse_trusted_root(text: str | bytes) -> TrustedRoot:
     if not isinstance(document, dict):
         raise TrustRootError("the trusted root is not a JSON object")
     media_type = document.get("mediaType")
-    if media_type not in MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
         raise TrustRootError(f"the trusted root's mediaType {quoted(media_type)} is not known")
     return TrustedRoot(
         certificate_authorities=tuple(

@@ -1,0 +1,317 @@
+"""A small Sigstore of the tests' own: a Fulcio-like CA, a Merkle log with signed checkpoints
+and SETs, and bundles signed the way cosign v3 signs an image.
+
+cosign v3 (``--new-bundle-format``, the default) signs an image as a DSSE envelope holding an
+in-toto statement whose subject is the image manifest digest (predicate type
+``https://sigstore.dev/cosign/sign/v1``), logs it in Rekor as a ``dsse`` entry and ships a
+v0.3 bundle: the Fulcio certificate, the log entry with its inclusion promise and its
+inclusion proof up to a signed checkpoint. Every part can be spoiled on purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from kenner.certs import key_usage
+from kenner.sigstore.bundle import MEDIA_TYPE_V03
+from kenner.sigstore.dsse import IN_TOTO_PAYLOAD_TYPE, pae
+from kenner.sigstore.merkle import leaf_hash, node_hash
+
+SIGNED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ISSUER = "https://token.actions.githubusercontent.com"
+IDENTITY = "https://github.com/my-org/app/.github/workflows/release.yml@refs/heads/main"
+COSIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+_ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+_REPOSITORY_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.5")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _utf8(text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 128
+    return bytes((0x0C, len(data))) + data
+
+
+class Ca:
+    """A Fulcio-like CA: a root and an intermediate that issues ten-minute leaves."""
+
+    def __init__(self) -> None:
+        self.root_key = ec.generate_private_key(ec.SECP384R1())
+        self.key = ec.generate_private_key(ec.SECP384R1())
+        start, end = SIGNED_AT - timedelta(days=365), SIGNED_AT + timedelta(days=365)
+        self.root = self._ca("test-fulcio-root", self.root_key, None, start, end)
+        self.intermediate = self._ca("test-fulcio-intermediate", self.key, self.root, start, end)
+
+    def _ca(
+        self,
+        name: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Certificate | None,
+        start: datetime,
+        end: datetime,
+    ) -> x509.Certificate:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer.subject if issuer else subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(key_usage(cert_sign=True), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+        )
+        return builder.sign(self.root_key, hashes.SHA384())
+
+    def leaf(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        *,
+        identity: str = IDENTITY,
+        issuer: str = ISSUER,
+        repository: str = "my-org/app",
+        start: datetime = SIGNED_AT - timedelta(minutes=1),
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([]))
+            .issuer_name(self.intermediate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + timedelta(minutes=10))
+            .add_extension(key_usage(cert_sign=False), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
+            )
+            .add_extension(
+                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(identity)]),
+                critical=True,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
+            .add_extension(x509.UnrecognizedExtension(_ISSUER_OID, _utf8(issuer)), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(_REPOSITORY_OID, repository.encode()), critical=False
+            )
+        )
+        return builder.sign(self.key, hashes.SHA384())
+
+
+class Log:
+    """A Rekor-like log: leaves, RFC 6962 roots and proofs, signed checkpoints and SETs."""
+
+    def __init__(self, origin: str = "rekor.test - 1") -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.log_id = hashlib.sha256(_spki(self.key.public_key())).digest()
+        self.origin = origin
+        self.leaves: list[bytes] = []
+
+    def append(self, body: bytes) -> int:
+        self.leaves.append(body)
+        return len(self.leaves) - 1
+
+    def root(self, size: int) -> bytes:
+        return _mth([leaf_hash(leaf) for leaf in self.leaves[:size]])
+
+    def proof(self, index: int, size: int) -> list[bytes]:
+        return _path(index, [leaf_hash(leaf) for leaf in self.leaves[:size]])
+
+    def checkpoint(self, size: int, *, signer: ec.EllipticCurvePrivateKey | None = None) -> str:
+        text = f"{self.origin}\n{size}\n{_b64(self.root(size))}\n"
+        signing_key = signer or self.key
+        hint = hashlib.sha256(_spki(signing_key.public_key())).digest()[:4]
+        signature = signing_key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
+        name = self.origin.split(" ")[0]
+        return f"{text}\n\u2014 {name} {_b64(hint + signature)}\n"
+
+    def set(self, body: bytes, integrated_time: int, index: int) -> bytes:
+        canonical = json.dumps(
+            {
+                "body": _b64(body),
+                "integratedTime": integrated_time,
+                "logID": self.log_id.hex(),
+                "logIndex": index,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        return self.key.sign(canonical, ec.ECDSA(hashes.SHA256()))
+
+
+def _mth(hashes_: list[bytes]) -> bytes:
+    # RFC 6962 2.1: MTH of the empty list is SHA-256 of nothing; split at the largest power
+    # of two smaller than n.
+    if not hashes_:
+        return hashlib.sha256(b"").digest()
+    if len(hashes_) == 1:
+        return hashes_[0]
+    split = 1 << ((len(hashes_) - 1).bit_length() - 1)
+    return node_hash(_mth(hashes_[:split]), _mth(hashes_[split:]))
+
+
+def _path(index: int, hashes_: list[bytes]) -> list[bytes]:
+    # RFC 6962 2.1.1 PATH(m, D[n]), bottom up.
+    if len(hashes_) <= 1:
+        return []
+    split = 1 << ((len(hashes_) - 1).bit_length() - 1)
+    if index < split:
+        return [*_path(index, hashes_[:split]), _mth(hashes_[split:])]
+    return [*_path(index - split, hashes_[split:]), _mth(hashes_[:split])]
+
+
+@attrs.define
+class Signing:
+    """What one cosign-v3-style signature is made of (change fields to spoil it)."""
+
+    digest: str  # the image manifest digest, sha256:<hex>
+    ca: Ca
+    log: Log
+    key: ec.EllipticCurvePrivateKey = attrs.field(
+        factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    certificate: x509.Certificate | None = None
+    subject_digest: str | None = None  # what the statement names (default: digest)
+    integrated_time: datetime = SIGNED_AT
+    earlier_entries: int = 5  # other leaves before ours, so that the proof has a path
+
+    def statement(self) -> bytes:
+        algorithm, _, value = (self.subject_digest or self.digest).partition(":")
+        return json.dumps(
+            {
+                "_type": "https://in-toto.io/Statement/v1",
+                "subject": [{"name": "registry.test/app", "digest": {algorithm: value}}],
+                "predicateType": COSIGN_PREDICATE,
+                "predicate": {},
+            }
+        ).encode()
+
+
+def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
+    """The bundle cosign v3 would attach to the image; ``spoil`` keys change one part:
+    ``payload`` (bytes signed, another shipped), ``proof_hash`` (a flipped path hash),
+    ``checkpoint_signer`` (a key of another log)."""
+    certificate = signing.certificate or signing.ca.leaf(signing.key)
+    payload = signing.statement()
+    signature = signing.key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    body = json.dumps(
+        {
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": "00" * 32},
+                "payloadHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(payload).hexdigest(),
+                },
+                "signatures": [{"signature": _b64(signature), "verifier": _b64(pem)}],
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+    log = signing.log
+    for number in range(signing.earlier_entries):
+        log.append(f"earlier entry {number} {len(log.leaves)}".encode())
+    index = log.append(body)
+    size = len(log.leaves)
+    integrated = int(signing.integrated_time.timestamp())
+    hashes_ = log.proof(index, size)
+    if spoil.get("proof_hash") and hashes_:
+        hashes_[0] = bytes([hashes_[0][0] ^ 1]) + hashes_[0][1:]
+    shipped = spoil.get("payload", payload)
+    return {
+        "mediaType": MEDIA_TYPE_V03,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": _b64(_der(certificate))},
+            "tlogEntries": [
+                {
+                    "logIndex": str(index),
+                    "logId": {"keyId": _b64(log.log_id)},
+                    "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+                    "integratedTime": str(integrated),
+                    "inclusionPromise": {
+                        "signedEntryTimestamp": _b64(log.set(body, integrated, index))
+                    },
+                    "inclusionProof": {
+                        "logIndex": str(index),
+                        "rootHash": _b64(log.root(size)),
+                        "treeSize": str(size),
+                        "hashes": [_b64(node) for node in hashes_],
+                        "checkpoint": {
+                            "envelope": log.checkpoint(size, signer=spoil.get("checkpoint_signer"))
+                        },
+                    },
+                    "canonicalizedBody": _b64(body),
+                }
+            ],
+        },
+        "dsseEnvelope": {
+            "payload": _b64(shipped),
+            "payloadType": IN_TOTO_PAYLOAD_TYPE,
+            "signatures": [{"sig": _b64(signature), "keyid": ""}],
+        },
+    }
+
+
+def trusted_root(ca: Ca, log: Log) -> dict[str, Any]:
+    """A ``trusted_root.json`` for the CA and the log (no CT log: SCTs are not checked)."""
+    start = (SIGNED_AT - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [
+            {
+                "baseUrl": "https://rekor.test",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": _b64(_spki(log.key.public_key())),
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": {"start": start},
+                },
+                "logId": {"keyId": _b64(log.log_id)},
+            }
+        ],
+        "certificateAuthorities": [
+            {
+                "uri": "https://fulcio.test",
+                "certChain": {
+                    "certificates": [
+                        {"rawBytes": _b64(_der(ca.intermediate))},
+                        {"rawBytes": _b64(_der(ca.root))},
+                    ]
+                },
+                "validFor": {"start": start},
+            }
+        ],
+        "ctlogs": [],
+        "timestampAuthorities": [],
+    }
