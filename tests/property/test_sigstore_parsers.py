@@ -22,8 +22,9 @@ from kenner.sigstore.dsse import parse_statement, subject_digests
 from kenner.sigstore.errors import BundleError, TrustRootError
 from kenner.sigstore.merkle import root_from_proof
 from kenner.sigstore.trustroot import parse_trusted_root
+from kenner.sigstore.tsa import check_timestamp
 from kenner.sigstore.verify import sha256_digest, verify_bundle
-from tests.support.sigstore_cases import Case, case, check_timestamp, managed_key
+from tests.support.sigstore_cases import Case, case, managed_key
 
 MAX_MESSAGE = 1200
 CASES = ("happy-path-v0.1", "happy-path-intoto-in-dsse-v3", "rekor2-happy-path",

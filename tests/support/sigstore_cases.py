@@ -1,20 +1,17 @@
 """The sigstore-conformance bundles of ``../shared/fixtures/sigstore`` and how to verify them.
 
-Until ``kenner.timestamp`` lands, RFC 3161 tokens are checked here with ``rfc3161-client``
-(a dependency of the sigstore-python oracle, a dev dependency): the product verifier takes
-the timestamp check as a parameter.
+kenner's verdict uses the product's own pieces (``kenner.sigstore.tsa`` for timestamps); the
+oracle is sigstore-python 4.5.1, a dev dependency.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-import rfc3161_client
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
@@ -22,7 +19,8 @@ from kenner.cosign.fulcio import IdentityPolicy
 from kenner.sigstore.bundle import parse_bundle
 from kenner.sigstore.errors import BundleError
 from kenner.sigstore.identity import identity_problem
-from kenner.sigstore.trustroot import Authority, parse_trusted_root
+from kenner.sigstore.trustroot import parse_trusted_root
+from kenner.sigstore.tsa import check_timestamp
 from kenner.sigstore.verify import sha256_digest, verify_bundle
 from tests.shared import ROOT_VARIABLE, fixtures_root
 
@@ -87,26 +85,6 @@ def case(case_id: str) -> Case:
     if case_id not in found:
         pytest.skip("sigstore fixtures absent")
     return found[case_id]
-
-
-def check_timestamp(token: bytes, message: bytes, authority: Authority) -> datetime:
-    """An RFC 3161 response over ``message`` signed by ``authority`` (test-side adapter)."""
-    try:
-        response = rfc3161_client.decode_timestamp_response(token)
-    except ValueError as error:
-        raise BundleError(f"not a time-stamp response ({error})") from None
-    chain = authority.chain
-    builder = (
-        rfc3161_client.VerifierBuilder().tsa_certificate(chain[0]).add_root_certificate(chain[-1])
-    )
-    for certificate in chain[1:-1]:
-        builder = builder.add_intermediate_certificate(certificate)
-    try:
-        builder.build().verify_message(response, message)
-    except rfc3161_client.VerificationError as error:
-        raise BundleError(f"the timestamp does not verify ({error})") from None
-    time: datetime = response.tst_info.gen_time
-    return time
 
 
 def managed_key(case: Case) -> PublicKeyTypes | None:

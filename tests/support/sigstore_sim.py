@@ -26,6 +26,7 @@ from kenner.certs import key_usage
 from kenner.sigstore.bundle import MEDIA_TYPE_V03
 from kenner.sigstore.dsse import IN_TOTO_PAYLOAD_TYPE, pae
 from kenner.sigstore.merkle import leaf_hash, node_hash
+from tests.support.tsa import Tsa, response, stamp
 
 SIGNED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -203,6 +204,12 @@ class Signing:
     subject_digest: str | None = None  # what the statement names (default: digest)
     integrated_time: datetime = SIGNED_AT
     earlier_entries: int = 5  # other leaves before ours, so that the proof has a path
+    keyed: bool = False  # a key-based bundle (public key hint) instead of a Fulcio one
+    # Rekor v2: a dsse 0.0.2 entry without SET, dated by a timestamp of ``tsa`` at
+    # ``stamped_at`` (a Rekor v1 bundle gets that timestamp too when ``tsa`` is set).
+    rekor_v2: bool = False
+    tsa: Tsa | None = None
+    stamped_at: datetime = SIGNED_AT
 
     def statement(self) -> bytes:
         algorithm, _, value = (self.subject_digest or self.digest).partition(":")
@@ -220,10 +227,19 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
     """The bundle cosign v3 would attach to the image; ``spoil`` keys change one part:
     ``payload`` (bytes signed, another shipped), ``proof_hash`` (a flipped path hash),
     ``checkpoint_signer`` (a key of another log)."""
-    certificate = signing.certificate or signing.ca.leaf(signing.key)
     payload = signing.statement()
     signature = signing.key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
-    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    if signing.keyed:
+        pem = signing.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        material: dict[str, Any] = {"publicKey": {"hint": "release-key"}}
+    else:
+        certificate = signing.certificate or signing.ca.leaf(signing.key)
+        pem = certificate.public_bytes(serialization.Encoding.PEM)
+        material = {"certificate": {"rawBytes": _b64(_der(certificate))}}
+    if signing.rekor_v2:
+        return _rekor_v2_bundle(signing, payload, signature, material, spoil)
     body = json.dumps(
         {
             "apiVersion": "0.0.1",
@@ -249,10 +265,11 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
     if spoil.get("proof_hash") and hashes_:
         hashes_[0] = bytes([hashes_[0][0] ^ 1]) + hashes_[0][1:]
     shipped = spoil.get("payload", payload)
+    timestamps = _timestamps(signing, signature)
     return {
         "mediaType": MEDIA_TYPE_V03,
         "verificationMaterial": {
-            "certificate": {"rawBytes": _b64(_der(certificate))},
+            **material,
             "tlogEntries": [
                 {
                     "logIndex": str(index),
@@ -274,6 +291,7 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
                     "canonicalizedBody": _b64(body),
                 }
             ],
+            **timestamps,
         },
         "dsseEnvelope": {
             "payload": _b64(shipped),
@@ -283,8 +301,88 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
     }
 
 
-def trusted_root(ca: Ca, log: Log) -> dict[str, Any]:
-    """A ``trusted_root.json`` for the CA and the log (no CT log: SCTs are not checked)."""
+def _timestamps(signing: Signing, signature: bytes) -> dict[str, Any]:
+    if signing.tsa is None:
+        return {}
+    token = stamp(signing.tsa, signature, at=signing.stamped_at)
+    return {
+        "timestampVerificationData": {
+            "rfc3161Timestamps": [{"signedTimestamp": _b64(response(token))}]
+        }
+    }
+
+
+def _rekor_v2_bundle(
+    signing: Signing,
+    payload: bytes,
+    signature: bytes,
+    material: dict[str, Any],
+    spoil: dict[str, Any],
+) -> dict[str, Any]:
+    if signing.keyed:
+        verifier: dict[str, Any] = {
+            "publicKey": {"rawBytes": _b64(_spki(signing.key.public_key()))}
+        }
+    else:
+        verifier = {"x509Certificate": material["certificate"]}
+    body = json.dumps(
+        {
+            "apiVersion": "0.0.2",
+            "kind": "dsse",
+            "spec": {
+                "dsseV002": {
+                    "payloadHash": {
+                        "algorithm": "SHA2_256",
+                        "digest": _b64(hashlib.sha256(payload).digest()),
+                    },
+                    "signatures": [
+                        {
+                            "content": _b64(signature),
+                            "verifier": {**verifier, "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
+                        }
+                    ],
+                }
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+    log = signing.log
+    for number in range(signing.earlier_entries):
+        log.append(f"earlier entry {number} {len(log.leaves)}".encode())
+    index = log.append(body)
+    size = len(log.leaves)
+    return {
+        "mediaType": MEDIA_TYPE_V03,
+        "verificationMaterial": {
+            **material,
+            "tlogEntries": [
+                {
+                    "logIndex": str(index),
+                    "logId": {"keyId": _b64(log.log_id)},
+                    "kindVersion": {"kind": "dsse", "version": "0.0.2"},
+                    "inclusionProof": {
+                        "logIndex": str(index),
+                        "rootHash": _b64(log.root(size)),
+                        "treeSize": str(size),
+                        "hashes": [_b64(node) for node in log.proof(index, size)],
+                        "checkpoint": {"envelope": log.checkpoint(size)},
+                    },
+                    "canonicalizedBody": _b64(body),
+                }
+            ],
+            **_timestamps(signing, signature),
+        },
+        "dsseEnvelope": {
+            "payload": _b64(spoil.get("payload", payload)),
+            "payloadType": IN_TOTO_PAYLOAD_TYPE,
+            "signatures": [{"sig": _b64(signature), "keyid": ""}],
+        },
+    }
+
+
+def trusted_root(ca: Ca, log: Log, tsa: Tsa | None = None) -> dict[str, Any]:
+    """A ``trusted_root.json`` for the CA, the log and the TSA (no CT log: SCTs are not
+    checked)."""
     start = (SIGNED_AT - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -313,5 +411,75 @@ def trusted_root(ca: Ca, log: Log) -> dict[str, Any]:
             }
         ],
         "ctlogs": [],
-        "timestampAuthorities": [],
+        "timestampAuthorities": []
+        if tsa is None
+        else [
+            {
+                "uri": "https://tsa.test",
+                "certChain": {
+                    "certificates": [
+                        {"rawBytes": _b64(_der(tsa.certificate))},
+                        {"rawBytes": _b64(_der(tsa.root))},
+                    ]
+                },
+                "validFor": {"start": start},
+            }
+        ],
     }
+
+
+BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
+EMPTY_JSON = b"{}"
+
+
+def referrer_manifest(bundle: bytes, subject_digest: str, subject_size: int) -> bytes:
+    """The OCI 1.1 manifest cosign v3 attaches: ``artifactType`` the bundle's media type, the
+    empty config, the bundle as its one layer, ``subject`` the image."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": BUNDLE_MEDIA_TYPE,
+            "config": {
+                "mediaType": EMPTY_MEDIA_TYPE,
+                "digest": "sha256:" + hashlib.sha256(EMPTY_JSON).hexdigest(),
+                "size": len(EMPTY_JSON),
+            },
+            "layers": [
+                {
+                    "mediaType": BUNDLE_MEDIA_TYPE,
+                    "digest": "sha256:" + hashlib.sha256(bundle).hexdigest(),
+                    "size": len(bundle),
+                }
+            ],
+            "subject": {
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "digest": subject_digest,
+                "size": subject_size,
+            },
+            "annotations": {
+                "dev.sigstore.bundle.content": "dsse-envelope",
+                "dev.sigstore.bundle.predicateType": COSIGN_PREDICATE,
+            },
+        }
+    ).encode()
+
+
+def referrers_index(referrers: list[tuple[str, int]]) -> bytes:
+    """The referrers tag schema's index (tag ``sha256-<hex>``) listing ``(digest, size)``."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": size,
+                    "artifactType": BUNDLE_MEDIA_TYPE,
+                }
+                for digest, size in referrers
+            ],
+        }
+    ).encode()

@@ -18,6 +18,7 @@ from kenner.sigstore.errors import BundleError
 from kenner.sigstore.identity import identity_problem, parse_extension_checks
 from kenner.sigstore.merkle import leaf_hash, root_from_proof
 from kenner.sigstore.trustroot import parse_trusted_root
+from kenner.sigstore.tsa import check_timestamp
 from kenner.sigstore.verify import Verified, verify_bundle
 from tests.support.sigstore_sim import (
     IDENTITY,
@@ -29,6 +30,7 @@ from tests.support.sigstore_sim import (
     cosign_v3_bundle,
     trusted_root,
 )
+from tests.support.tsa import Tsa, make_tsa
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32
@@ -39,11 +41,14 @@ def ca() -> Ca:
     return Ca()
 
 
-def _verify(bundle: dict[str, object], ca: Ca, log: Log, digest: str = DIGEST) -> Verified:
+def _verify(
+    bundle: dict[str, object], ca: Ca, log: Log, digest: str = DIGEST, tsa: Tsa | None = None
+) -> Verified:
     return verify_bundle(
         parse_bundle(json.dumps(bundle)),
-        parse_trusted_root(json.dumps(trusted_root(ca, log))),
+        parse_trusted_root(json.dumps(trusted_root(ca, log, tsa))),
         artifact_digest=digest,
+        check_timestamp=check_timestamp,
     )
 
 
@@ -126,6 +131,45 @@ def test_the_bundle_is_checked_for_the_image_asked_about(ca: Ca) -> None:
     log = Log()
     with pytest.raises(BundleError, match=f"not about {OTHER}"):
         _verify(cosign_v3_bundle(Signing(DIGEST, ca, log)), ca, log, digest=OTHER)
+
+
+@pytest.fixture(scope="module")
+def tsa() -> Tsa:
+    return make_tsa()
+
+
+def test_a_rekor_v2_bundle_verifies_by_its_proof_and_timestamp(ca: Ca, tsa: Tsa) -> None:
+    log = Log()
+    bundle = cosign_v3_bundle(Signing(DIGEST, ca, log, rekor_v2=True, tsa=tsa))
+    assert _verify(bundle, ca, log, tsa=tsa).times == (SIGNED_AT,)
+
+
+def test_a_rekor_v2_bundle_needs_a_trusted_timestamp(ca: Ca, tsa: Tsa) -> None:
+    log = Log()
+    unstamped = cosign_v3_bundle(Signing(DIGEST, ca, log, rekor_v2=True))
+    with pytest.raises(BundleError, match="no verified time for the log entry"):
+        _verify(unstamped, ca, log, tsa=tsa)
+    stranger = cosign_v3_bundle(Signing(DIGEST, ca, log, rekor_v2=True, tsa=make_tsa()))
+    with pytest.raises(BundleError, match="no verified time for the log entry"):
+        _verify(stranger, ca, log, tsa=tsa)
+
+
+def test_a_timestamp_outside_the_certificate_validity_fails(ca: Ca, tsa: Tsa) -> None:
+    log = Log()
+    late = Signing(
+        DIGEST, ca, log, rekor_v2=True, tsa=tsa, stamped_at=SIGNED_AT + timedelta(hours=1)
+    )
+    with pytest.raises(BundleError, match="not at the verified time 2026-03-01T13:00:00"):
+        _verify(cosign_v3_bundle(late), ca, log, tsa=tsa)
+
+
+def test_a_rekor_v1_bundle_is_checked_at_every_verified_time(ca: Ca, tsa: Tsa) -> None:
+    log = Log()
+    both = Signing(DIGEST, ca, log, tsa=tsa)
+    assert _verify(cosign_v3_bundle(both), ca, log, tsa=tsa).times == (SIGNED_AT,)
+    late_stamp = Signing(DIGEST, ca, log, tsa=tsa, stamped_at=SIGNED_AT + timedelta(hours=1))
+    with pytest.raises(BundleError, match="not at the verified time"):
+        _verify(cosign_v3_bundle(late_stamp), ca, log, tsa=tsa)
 
 
 @settings(max_examples=200, deadline=None)
