@@ -324,6 +324,13 @@ def _check_rule(
         message = f"validator '{validator.name}' is static and has no trust roots"
         report((*with_path, "trustRoot"), message)
     check_attestations(rule, validator, with_path, report)
+    if validator is not None and not isinstance(validator, CosignValidatorConfig):
+        for key, default in (
+            ("signatureFormats", options.signature_formats == ("bundle", "legacy")),
+            ("certificateExtensions", not options.certificate_extensions),
+        ):
+            if not default:
+                report((*with_path, key), f"a cosign option; validator '{validator.name}' is not")
     return attrs.evolve(rule, options=attrs.evolve(options, delegations=delegations))
 
 

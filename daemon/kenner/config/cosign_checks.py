@@ -22,6 +22,9 @@ from kenner.cosign.keys import load_public_key
 from kenner.cosign.sct import load_ct_log
 from kenner.cosign.threshold import RequirementError, requirement
 from kenner.oci.naming import canonical_registry
+from kenner.sigstore.errors import TrustRootError
+from kenner.sigstore.identity import parse_extension_checks
+from kenner.sigstore.trustroot import load_trusted_root
 
 Report = Callable[[KeyPath, str], None]
 # A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
@@ -58,11 +61,17 @@ def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, repo
             report((*host_path, "ctLogPubkey"), f"the CT log key: {error}")
     if host.fulcio_cert is not None:
         _check_certificates(host.fulcio_cert, (*host_path, "fulcioCert"), report)
-    if keyless_used and (host.fulcio_cert is None or host.rekor_pubkey is None):
+    if validator.trusted_root is not None:
+        try:
+            load_trusted_root(validator.trusted_root)
+        except TrustRootError as error:
+            report((*path, "trustedRoot"), str(error))
+    host_complete = host.fulcio_cert is not None and host.rekor_pubkey is not None
+    if keyless_used and not host_complete and validator.trusted_root is None:
         report(
             host_path,
-            "keyless trust roots need host.fulcioCert and host.rekorPubkey (kenner verifies "
-            "offline and never fetches Sigstore's public roots)",
+            "keyless trust roots need host.fulcioCert and host.rekorPubkey, or trustedRoot "
+            "(kenner verifies offline and never fetches Sigstore's public roots)",
         )
     if validator.cert is not None:
         _check_certificates(validator.cert, (*path, "cert"), report, tls=True)
@@ -82,12 +91,21 @@ def check_cosign_rule(
     except RequirementError as error:
         if "threshold" in str(error):
             report((*with_path, "threshold"), str(error))
-    if options.verify_in_transparency_log and validator.host.rekor_pubkey is None:
+    no_log = validator.host.rekor_pubkey is None and validator.trusted_root is None
+    if options.verify_in_transparency_log and no_log:
         report(
             (*with_path, "verifyInTransparencyLog"),
             f"validator '{validator.name}' has no host.rekorPubkey to verify Rekor bundles "
             "with; configure it or set verifyInTransparencyLog: false",
         )
+    formats = options.signature_formats
+    if not formats or len(set(formats)) != len(formats):
+        report((*with_path, "signatureFormats"), "must list bundle and/or legacy, each once")
+    for key, value in options.certificate_extensions.items():
+        try:
+            parse_extension_checks({key: value})
+        except ValueError as error:
+            report((*with_path, "certificateExtensions", key), str(error))
 
 
 def _check_key(pem: str, path: KeyPath, what: str, report: Report) -> None:

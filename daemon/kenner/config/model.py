@@ -103,6 +103,8 @@ class CosignValidatorConfig:
     name: str
     trust_roots: tuple[CosignTrustRoot, ...]
     host: SigstoreHost = SigstoreHost()
+    # A Sigstore trusted_root.json (a file path, or the JSON inline) that bundles verify against.
+    trusted_root: str | None = None
     cert: str | None = None  # PEM CA bundle for the registries' TLS certificates
     auth: Auth | None = None
     # Registry host[:port] -> PEM CA bundle that replaces ``cert`` for that registry.
@@ -162,6 +164,10 @@ class RuleOptions:
     # Notation only (docs/notation.md); "skip" is refused by the checks.
     verification_level: Literal["strict", "permissive", "audit", "skip"] = "strict"
     verify_timestamp: Literal["always", "afterCertExpiry"] = "always"
+    # Cosign only: where signatures are looked for, in this order (docs/cosign.md, bundles).
+    signature_formats: tuple[Literal["bundle", "legacy"], ...] = ("bundle", "legacy")
+    # Cosign only: Fulcio certificate extensions keyless signers must carry (name -> value).
+    certificate_extensions: dict[str, str] = attrs.field(factory=dict, hash=False)
 
 
 @attrs.frozen

@@ -17,8 +17,9 @@ certificate, or of an unknown media type makes the whole file unusable (fail clo
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -185,3 +186,53 @@ def _authority(item: Any, path: str) -> Authority:
             raise TrustRootError(f"{where} is not a DER certificate") from None
     name = _r.opt_text(item, "uri", path) or path
     return Authority(name[:200], tuple(certificates), _validity(item, path))
+
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def load_trusted_root(value: str) -> TrustedRoot:
+    """``trustedRoot:`` of a cosign validator: the JSON inline (it starts with ``{``) or the
+    path of a ``trusted_root.json`` file (read now, at most 4 MiB).
+
+    Raises:
+        TrustRootError: an unreadable file or an unusable trusted root.
+    """
+    if value.lstrip().startswith("{"):
+        return parse_trusted_root(value)
+    try:
+        with open(value, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise TrustRootError(f"cannot read {value[:200]!r}: {error.strerror or error}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise TrustRootError(f"{value[:200]!r} is larger than {MAX_FILE_BYTES} bytes")
+    return parse_trusted_root(data)
+
+
+def from_host_keys(
+    rekor_key: PublicKeyTypes | None,
+    fulcio_certificates: tuple[x509.Certificate, ...],
+    ct_log_key: PublicKeyTypes | None,
+) -> TrustedRoot:
+    """The trusted root that Connaisseur's ``host.rekorPubkey``, ``host.fulcioCert`` and
+    ``host.ctLogPubkey`` describe: each valid forever, log ids the SHA-256 of the key's DER;
+    the self-signed Fulcio certificates are anchors, the others intermediates of each."""
+    always = Validity(_EPOCH, None)
+    anchors = [cert for cert in fulcio_certificates if cert.issuer == cert.subject]
+    others = tuple(cert for cert in fulcio_certificates if cert.issuer != cert.subject)
+    return TrustedRoot(
+        certificate_authorities=tuple(
+            Authority("host.fulcioCert", (*others, anchor), always) for anchor in anchors
+        ),
+        tlogs=() if rekor_key is None else (_host_log("host.rekorPubkey", rekor_key, always),),
+        ctlogs=() if ct_log_key is None else (_host_log("host.ctLogPubkey", ct_log_key, always),),
+    )
+
+
+def _host_log(name: str, key: PublicKeyTypes, validity: Validity) -> LogKey:
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return LogKey(name, hashlib.sha256(der).digest(), key, validity)

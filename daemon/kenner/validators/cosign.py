@@ -6,8 +6,14 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
 1. works out which trust roots must sign and how many (``kenner.cosign.threshold``);
 2. resolves a tag to the digest of the manifest (or index) the registry serves (a
    ``Manifest`` need, cached per tag and login); a reference with a digest skips this;
-3. needs the signers of the digest (a ``Derived`` need, ``SignatureKey``, cached and
-   derived once for concurrent requests), whose derivation reads the signature manifest
+3. needs the signers of the digest in each format the rule reads (``with.signatureFormats``,
+   default bundles, then legacy; all asked at once, judged in that order, roots proven in
+   any format counting together), each a ``Derived`` need cached and derived once for
+   concurrent requests. Bundles (``BundleKey``): the OCI referrers of the digest of the
+   bundle artifact type (a ``Referrers`` need: the referrers API, else the tag schema), at
+   most ``MAX_REFERRERS`` of them, each referrer's manifest (``Referrer``: its subject must
+   be the digest) and bundle layer, verified against the validator's trusted root
+   (``kenner.sigstore``). Legacy (``SignatureKey``): the signature manifest
    ``<repo>:sha256-<hex>.sig`` and each signature layer's payload. Cosign's payload for an
    image without annotations is deterministic, so when a layer's digest equals that of the
    rendered payload no blob is fetched: one round trip per image with a digest, two with a
@@ -34,9 +40,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any, Literal
 
 import attrs
 import trio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
@@ -68,14 +77,31 @@ from kenner.cosign.signature import (
 )
 from kenner.cosign.threshold import Requirement, RequirementError, requirement, shortfall
 from kenner.net.cache import unwrap
-from kenner.net.errors import FetchError, NotFound
+from kenner.net.errors import FetchError, NotFound, TooLarge
 from kenner.net.loader import Loaded
-from kenner.net.registry import FetchedManifest
+from kenner.net.registry import BadContent, FetchedManifest
 from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.manifest import ImageIndex, ImageManifest, digest_of, signature_tag
 from kenner.oci.naming import DOCKER_HUB, canonical_registry
+from kenner.oci.referrers import ReferrerManifest, ReferrersError
+from kenner.sigstore.bundle import MAX_BUNDLE_BYTES, MEDIA_TYPE_V03
+from kenner.sigstore.identity import ExtensionCheck, identity_problem, parse_extension_checks
+from kenner.sigstore.roots import BundleRoot, Expected, signed_roots
+from kenner.sigstore.trustroot import TrustedRoot, from_host_keys, load_trusted_root
+from kenner.sigstore.tsa import check_timestamp
 from kenner.validators.base import Ask
-from kenner.validators.needs import Blob, Compute, Derived, Facts, FetchTimedOut, Manifest, Needs
+from kenner.validators.needs import (
+    Blob,
+    Compute,
+    Derived,
+    Facts,
+    FetchTimedOut,
+    Manifest,
+    Need,
+    Needs,
+    Referrer,
+    Referrers,
+)
 from kenner.validators.registry_access import Logins
 
 #: Payloads are a few hundred bytes; annotations may add some.
@@ -91,6 +117,9 @@ MAX_ATTESTATION_LAYERS = 32
 # Measured: reading the signature layers of a manifest costs about 0.8 us a layer, so 1 ms at
 # this many; a signature manifest with more is read in a worker thread.
 THREAD_LAYERS = 1024
+#: At most this many bundle referrers of one image are read (an attacker can attach
+#: thousands; kenner.net.referrers keeps more in its list, the rest are not fetched).
+MAX_REFERRERS = 16
 
 
 @attrs.frozen(cache_hash=True)  # hashed on every cache look-up, hit record and LRU update
@@ -104,19 +133,38 @@ class SignatureKey(Derived["Findings"]):
     reference_check: ReferenceCheck
     require_tlog: bool
     login: RegistryLogin | None
+    extensions: tuple[ExtensionCheck, ...]  # the rule's with.certificateExtensions
     validator: CosignValidator = attrs.field(eq=False, repr=False)
 
     def derive(self, facts: Facts) -> Loaded[Findings] | Needs:
         return self.validator.derive_signers(self, facts)
 
 
+@attrs.frozen(cache_hash=True)
+class BundleKey(Derived["Findings"]):
+    """The roots proven by the bundles attached to one digest, keyed by what they depend on."""
+
+    registry: str
+    repository: str
+    digest: str
+    roots: tuple[str, ...]
+    extensions: tuple[ExtensionCheck, ...]
+    require_tlog: bool
+    login: RegistryLogin | None
+    validator: CosignValidator = attrs.field(eq=False, repr=False)
+
+    def derive(self, facts: Facts) -> Loaded[Findings] | Needs:
+        return self.validator.derive_bundle_signers(self, facts)
+
+
 @attrs.frozen
 class Findings:
     """Which roots signed one digest, and why the others did not."""
 
-    layers: int
+    layers: int  # signatures (legacy layers, or bundles and skipped referrers) found
     signed: frozenset[str]
     problems: Mapping[str, str]
+    source: str = ""  # bundles: where they were listed (the referrers API or tag schema)
 
 
 @attrs.frozen(cache_hash=True)
@@ -172,6 +220,9 @@ class CosignValidator:
             load_certificates(host.fulcio_cert, "fulcioCert") if host.fulcio_cert else (),
             load_ct_log(host.ct_log_pubkey) if host.ct_log_pubkey else None,
         )
+        self._trusted_root = _trusted_root(config, self._sigstore)
+        self._bundle_roots = {root.name: _bundle_root(root) for root in config.trust_roots}
+        self._extension_checks: dict[tuple[tuple[str, str], ...], tuple[ExtensionCheck, ...]] = {}
 
     @property
     def name(self) -> str:
@@ -237,9 +288,71 @@ class CosignValidator:
     def _judge(
         self, digest: str, need: Requirement, options: RuleOptions, reads: _Reads
     ) -> str | Needs | None:
-        """Why ``digest`` is not signed as ``need`` requires (None: it is), or the need of
-        its signers."""
-        key = SignatureKey(
+        """Why ``digest`` is not signed as ``need`` requires (None: it is), or the needs of
+        its signers in each format the rule reads (asked at once, judged in the rule's
+        order: a format that proves enough makes the others' failures irrelevant)."""
+        extensions = self._extensions(options)
+        signers = {
+            source: self._signers_need(source, digest, need, options, extensions, reads)
+            for source in options.signature_formats
+        }
+        outcomes = {source: reads.facts.get(signer) for source, signer in signers.items()}
+        missing = tuple(signers[source] for source, outcome in outcomes.items() if not outcome)
+        if missing:
+            return Needs(missing)
+        signed: frozenset[str] = frozenset()
+        problems: dict[str, str] = {}
+        tried: list[str] = []
+        found = 0
+        failure: FetchError | trio.TooSlowError | None = None
+        for source, outcome in outcomes.items():
+            assert outcome is not None
+            label = f"legacy ({signature_tag(digest)})"
+            try:
+                findings = unwrap(outcome)
+            except (FetchError, trio.TooSlowError) as error:
+                failure = failure or error
+                tried.append("bundle (OCI referrers)" if source == "bundle" else label)
+                continue
+            if source == "bundle":
+                label = f"bundle ({findings.source or 'OCI referrers'})"
+            tried.append(label)
+            found += findings.layers
+            signed |= findings.signed
+            for name, why in findings.problems.items():  # bundle problems name their bundle
+                problems.setdefault(name, why)
+            if shortfall(need, signed, {}) is None:
+                return self._attested(digest, options, reads) if options.attestations else None
+        if failure is not None:
+            raise failure
+        formats = ", ".join(tried)
+        if found == 0:
+            return f"no cosign signature for {digest} (tried {formats}: none found)"
+        unsigned = {name: why for name, why in problems.items() if name not in signed}
+        problem = shortfall(need, signed, unsigned)
+        return f"signatures on {digest}: {problem} (tried {formats})"
+
+    def _signers_need(
+        self,
+        source: Literal["bundle", "legacy"],
+        digest: str,
+        need: Requirement,
+        options: RuleOptions,
+        extensions: tuple[ExtensionCheck, ...],
+        reads: _Reads,
+    ) -> BundleKey | SignatureKey:
+        if source == "bundle":
+            return BundleKey(
+                reads.registry,
+                reads.repository,
+                digest,
+                need.roots,
+                extensions,
+                options.verify_in_transparency_log,
+                reads.login,
+                self,
+            )
+        return SignatureKey(
             reads.registry,
             reads.repository,
             digest,
@@ -247,18 +360,18 @@ class CosignValidator:
             options.signed_reference,
             options.verify_in_transparency_log,
             reads.login,
+            extensions,
             self,
         )
-        outcome = reads.facts.get(key)
-        if outcome is None:
-            return Needs.of(key)
-        findings = unwrap(outcome)
-        if findings.layers == 0:
-            return f"no cosign signature for {digest} ({signature_tag(digest)} has none)"
-        problem = shortfall(need, findings.signed, findings.problems)
-        if problem is not None:
-            return f"signatures on {digest}: {problem}"
-        return self._attested(digest, options, reads) if options.attestations else None
+
+    def _extensions(self, options: RuleOptions) -> tuple[ExtensionCheck, ...]:
+        # Memoised like the requirements: the loader has checked every name and regex.
+        asked = tuple(sorted(options.certificate_extensions.items()))
+        checks = self._extension_checks.get(asked)
+        if checks is None:
+            checks = parse_extension_checks(dict(asked))
+            self._extension_checks[asked] = checks
+        return checks
 
     def _attested(self, digest: str, options: RuleOptions, reads: _Reads) -> str | Needs | None:
         """Why ``digest`` lacks the attestations the rule asks for (None: it has them), or
@@ -359,6 +472,68 @@ class CosignValidator:
             return Needs.of(check)
         return Loaded(attrs.evolve(unwrap(checked), layers=len(layers)))
 
+    def derive_bundle_signers(self, key: BundleKey, facts: Facts) -> Loaded[Findings] | Needs:
+        """The derivation of which roots the bundles attached to ``key.digest`` prove
+        (raises ``FetchError``). A referrer that is gone, too big, about another image or
+        without a bundle is skipped and named (it can only take a signature away); other
+        failures fail the derivation."""
+        listing = Referrers(key.registry, key.repository, key.digest, MEDIA_TYPE_V03, key.login)
+        outcome = facts.get(listing)
+        if outcome is None:
+            return Needs.of(listing)
+        discovery = unwrap(outcome)
+        skipped: list[str] = []
+        referrers = {
+            entry.digest: Referrer(
+                key.registry,
+                key.repository,
+                entry.digest,
+                entry.size,
+                key.digest,
+                MEDIA_TYPE_V03,
+                MAX_BUNDLE_BYTES,
+                key.login,
+            )
+            for entry in discovery.listing.referrers[:MAX_REFERRERS]
+        }
+        layers = _gathered(referrers, facts, skipped, _bundle_layer)
+        if isinstance(layers, Needs):
+            return layers
+        blobs = {
+            referrer: Blob(
+                key.registry, key.repository, digest, MAX_BUNDLE_BYTES, key.login, size=size
+            )
+            for referrer, (digest, size) in layers.items()
+        }
+        bundles = _gathered(blobs, facts, skipped, lambda data: data)
+        if isinstance(bundles, Needs):
+            return bundles
+        roots = [self._bundle_roots[name] for name in key.roots]
+        problems = {root.name: min(skipped) for root in roots} if skipped else {}
+        if not bundles:
+            return Loaded(Findings(len(skipped), frozenset(), problems, discovery.source))
+        expected = Expected(key.digest, key.extensions, key.require_tlog)
+        check = Compute(
+            ("bundles", key),
+            partial(
+                signed_roots,
+                tuple(bundles[digest] for digest in sorted(bundles)),
+                roots,
+                self._trusted_root,
+                expected,
+                check_timestamp,
+            ),
+            in_thread=True,  # a keyless bundle costs milliseconds; a key bundle about one
+        )
+        verified = facts.get(check)
+        if verified is None:
+            return Needs.of(check)
+        findings = unwrap(verified)
+        problems.update(findings.problems)
+        unsigned = {name: why for name, why in problems.items() if name not in findings.signed}
+        count = len(bundles) + len(skipped)
+        return Loaded(Findings(count, findings.signed, unsigned, discovery.source))
+
     def derive_signers(self, key: SignatureKey, facts: Facts) -> Loaded[Findings] | Needs:
         """The derivation of ``key``: which roots sign its digest (raises ``FetchError``)."""
         manifest = Manifest(key.registry, key.repository, signature_tag(key.digest), key.login)
@@ -388,7 +563,15 @@ class CosignValidator:
         keyless = any(isinstance(root, KeylessRoot) for root in roots)
         check = Compute(
             ("check", key),
-            partial(_check_layers, layers, payloads, roots, expectation, self._sigstore),
+            partial(
+                _check_layers,
+                layers,
+                payloads,
+                roots,
+                expectation,
+                self._sigstore,
+                key.extensions,
+            ),
             in_thread=keyless or len(layers) * len(roots) > THREAD_KEY_CHECKS,
         )
         findings = facts.get(check)
@@ -472,6 +655,7 @@ def _check_layers(
     roots: Sequence[TrustRoot],
     expectation: Expectation,
     sigstore: Sigstore,
+    extensions: tuple[ExtensionCheck, ...] = (),
 ) -> Findings:
     """Which ``roots`` sign with one of ``layers`` (pure: may run in a worker thread)."""
     signed: set[str] = set()
@@ -480,6 +664,8 @@ def _check_layers(
         for layer in layers:
             try:
                 verify_layer(layer, payloads[layer.payload_digest], root, expectation, sigstore)
+                if extensions and isinstance(root, KeylessRoot):
+                    _check_extensions(layer, extensions)
             except Rejected as rejected:
                 problems[root.name] = _more_telling(problems.get(root.name), rejected)
             else:
@@ -487,6 +673,80 @@ def _check_layers(
                 break
     reasons = {name: str(problems[name]) for name in problems if name not in signed}
     return Findings(len(layers), frozenset(signed), reasons)
+
+
+def _gathered(
+    needs: Mapping[str, Need[Any]],
+    facts: Facts,
+    skipped: list[str],
+    use: Callable[[Any], Any],
+) -> dict[str, Any] | Needs:
+    """``use`` of each fetched value by referrer digest, or the fetches still missing; a
+    referrer whose fetch found nothing, too much, wrong bytes or a manifest the referrers
+    rules refuse, or whose value ``use`` refuses (None), is noted in ``skipped``.
+
+    Raises:
+        FetchError: any other failure of a fetch.
+    """
+    missing = tuple(need for need in needs.values() if facts.get(need) is None)
+    if missing:
+        return Needs(missing)
+    values: dict[str, Any] = {}
+    for referrer, need in needs.items():
+        outcome = facts.get(need)
+        assert outcome is not None
+        try:
+            value = unwrap(outcome)
+        except (BadContent, TooLarge, ReferrersError) as error:
+            skipped.append(f"referrer {referrer}: {error}")
+            continue
+        used = None if value is None else use(value)
+        if used is None:
+            what = "not found" if value is None else "holds no Sigstore bundle layer"
+            skipped.append(f"referrer {referrer}: {what}")
+            continue
+        values[referrer] = used
+    return values
+
+
+def _bundle_layer(referrer: ReferrerManifest) -> tuple[str, int] | None:
+    """The digest and size of a referrer manifest's first bundle layer."""
+    for layer in referrer.layers:
+        if layer.media_type == MEDIA_TYPE_V03:
+            return layer.digest, layer.size
+    return None
+
+
+def _check_extensions(layer: SignatureLayer, extensions: tuple[ExtensionCheck, ...]) -> None:
+    # The rule's certificate extensions bind legacy keyless signatures as they bind bundles:
+    # otherwise a legacy signature would bypass what the rule pins.
+    assert layer.certificate is not None  # verify_layer accepted a keyless signature
+    leaf = load_certificates(layer.certificate, "the signing certificate")[0]
+    problem = identity_problem(leaf, IdentityPolicy(), extensions)
+    if problem is not None:
+        raise Rejected(Failure.IDENTITY_MISMATCH, problem)
+
+
+def _trusted_root(config: CosignValidatorConfig, sigstore: Sigstore) -> TrustedRoot:
+    """What bundles verify against: ``trustedRoot``, else the ``host`` keys."""
+    if config.trusted_root is not None:
+        return load_trusted_root(config.trusted_root)
+    host = config.host
+    return from_host_keys(
+        _pem_key(host.rekor_pubkey), sigstore.fulcio_certificates, _pem_key(host.ct_log_pubkey)
+    )
+
+
+def _pem_key(pem: str | None) -> PublicKeyTypes | None:
+    # The loader has checked the key (kenner.config.cosign_checks).
+    return None if pem is None else serialization.load_pem_public_key(pem.strip().encode())
+
+
+def _bundle_root(root: CosignTrustRoot) -> BundleRoot:
+    configured = _trust_root(root)
+    if isinstance(configured, KeyRoot):
+        return BundleRoot(root.name, key=serialization.load_der_public_key(configured.key.der))
+    return BundleRoot(root.name, identity=configured.identity)
 
 
 def _check_attestations(

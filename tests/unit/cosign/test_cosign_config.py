@@ -66,8 +66,8 @@ def test_root_and_threshold_problems() -> None:
         "policy[0].with.verifyInTransparencyLog: validator 'default' has no host.rekorPubkey "
         "to verify Rekor bundles with; configure it or set verifyInTransparencyLog: false",
         "policy[0].with.required[0]: trust root 'carol' is not defined by validator 'default'",
-        "validators[0].host: keyless trust roots need host.fulcioCert and host.rekorPubkey "
-        "(kenner verifies offline and never fetches Sigstore's public roots)",
+        "validators[0].host: keyless trust roots need host.fulcioCert and host.rekorPubkey, or "
+        "trustedRoot (kenner verifies offline and never fetches Sigstore's public roots)",
         "validators[0].trustRoots[1]: trust root 'both' needs exactly one of 'key' or 'keyless'",
         "validators[0].trustRoots[2].keyless: a keyless trust root needs 'subject' or "
         "'subjectRegex'",
