@@ -13,8 +13,11 @@ in the same three cache states as the Notary v1 scenario (bench/notary.py):
 * **cache miss on a running kenner**: one extra kenner with ``cache.ttlSeconds: 0``;
 * **warm**: the last fresh kenner carries the wrk rounds; no request should reach the registry.
 
-Two variants: the Pod names its images by tag (issue 4: two round trips per image, resolving
-the tag and reading the signature), or by ``tag@sha256:...`` digest (one round trip).
+Three variants: the Pod names its images by tag (issue 4: two round trips per image,
+resolving the tag and reading the signature), or by ``tag@sha256:...`` digest (one round
+trip), both reading legacy ``.sig`` signatures only; or by digest with cosign v3 signatures
+(issue 15: a keyless Sigstore bundle per image attached as an OCI referrer through the
+referrers tag schema, made by the tests' own Sigstore, verified against a trusted root).
 """
 
 from __future__ import annotations
@@ -32,6 +35,18 @@ from tests.harness.services import StateLayout
 from tests.support.cosign_signing import PrivateKey, new_key, public_pem
 from tests.support.registry_storage import RegistryStorage
 from tests.support.signed_images import OwnImages
+from tests.support.sigstore_sim import (
+    EMPTY_JSON,
+    IDENTITY,
+    ISSUER,
+    Ca,
+    Log,
+    Signing,
+    cosign_v3_bundle,
+    referrer_manifest,
+    referrers_index,
+    trusted_root,
+)
 
 from bench.cache_report import Design, Sample, cache_report, require_counted
 from bench.probe import probe
@@ -42,6 +57,7 @@ from bench.target import BenchRun, Target
 
 TAG_NAME = "kenner cosign"
 DIGEST_NAME = "kenner cosign @digest"
+BUNDLE_NAME = "kenner cosign v3 bundles @digest"
 # Three repositories, so that no two containers share a cache entry or a single-flight load.
 REPOSITORIES = ("kenner-bench/alpha", "kenner-bench/beta", "kenner-bench/gamma")
 IMAGE_TAG = "v1"
@@ -53,6 +69,14 @@ BY_TAG = Design(
 )
 BY_DIGEST = Design(
     len(REPOSITORIES), 1, f"1 per image (read the signature manifest) x {len(REPOSITORIES)}"
+)
+# Issue 15: per image the referrers API (404 from docker-registry 2.8), the referrers tag, the
+# referrer manifest, the bundle: four dependent requests, the images at once.
+BY_BUNDLE = Design(
+    4 * len(REPOSITORIES),
+    4,
+    "4 per image (the referrers API's 404, the referrers tag, the referrer manifest, the "
+    f"bundle) x {len(REPOSITORIES)}",
 )
 _VALIDATOR = "bench-cosign"
 # Longer than any run, so the warm rounds never see an expiry; the default is 300 s.
@@ -111,7 +135,7 @@ def cosign_config(registry: Testbed, public_key_pem: str, ttl_s: int) -> str:
             {
                 "pattern": f"{registry.registry_host}/{repository}:*",
                 "validator": _VALIDATOR,
-                "with": {"verifyInTransparencyLog": False},
+                "with": {"verifyInTransparencyLog": False, "signatureFormats": ["legacy"]},
             }
             for repository in REPOSITORIES
         ],
@@ -135,11 +159,34 @@ def kenner_cosign_digest(run: BenchRun) -> Iterator[Target]:
         yield target
 
 
+def bundle_config(registry: Testbed, sigstore: tuple[Ca, Log], ttl_s: int) -> str:
+    """kenner's configuration for the bundle variant: a keyless root, the trusted root inline,
+    bundles only."""
+    config = json.loads(cosign_config(registry, "", ttl_s))
+    validator = config["validators"][0]
+    validator["trustedRoot"] = json.dumps(trusted_root(*sigstore))
+    validator["trustRoots"] = [
+        {"name": "default", "keyless": {"issuer": ISSUER, "subject": IDENTITY}}
+    ]
+    for rule in config["policy"]:
+        rule["with"] = {"signatureFormats": ["bundle"]}
+    return json.dumps(config, indent=2)
+
+
 @contextmanager
-def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
+def kenner_cosign_bundles(run: BenchRun) -> Iterator[Target]:
+    """kenner with a cosign validator reading cosign v3 bundles, Pod images by digest."""
+    with _cosign_scenario(run, by_digest=True, bundles=True) as target:
+        yield target
+
+
+@contextmanager
+def _cosign_scenario(run: BenchRun, *, by_digest: bool, bundles: bool = False) -> Iterator[Target]:
     name, label, design = (
         (DIGEST_NAME, "digest", BY_DIGEST) if by_digest else (TAG_NAME, "tag", BY_TAG)
     )
+    if bundles:
+        name, label, design = BUNDLE_NAME, "bundles", BY_BUNDLE
     with harness_testbed(
         run.scratch / f"cosign-{label}-registry",
         what="the harness's registry",
@@ -147,7 +194,8 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
         with_scenarios=False,
     ) as registry:
         key = new_key("ecdsa")
-        images = _signed_images(registry, key)
+        sigstore = (Ca(), Log())
+        images = _bundled_images(registry, sigstore) if bundles else _signed_images(registry, key)
         pinned = tuple(image.pinned for image in images)
         check: Callable[[int, bytes], None]
         if by_digest:
@@ -158,7 +206,10 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
 
         def config(state: str, ttl_s: int) -> Path:
             path = run.scratch / f"kenner-cosign-{label}-{state}.yaml"
-            path.write_text(cosign_config(registry, public_pem(key), ttl_s))
+            if bundles:
+                path.write_text(bundle_config(registry, sigstore, ttl_s))
+            else:
+                path.write_text(cosign_config(registry, public_pem(key), ttl_s))
             return path
 
         log = ServerLog(StateLayout(registry.state_dir).logs / "registry.log", registry_fetch)
@@ -177,9 +228,10 @@ def _cosign_scenario(run: BenchRun, *, by_digest: bool) -> Iterator[Target]:
                 "/mutate",
                 body,
                 check,
-                f"kenner serve, cosign validator (one key root) on a docker-registry, Pod with "
-                f"3 signed images by {'tag@digest' if by_digest else 'tag'}, log level "
-                f"{KENNER_LOG_LEVEL}",
+                f"kenner serve, cosign validator "
+                f"({'one keyless root, cosign v3 bundles' if bundles else 'one key root'}) on a "
+                f"docker-registry, Pod with 3 signed images by "
+                f"{'tag@digest' if by_digest else 'tag'}, log level {KENNER_LOG_LEVEL}",
                 cold_ms=statistics.median(sample.latency_ms for sample in cold),
                 report=partial(_report, name, design, (cold, misses), log, warm_from),
             )
@@ -192,6 +244,25 @@ def _signed_images(registry: Testbed, key: PrivateKey) -> list[SignedImage]:
     for repository in REPOSITORIES:
         own = OwnImages(storage, registry.registry_host, repository)
         digest = own.signed_image(IMAGE_TAG, key)
+        images.append(SignedImage(own.ref(IMAGE_TAG), digest))
+    return images
+
+
+def _bundled_images(registry: Testbed, sigstore: tuple[Ca, Log]) -> list[SignedImage]:
+    """One image per repository with a keyless cosign v3 bundle attached as a referrer
+    (the referrers tag schema), written into the registry's storage."""
+    storage = RegistryStorage(StateLayout(registry.state_dir).registry_data)
+    images = []
+    for repository in REPOSITORIES:
+        own = OwnImages(storage, registry.registry_host, repository)
+        digest = own.image(IMAGE_TAG, json.dumps({"bench": repository}).encode())
+        bundle = json.dumps(cosign_v3_bundle(Signing(digest, *sigstore))).encode()
+        storage.put_blob(repository, EMPTY_JSON)
+        storage.put_blob(repository, bundle)
+        manifest = referrer_manifest(bundle, digest, 1)
+        referrer = storage.put_manifest(repository, manifest)
+        tag = digest.replace(":", "-")
+        storage.put_manifest(repository, referrers_index([(referrer, len(manifest))]), tag)
         images.append(SignedImage(own.ref(IMAGE_TAG), digest))
     return images
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
-from bench.cosign import kenner_cosign, kenner_cosign_digest
+from bench.cosign import kenner_cosign, kenner_cosign_bundles, kenner_cosign_digest
 from bench.notary import kenner_notary
 from bench.redis import kenner_two_replicas
 from bench.review import check_allowed, check_echoed, pod_review
@@ -73,7 +73,11 @@ def kenner_static_policy(run: BenchRun) -> Iterator[Target]:
 
 
 # The scenarios that need the harness's registry; `--without-cosign` leaves them out.
-COSIGN_SCENARIOS: tuple[Scenario, ...] = (kenner_cosign, kenner_cosign_digest)
+COSIGN_SCENARIOS: tuple[Scenario, ...] = (
+    kenner_cosign,
+    kenner_cosign_digest,
+    kenner_cosign_bundles,
+)
 SCENARIOS: tuple[Scenario, ...] = (
     echo_baseline,
     kenner_static_policy,

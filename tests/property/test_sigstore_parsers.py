@@ -7,6 +7,7 @@ type, huge, negative, deep, empty), so the mutations reach the checks behind the
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
@@ -167,3 +168,35 @@ def test_merkle_proofs_fail_only_with_bundle_error(
     except BundleError:
         return
     assert len(root) == 32
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(min_size=1, max_size=600))
+def test_hostile_timestamp_bytes_are_no_verified_time(token: bytes) -> None:
+    found = case("rekor2-happy-path")
+    document = json.loads((found.folder / "bundle.sigstore.json").read_text())
+    material = document["verificationMaterial"]
+    material["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"] = (
+        base64.b64encode(token).decode()
+    )
+    hostile = json.dumps(document)
+    root = found.trusted_root.read_bytes()
+    message = _failure(lambda: _verify(found, hostile, root))
+    assert message == "no verified time for the log entry (no SET, no timestamp)"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_real_timestamp_with_one_byte_changed_fails_only_with_bundle_error(
+    data: st.DataObject,
+) -> None:
+    found = case("rekor2-happy-path")
+    document = json.loads((found.folder / "bundle.sigstore.json").read_text())
+    stamp = document["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+    token = bytearray(base64.b64decode(stamp["signedTimestamp"]))
+    position = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
+    token[position] ^= data.draw(st.integers(min_value=1, max_value=255))
+    stamp["signedTimestamp"] = base64.b64encode(bytes(token)).decode()
+    hostile = json.dumps(document)
+    root = found.trusted_root.read_bytes()
+    assert len(_failure(lambda: _verify(found, hostile, root))) <= MAX_MESSAGE
