@@ -28,11 +28,9 @@ from cryptography.hazmat.primitives import serialization
 from kenner.attest.dsse import ENVELOPE_MEDIA_TYPE, Envelope, parse_envelope
 from kenner.attest.errors import StatementError
 from kenner.attest.statement import Statement, parse_statement
-from kenner.cosign.errors import Failure, Rejected, UnusableKey
-from kenner.cosign.fulcio import identity_of, load_certificates, verify_chain
-from kenner.cosign.keys import VerificationKey, from_public_key
+from kenner.cosign.errors import Failure, Rejected
+from kenner.cosign.keys import VerificationKey
 from kenner.cosign.rekor import verify_logged_entry
-from kenner.cosign.sct import verify_embedded_sct
 from kenner.cosign.signature import (
     BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
@@ -41,6 +39,8 @@ from kenner.cosign.signature import (
     KeyRoot,
     Sigstore,
     TrustRoot,
+    check_certified,
+    signing_certificate,
 )
 from kenner.oci.manifest import ImageManifest, check_digest_syntax
 from kenner.quoting import quote
@@ -111,31 +111,12 @@ def verify_attestation(
 def _verify_keyless(
     layer: AttestationLayer, envelope: Envelope, root: KeylessRoot, sigstore: Sigstore
 ) -> Statement:
-    if layer.certificate is None:
-        raise Rejected(Failure.NO_CERTIFICATE, "the attestation carries no certificate")
-    certificates = load_certificates(layer.certificate, "the signing certificate")
-    if len(certificates) != 1:
-        raise Rejected(Failure.BAD_CERTIFICATE, "the certificate annotation is not one cert")
-    leaf = certificates[0]
-    try:
-        key = from_public_key(leaf.public_key())
-    except UnusableKey as error:
-        raise Rejected(Failure.BAD_CERTIFICATE, f"the certificate's key: {error}") from None
+    leaf, key = signing_certificate(layer.certificate, "attestation")
     signature = _signature_by(envelope, key, "the certificate")
     logged_at = _tlog(
         layer, sigstore, envelope, signature, leaf.public_bytes(serialization.Encoding.DER)
     )
-    intermediates = load_certificates(layer.chain, "the chain") if layer.chain else ()
-    issuer = verify_chain(leaf, intermediates, sigstore.fulcio_certificates, logged_at)
-    if sigstore.ct_log is not None:
-        verify_embedded_sct(leaf, issuer, sigstore.ct_log)
-    identity = identity_of(leaf)
-    if not root.identity.matches(identity):
-        subjects = ", ".join(identity.subjects) or "no subject"
-        raise Rejected(
-            Failure.IDENTITY_MISMATCH,
-            f"certified {subjects} from issuer {identity.issuer!r}, expected {root.identity}",
-        )
+    check_certified(leaf, layer.chain, root, sigstore, logged_at)
     return _statement(envelope)
 
 

@@ -170,25 +170,54 @@ def _verify_keyless(
     expectation: Expectation,
     sigstore: Sigstore,
 ) -> RekorEntry:
-    if layer.certificate is None:
-        raise Rejected(Failure.NO_CERTIFICATE, "the signature carries no certificate")
-    certificates = load_certificates(layer.certificate, "the signing certificate")
-    if len(certificates) != 1:
-        raise Rejected(Failure.BAD_CERTIFICATE, "the certificate annotation is not one cert")
-    leaf = certificates[0]
-    try:
-        key = from_public_key(leaf.public_key())
-    except UnusableKey as error:
-        raise Rejected(Failure.BAD_CERTIFICATE, f"the certificate's key: {error}") from None
+    leaf, key = signing_certificate(layer.certificate, "signature")
     if not key.verify(signature, payload):
         raise Rejected(Failure.BAD_SIGNATURE, "the signature does not verify with the certificate")
     _check_payload(payload, expectation)
     entry = _tlog(
         layer, sigstore, payload, signature, leaf.public_bytes(serialization.Encoding.DER)
     )
-    intermediates = load_certificates(layer.chain, "the chain") if layer.chain else ()
     logged_at = datetime.fromtimestamp(entry.integrated_time, UTC)
-    issuer = verify_chain(leaf, intermediates, sigstore.fulcio_certificates, logged_at)
+    check_certified(leaf, layer.chain, root, sigstore, logged_at)
+    return entry
+
+
+def signing_certificate(
+    certificate: str | None, what: str
+) -> tuple[x509.Certificate, VerificationKey]:
+    """The leaf certificate of a keyless ``what`` (its certificate annotation) and its key.
+
+    Raises:
+        Rejected: no certificate, not exactly one, or a key kenner cannot verify with.
+    """
+    if certificate is None:
+        raise Rejected(Failure.NO_CERTIFICATE, f"the {what} carries no certificate")
+    certificates = load_certificates(certificate, "the signing certificate")
+    if len(certificates) != 1:
+        raise Rejected(Failure.BAD_CERTIFICATE, "the certificate annotation is not one cert")
+    leaf = certificates[0]
+    try:
+        return leaf, from_public_key(leaf.public_key())
+    except UnusableKey as error:
+        raise Rejected(Failure.BAD_CERTIFICATE, f"the certificate's key: {error}") from None
+
+
+def check_certified(
+    leaf: x509.Certificate,
+    chain: str | None,
+    root: KeylessRoot,
+    sigstore: Sigstore,
+    at: datetime,
+) -> None:
+    """Check that ``leaf`` chains (through ``chain``, PEM) to a configured Fulcio certificate
+    at ``at`` (a verified log time), carries an SCT of the configured CT log if there is one,
+    and names ``root``'s identity.
+
+    Raises:
+        Rejected: the first of these that fails.
+    """
+    intermediates = load_certificates(chain, "the chain") if chain else ()
+    issuer = verify_chain(leaf, intermediates, sigstore.fulcio_certificates, at)
     if sigstore.ct_log is not None:
         verify_embedded_sct(leaf, issuer, sigstore.ct_log)
     identity = identity_of(leaf)
@@ -198,7 +227,6 @@ def _verify_keyless(
             Failure.IDENTITY_MISMATCH,
             f"certified {subjects} from issuer {identity.issuer!r}, expected {root.identity}",
         )
-    return entry
 
 
 def _tlog(
