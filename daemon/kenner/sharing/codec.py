@@ -4,8 +4,9 @@ Rules:
 
 * A verdict key names everything the verdict depends on: the image reference as written
   (its digest when it has one; the tag when the validator resolves it), the validator's name,
-  a fingerprint of the validator's whole configuration and one of the rule's options. A
-  changed configuration or rule thus never reads an old verdict: it reads another key.
+  a fingerprint of the validator's whole configuration, one of the rule's options and the
+  pull-secret login the image was read with (HMAC'd). A changed configuration or rule thus
+  never reads an old verdict, and one namespace's login never answers for another's.
 * A verdict value is ``b"k1" + HMAC-SHA256(key, domain, redis key, payload) + payload``, the
   payload ``{"d": digest or null, "e": expiry (Unix seconds)}``. The MAC covers the Redis key,
   so a valid value copied under another key (another image, rule or configuration) fails.
@@ -40,6 +41,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 _ENTRY = re.compile(rb"([1-9][0-9]{0,15}):([0-9a-f]{64})", re.ASCII)
 _VERDICT_DOMAIN = b"kenner shared verdict v1\x00"
 _ROLLBACK_DOMAIN = b"kenner rollback entry v1\x00"
+_LOGIN_DOMAIN = b"kenner verdict login v1\x00"
 
 Problem = Literal["malformed", "forged", "expired"]
 
@@ -92,10 +94,21 @@ def verdict_key(
     validator: str,
     config_fingerprint: str,
     options_fingerprint: str,
+    login_id: str | None = None,
 ) -> str:
-    """The Redis key of one image's verdict under one validator configuration and rule."""
-    material = orjson.dumps([reference, validator, config_fingerprint, options_fingerprint])
+    """The Redis key of one image's verdict under one validator configuration and rule, read
+    with one registry login (``login_id``, see ``login_id``; None: none)."""
+    material = orjson.dumps(
+        [reference, validator, config_fingerprint, options_fingerprint, login_id]
+    )
     return f"{prefix}v1:verdict:{hashlib.sha256(material).hexdigest()}"
+
+
+def login_id(hmac_key: bytes, username: str, password: str) -> str:
+    """A registry login as it enters a verdict key: keyed, so whoever reads Redis keys cannot
+    test password guesses against it."""
+    message = _LOGIN_DOMAIN + orjson.dumps([username, password])
+    return hmac.digest(hmac_key, message, "sha256").hex()
 
 
 def encode_verdict(hmac_key: bytes, redis_key: str, verdict: SharedVerdict) -> bytes:

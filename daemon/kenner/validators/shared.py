@@ -10,12 +10,13 @@ Order of consultation, each only when the one before has no answer:
    background (the answer does not wait for it). A verdict a replica answers from its own
    caches is not written again.
 
-The key (``kenner.sharing.verdict_key``) holds the image reference, the validator's name and
-fingerprints of its whole configuration and of the rule's options, so a changed validator or
-rule never reads an old verdict. Only allowing verdicts are shared; a denial is reached
-again by each replica. A verdict from Redis is a ``Trusted(digest)`` like a local one: the
-pipeline pins and proves it the same way. Redis unavailable or a value that fails its HMAC:
-step 4, as without Redis.
+The key (``kenner.sharing.verdict_key``) holds the image reference, the validator's name,
+fingerprints of its whole configuration and of the rule's options, and the pod's pull-secret
+login for the image (HMAC'd), so a changed validator or rule never reads an old verdict and
+one namespace's login never answers for another's (as the in-process caches are per login).
+Only allowing verdicts are shared; a denial is reached again by each replica. A verdict from
+Redis is a ``Trusted(digest)`` like a local one: the pipeline pins and proves it the same
+way. Redis unavailable or a value that fails its HMAC: step 4, as without Redis.
 
 ``shared_versions`` meets the Notary validator's ``SharedVersions`` need (the rollback
 memory of all replicas) from the same store.
@@ -35,7 +36,7 @@ from kenner.config.model import RuleOptions, ValidatorConfig
 from kenner.net.cache import Cached, TtlCache
 from kenner.net.redis_store import RedisStore, RedisStores
 from kenner.oci.dockerconfig import RegistryLogins
-from kenner.sharing import fingerprint, verdict_key
+from kenner.sharing import fingerprint, login_id, verdict_key
 from kenner.validators.driver import Driven
 from kenner.validators.needs import SharedVersions
 
@@ -78,7 +79,7 @@ class SharedVerdicts:
         store = self._stores.current
         if verdict is not None or store is None:
             return verdict
-        remembered = self._memo.lookup(self._key(store, image, options))
+        remembered = self._memo.lookup(self._key(store, image, options, pull_logins))
         return Trusted(remembered.value) if isinstance(remembered, Cached) else None
 
     async def answer(
@@ -87,7 +88,7 @@ class SharedVerdicts:
         store = self._stores.current
         if store is None:
             return await self._inner.answer(image, options, pull_logins)
-        key = self._key(store, image, options)
+        key = self._key(store, image, options, pull_logins)
         shared = await store.get_verdict(key)
         if shared is not None:
             self._memo.put(key, shared.digest, ttl_s=shared.expires_at - time.time())
@@ -98,16 +99,30 @@ class SharedVerdicts:
             self._nursery.start_soon(store.put_verdict, key, verdict.digest, lifetime)
         return verdict
 
-    def _key(self, store: RedisStore, image: ImageRef, options: RuleOptions) -> str:
+    def _key(
+        self,
+        store: RedisStore,
+        image: ImageRef,
+        options: RuleOptions,
+        pull_logins: RegistryLogins | None,
+    ) -> str:
         options_fingerprint = self._options.get(options)
         if options_fingerprint is None:
             options_fingerprint = self._options[options] = fingerprint(options)
+        # The pod's login for this image is part of what was validated: a registry may let
+        # one namespace's secret read a repository another's may not (docs/deploy.md).
+        login = (
+            None if pull_logins is None else pull_logins.for_image(image.registry, image.repository)
+        )
         return verdict_key(
             store.settings.config.prefix,
             reference=str(image),
             validator=self.name,
             config_fingerprint=self._config_fingerprint,
             options_fingerprint=options_fingerprint,
+            login_id=None
+            if login is None
+            else login_id(store.settings.hmac_key, login.username, login.password),
         )
 
 
