@@ -11,7 +11,9 @@ Rules (trust-store-trust-policy.md, "Trusted Identities Constraints"):
   both, that is when one's RDNs are a subset of the other's (the spec calls such a policy
   invalid).
 * An identity matches a leaf when every RDN it names is in the leaf's subject with the same
-  value (exact string comparison, as notation-go does); the leaf may have more RDNs.
+  value (exact string comparison, as notation-go does); the leaf may have more RDNs. A leaf
+  whose subject repeats an attribute type or has a multi-valued RDN matches no identity (as
+  notation-go refuses it): ``O=evil, O=acme`` must not pass for ``O=acme``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,15 @@ class TrustedIdentities:
 
     def trusts(self, subject: x509.Name) -> bool:
         """Whether a leaf with ``subject`` is trusted."""
-        return self.identities is None or any(i.matches(subject) for i in self.identities)
+        if self.identities is None:
+            return True
+        return _one_value_per_type(subject) and any(i.matches(subject) for i in self.identities)
+
+
+def _one_value_per_type(subject: x509.Name) -> bool:
+    """Whether ``subject`` has single-valued RDNs and no attribute type twice."""
+    types = [attribute.oid for attribute in subject]
+    return len(subject.rdns) == len(types) == len(set(types))
 
 
 def parse_identities(values: Sequence[str]) -> TrustedIdentities:

@@ -1,0 +1,165 @@
+"""Hostile review of the Notation verifier (``kenner.notation``): what a signer, a CA that lets
+requesters choose their subject, or a pusher of referrers can make of an envelope.
+
+Envelopes come from the tests' own signer (``tests.support.notation_signing``), each breaking
+one rule; the trust root is the signer's own root.
+
+Holes found and fixed:
+
+* A leaf whose subject repeats an attribute type (``O=evil, O=wabbit-networks.io``, or one
+  multi-valued RDN ``O=evil+O=wabbit-networks.io``) matched the trusted identity
+  ``O=wabbit-networks.io``: the match looked for the value among all values of the type. The
+  spec (and notation-go) reads a subject as one value per type and refuses a DN that repeats
+  one; a CA that lets a requester add attributes could otherwise issue a certificate that
+  passes for another organisation.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from kenner.notation.errors import Check, NotationError
+from kenner.notation.identity import parse_identities
+from kenner.notation.levels import Level
+from kenner.notation.payload import Target
+from kenner.notation.verify import Policy, TrustRoot, Verified, verify_envelope
+from tests.support.notation_signing import DAY, NOW, TARGET, Pki, make_pki, sign
+
+JWS = "application/jose+json"
+COSE = "application/cose"
+IDENTITY = "x509.subject: C=US, ST=WA, O=wabbit-networks.io"
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    return make_pki()
+
+
+def _verify(
+    raw: bytes,
+    root: TrustRoot,
+    *,
+    media_type: str = JWS,
+    level: Level = Level.STRICT,
+    target: Target = TARGET,
+    now: datetime.datetime = NOW,
+) -> Verified:
+    policy = Policy(level)
+    return verify_envelope(media_type, raw, target=target, root=root, policy=policy, now=now)
+
+
+def _failed_check(raw: bytes, root: TrustRoot, **kwargs: Any) -> Check:
+    with pytest.raises(NotationError) as raised:
+        _verify(raw, root, **kwargs)
+    return raised.value.check
+
+
+def _name(*rdns: x509.RelativeDistinguishedName) -> x509.Name:
+    return x509.Name(list(rdns))
+
+
+def _rdn(*pairs: tuple[x509.ObjectIdentifier, str]) -> x509.RelativeDistinguishedName:
+    return x509.RelativeDistinguishedName([x509.NameAttribute(oid, value) for oid, value in pairs])
+
+
+_C, _ST, _O, _CN = (
+    NameOID.COUNTRY_NAME,
+    NameOID.STATE_OR_PROVINCE_NAME,
+    NameOID.ORGANIZATION_NAME,
+    NameOID.COMMON_NAME,
+)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # the attribute repeated in two RDNs, the trusted value second or first
+        _name(
+            _rdn((_C, "US")),
+            _rdn((_ST, "WA")),
+            _rdn((_O, "evil")),
+            _rdn((_O, "wabbit-networks.io")),
+        ),
+        _name(
+            _rdn((_C, "US")),
+            _rdn((_ST, "WA")),
+            _rdn((_O, "wabbit-networks.io")),
+            _rdn((_O, "evil")),
+        ),
+        # one multi-valued RDN
+        _name(_rdn((_C, "US")), _rdn((_ST, "WA")), _rdn((_O, "evil"), (_O, "wabbit-networks.io"))),
+        # a repeated type the identity does not name (notation-go refuses any repeated type)
+        _name(
+            _rdn((_C, "US")),
+            _rdn((_ST, "WA")),
+            _rdn((_O, "wabbit-networks.io")),
+            _rdn((_CN, "a")),
+            _rdn((_CN, "b")),
+        ),
+    ],
+    ids=["repeated-before", "repeated-after", "multi-valued", "repeated-other-type"],
+)
+def test_a_subject_repeating_an_attribute_type_is_no_trusted_identity(subject: x509.Name) -> None:
+    """Hole: the identity matched the value among all the leaf's values of the type."""
+    assert not parse_identities([IDENTITY]).trusts(subject)
+
+
+def test_the_plain_subject_still_matches_and_escaped_commas_are_one_value() -> None:
+    plain = _name(_rdn((_C, "US")), _rdn((_ST, "WA")), _rdn((_O, "wabbit-networks.io")))
+    assert parse_identities([IDENTITY]).trusts(plain)
+    comma = _name(_rdn((_C, "US")), _rdn((_ST, "WA")), _rdn((_O, "Acme, Inc")))
+    assert parse_identities(["x509.subject: C=US, ST=WA, O=Acme\\, Inc"]).trusts(comma)
+    # "O=Acme" is not a prefix match of "Acme, Inc", and a CN holding "O=..." is a CN.
+    assert not parse_identities(["x509.subject: C=US, ST=WA, O=Acme"]).trusts(comma)
+    injected = _name(
+        _rdn((_C, "US")), _rdn((_ST, "WA")), _rdn((_O, "evil")), _rdn((_CN, "x, O=Acme"))
+    )
+    assert not parse_identities(["x509.subject: C=US, ST=WA, O=Acme"]).trusts(injected)
+
+
+@pytest.mark.parametrize("media_type", [JWS, COSE])
+@pytest.mark.parametrize("level", [Level.PERMISSIVE, Level.AUDIT])
+def test_the_lenient_levels_still_enforce_integrity_and_target(
+    pki: Pki, media_type: str, level: Level
+) -> None:
+    root = TrustRoot("own", (pki.root,))
+    other = Target(TARGET.media_type, "sha256:" + "cd" * 32, TARGET.size)
+    for_other = sign(pki, media_type=media_type, target=other)
+    assert _failed_check(for_other, root, media_type=media_type, level=level) is Check.TARGET
+    resized = Target(TARGET.media_type, TARGET.digest, TARGET.size + 1)
+    wrong_size = sign(pki, media_type=media_type, target=resized)
+    assert _failed_check(wrong_size, root, media_type=media_type, level=level) is Check.TARGET
+    retyped = Target("application/vnd.oci.image.index.v1+json", TARGET.digest, TARGET.size)
+    wrong_type = sign(pki, media_type=media_type, target=retyped)
+    assert _failed_check(wrong_type, root, media_type=media_type, level=level) is Check.TARGET
+    tampered = sign(pki, media_type=media_type, tamper=True)
+    assert _failed_check(tampered, root, media_type=media_type, level=level) is Check.INTEGRITY
+    unknown_critical = sign(
+        pki,
+        media_type=media_type,
+        extra_headers={"io.example.plugin": "x"},
+        crit=["io.cncf.notary.signingScheme", "io.example.plugin"],
+    )
+    assert (
+        _failed_check(unknown_critical, root, media_type=media_type, level=level) is Check.INTEGRITY
+    )
+
+
+def test_an_expired_certificate_with_a_timestamp_from_an_untrusted_tsa_is_denied_at_strict(
+    pki: Pki,
+) -> None:
+    from tests.support.tsa import make_tsa
+
+    expired = make_pki(name="Expired", not_before=NOW - 60 * DAY, not_after=NOW - DAY)
+    trusted_tsa, rogue_tsa = make_tsa(), make_tsa()
+    root = TrustRoot("own", (expired.root,), tsa_certificates=(trusted_tsa.root,))
+    stamped_by_rogue = sign(expired, tsa=rogue_tsa, stamp_at=NOW - 10 * DAY)
+    assert _failed_check(stamped_by_rogue, root) is Check.TIMESTAMP
+    # Without any TSA trusted, an expired chain is expired, timestamp or not.
+    bare = TrustRoot("own", (expired.root,))
+    assert _failed_check(stamped_by_rogue, bare) is Check.TIMESTAMP
