@@ -1,16 +1,18 @@
 """In-toto statements (v0.1 and v1) from the payload of a verified DSSE envelope.
 
 Rules: the payload is UTF-8 JSON of at most ``MAX_STATEMENT_BYTES``; a key repeated in an
-object, ``NaN``/``Infinity`` and nesting too deep are refused (two parsers must never read
-two different statements from the same bytes). ``_type`` is one of ``STATEMENT_TYPES``;
-``subject`` is a non-empty list of objects, each with a ``digest`` object of string values;
-``predicateType`` is a non-empty string; ``predicate``, when present, an object. Other fields
-are kept for the policy's pointers but not interpreted.
+object, ``NaN``/``Infinity`` (or a number beyond a double, such as ``1e999``) and nesting too
+deep are refused (two parsers must never read two different statements from the same
+bytes). ``_type`` is one of ``STATEMENT_TYPES``; ``subject`` is a non-empty list of objects,
+each with a ``digest`` object of string values; ``predicateType`` is a non-empty string;
+``predicate``, when present, an object. Other fields are kept for the policy's pointers but
+not interpreted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,7 +91,12 @@ def strict_json(data: bytes, what: str, max_bytes: int) -> Any:
     if len(data) > max_bytes:
         raise StatementError(f"{what} is {len(data)} bytes; at most {max_bytes}")
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique, parse_constant=_refuse)
+        return json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_unique,
+            parse_constant=_refuse,
+            parse_float=_finite,
+        )
     except UnicodeDecodeError:
         raise StatementError(f"{what} is not UTF-8") from None
     except StatementError:
@@ -105,6 +112,14 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise StatementError(f"a JSON object repeats the key {quote(key)}")
         result[key] = value
     return result
+
+
+def _finite(text: str) -> float:
+    # json reads 1e999 as inf: a number no double holds is refused like Infinity.
+    value = float(text)
+    if not math.isfinite(value):
+        raise StatementError(f"JSON number {quote(text)} is beyond a double")
+    return value
 
 
 def _refuse(constant: str) -> Any:
