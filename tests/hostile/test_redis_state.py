@@ -23,6 +23,7 @@ import trio
 
 from kenner.admission.image import ImageRef, parse_image
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.attest.policy import AttestationRule, parse_condition
 from kenner.config.model import KeyFile, RedisConfig, RuleOptions, StaticValidatorConfig
 from kenner.net.redis_store import RedisSettings, RedisStore, RedisStores
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
@@ -184,4 +185,34 @@ async def test_a_validly_signed_value_copied_under_another_key_is_refused(
         redis.command(b"SET", b"kenner:v1:verdict:bbbb", genuine)
         assert await store.get_verdict("kenner:v1:verdict:bbbb") is None
         assert store.statistics().rejected == {"forged": 1}
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_rule_with_max_age_is_judged_at_every_admission_not_shared(
+    redis: RedisServer,
+) -> None:
+    """Hole: a verdict whose attestation passed ``maxAge`` was shared for ``ttlSeconds``, so
+    other replicas (and this one's memo) admitted it after the attestation grew too old,
+    although docs/attestations.md says maxAge is measured at each admission."""
+    image = parse_image(PRIVATE)
+    max_age = parse_condition({"path": "/predicate/scannedOn", "maxAge": "1d"})
+    rule = AttestationRule("https://example.com/scan/v1", "default", (max_age,))
+    options = RuleOptions(attestations=(rule,))
+    async with trio.open_nursery() as nursery:
+        holder = RedisStores(nursery)
+        holder.use(_settings(redis.url), None)
+        replica, inner = _replica(holder, nursery)
+        assert await replica.answer(image, options, TEAM_A) == Trusted(DIGEST)
+        await trio.sleep(0.2)  # a background write would have landed by now
+        assert redis.command(b"DBSIZE") == b":0\r\n"
+        assert replica.answer_now(image, options, TEAM_A) is None
+        assert await replica.answer(image, options, TEAM_A) == Trusted(DIGEST)
+        assert inner.validations == 2
+        # A rule without a clock-dependent condition is still shared.
+        fixed = parse_condition({"path": "/predicate/scanner", "equals": "trivy"})
+        steady = RuleOptions(
+            attestations=(AttestationRule(rule.predicate_type, "default", (fixed,)),)
+        )
+        assert await replica.answer(image, steady, TEAM_A) == Trusted(DIGEST)
+        await _until_written(redis)
         nursery.cancel_scope.cancel()

@@ -14,9 +14,10 @@ The key (``kenner.sharing.verdict_key``) holds the image reference, the validato
 fingerprints of its whole configuration and of the rule's options, and the pod's pull-secret
 login for the image (HMAC'd), so a changed validator or rule never reads an old verdict and
 one namespace's login never answers for another's (as the in-process caches are per login).
-Only allowing verdicts are shared; a denial is reached again by each replica. A verdict from
-Redis is a ``Trusted(digest)`` like a local one: the pipeline pins and proves it the same
-way. Redis unavailable or a value that fails its HMAC: step 4, as without Redis.
+Only allowing verdicts are shared; a denial is reached again by each replica, and so is
+every verdict of a rule with an attestation ``maxAge`` (measured at each admission). A
+verdict from Redis is a ``Trusted(digest)`` like a local one: the pipeline pins and proves it
+the same way. Redis unavailable or a value that fails its HMAC: step 4, as without Redis.
 
 ``shared_versions`` meets the Notary validator's ``SharedVersions`` need (the rollback
 memory of all replicas) from the same store.
@@ -62,7 +63,8 @@ class SharedVerdicts:
         self._memo: TtlCache[str, str | None] = TtlCache(
             ttl_s=memo_ttl_s, max_entries=MAX_REMEMBERED
         )
-        self._options: dict[RuleOptions, str] = {}  # fingerprint per rule's options
+        # The fingerprint per rule's options; None: not shared (see _shared_options).
+        self._options: dict[RuleOptions, str | None] = {}
 
     @property
     def name(self) -> str:
@@ -77,7 +79,7 @@ class SharedVerdicts:
     ) -> Verdict | None:
         verdict = self._inner.answer_now(image, options, pull_logins)
         store = self._stores.current
-        if verdict is not None or store is None:
+        if verdict is not None or store is None or self._shared_options(options) is None:
             return verdict
         remembered = self._memo.lookup(self._key(store, image, options, pull_logins))
         return Trusted(remembered.value) if isinstance(remembered, Cached) else None
@@ -86,7 +88,7 @@ class SharedVerdicts:
         self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
     ) -> Verdict:
         store = self._stores.current
-        if store is None:
+        if store is None or self._shared_options(options) is None:
             return await self._inner.answer(image, options, pull_logins)
         key = self._key(store, image, options, pull_logins)
         shared = await store.get_verdict(key)
@@ -99,6 +101,19 @@ class SharedVerdicts:
             self._nursery.start_soon(store.put_verdict, key, verdict.digest, lifetime)
         return verdict
 
+    def _shared_options(self, options: RuleOptions) -> str | None:
+        """The fingerprint of ``options``, or None when its verdicts are not shared: a rule
+        with an attestation ``maxAge`` is judged at each admission's clock
+        (docs/attestations.md), which a stored verdict would not be."""
+        if options not in self._options:
+            per_admission = any(
+                condition.operator == "maxAge"
+                for rule in options.attestations
+                for condition in rule.policy
+            )
+            self._options[options] = None if per_admission else fingerprint(options)
+        return self._options[options]
+
     def _key(
         self,
         store: RedisStore,
@@ -106,9 +121,8 @@ class SharedVerdicts:
         options: RuleOptions,
         pull_logins: RegistryLogins | None,
     ) -> str:
-        options_fingerprint = self._options.get(options)
-        if options_fingerprint is None:
-            options_fingerprint = self._options[options] = fingerprint(options)
+        options_fingerprint = self._shared_options(options)
+        assert options_fingerprint is not None  # the callers share only such options
         # The pod's login for this image is part of what was validated: a registry may let
         # one namespace's secret read a repository another's may not (docs/deploy.md).
         login = (
