@@ -163,3 +163,28 @@ def test_an_expired_certificate_with_a_timestamp_from_an_untrusted_tsa_is_denied
     # Without any TSA trusted, an expired chain is expired, timestamp or not.
     bare = TrustRoot("own", (expired.root,))
     assert _failed_check(stamped_by_rogue, bare) is Check.TIMESTAMP
+
+
+@pytest.mark.parametrize("media_type", [JWS, COSE])
+def test_a_signing_authority_envelope_without_its_authentic_time_is_no_signature(
+    pki: Pki, media_type: str
+) -> None:
+    root = TrustRoot("own", (pki.root,))
+    raw = sign(
+        pki,
+        media_type=media_type,
+        scheme="notary.x509.signingAuthority",
+        drop_headers=["io.cncf.notary.authenticSigningTime"],
+        crit=["io.cncf.notary.signingScheme"],
+    )
+    for level in Level:
+        assert _failed_check(raw, root, media_type=media_type, level=level) is Check.INTEGRITY
+
+
+def test_an_envelope_under_the_other_format_s_media_type_is_no_signature(pki: Pki) -> None:
+    root = TrustRoot("own", (pki.root,))
+    for level in Level:
+        jws = sign(pki, media_type=JWS)
+        assert _failed_check(jws, root, media_type=COSE, level=level) is Check.INTEGRITY
+        cose = sign(pki, media_type=COSE)
+        assert _failed_check(cose, root, media_type=JWS, level=level) is Check.INTEGRITY
