@@ -12,6 +12,10 @@ Holes found and fixed:
   spec (and notation-go) reads a subject as one value per type and refuses a DN that repeats
   one; a CA that lets a requester add attributes could otherwise issue a certificate that
   passes for another organisation.
+* The chain counted as trusted when any of its certificates was the trust root's, while the
+  path builder may leave an envelope certificate unused: an attacker's own chain carrying the
+  victim's public root (or intermediate) as an extra certificate verified at ``strict``, so
+  anyone could sign for any trust root. The chain must now be exactly the verified path.
 """
 
 from __future__ import annotations
@@ -188,3 +192,25 @@ def test_an_envelope_under_the_other_format_s_media_type_is_no_signature(pki: Pk
         assert _failed_check(jws, root, media_type=COSE, level=level) is Check.INTEGRITY
         cose = sign(pki, media_type=COSE)
         assert _failed_check(cose, root, media_type=JWS, level=level) is Check.INTEGRITY
+
+
+@pytest.mark.parametrize("media_type", [JWS, COSE])
+@pytest.mark.parametrize("position", [1, 2])
+def test_a_trusted_certificate_carried_off_the_path_does_not_make_the_chain_trusted(
+    pki: Pki, media_type: str, position: int
+) -> None:
+    """Hole: the chain counted as trusted when ANY certificate in it was the trust root's,
+    while the path builder may leave an envelope certificate unused: an attacker's own chain
+    with the victim's (public) root certificate slipped in as an extra "intermediate"
+    verified, and the victim's root was "in the chain"."""
+    attacker = make_pki(name="Attacker")
+    chain = [attacker.leaf, attacker.intermediate, attacker.root]
+    chain.insert(position, pki.root)  # the victim's root, not on the attacker's path
+    raw = sign(attacker, media_type=media_type, chain=chain)
+    root = TrustRoot("victim", (pki.root,))
+    assert _failed_check(raw, root, media_type=media_type) is Check.AUTHENTICITY
+    # The same with the victim's intermediate configured as the trust root's certificate.
+    by_intermediate = TrustRoot("victim", (pki.intermediate,))
+    chain[position] = pki.intermediate
+    raw = sign(attacker, media_type=media_type, chain=chain)
+    assert _failed_check(raw, by_intermediate, media_type=media_type) is Check.AUTHENTICITY

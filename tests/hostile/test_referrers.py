@@ -174,6 +174,7 @@ def test_any_link_header_is_a_url_here_none_or_a_referrers_error(link: str) -> N
 @given(st.binary(max_size=2000))
 def test_any_bytes_are_a_list_or_a_referrers_error(data: bytes) -> None:
     try:
-        parse_referrers_index(data)
+        entries = parse_referrers_index(data)
     except ReferrersError:
-        pass
+        return
+    assert all(entry.digest.startswith("sha") and entry.size >= 0 for entry in entries)

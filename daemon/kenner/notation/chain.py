@@ -8,7 +8,9 @@ Rules (signature-specification.md "Certificate Requirements", trust-store-trust-
 * The leaf is a code signing certificate: a critical key usage with digitalSignature; if it
   has an extended key usage, it lists codeSigning; if it has basic constraints, it is no CA.
 * The chain is trusted when one of its certificates is (byte for byte) a certificate of the
-  trust root; for a valid chain that is the root or an intermediate on the path.
+  trust root; the chain must be exactly the verified path (each certificate issued by the
+  next), so that certificate is the root or an intermediate on the path, never one carried
+  alongside.
 
 What ``cryptography.x509.verification`` does for a chain of two or more: it builds the path
 from the leaf through the envelope's intermediates to the envelope's last certificate as the
@@ -90,9 +92,15 @@ def check_chain(chain: Sequence[x509.Certificate]) -> None:
         .build_client_verifier()
     )
     try:
-        verifier.verify(leaf, list(chain[1:-1]))
+        path = verifier.verify(leaf, list(chain[1:-1])).chain
     except (VerificationError, ValueError) as error:
         _untrusted(f"the envelope's certificate chain is not valid: {shown(str(error))}")
+    # The builder may leave an envelope certificate unused; the trust root match reads the
+    # whole envelope chain, so an unused one (someone else's root) must not be there.
+    if list(path) != list(chain):
+        _untrusted(
+            "the envelope's chain is not one path: each certificate must issue the one before"
+        )
 
 
 def is_trusted(chain: Sequence[x509.Certificate], roots: Sequence[x509.Certificate]) -> bool:
