@@ -12,6 +12,9 @@ Holes found and fixed:
   A's login (which can read a private repository) was served to namespace B, whose login the
   registry refuses: B was admitted with the private image's digest pinned, where without Redis
   it is denied (the in-process caches are per login).
+* A verdict of a rule with an attestation ``maxAge`` was shared for ``ttlSeconds``, so it was
+  admitted after the attestation had grown too old, where docs/attestations.md promises that
+  ``maxAge`` is measured at each admission.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from kenner.attest.policy import AttestationRule, parse_condition
 from kenner.config.model import KeyFile, RedisConfig, RuleOptions, StaticValidatorConfig
 from kenner.net.redis_store import RedisSettings, RedisStore, RedisStores
 from kenner.oci.dockerconfig import RegistryLogin, RegistryLogins
-from kenner.sharing import SharedVerdict, encode_verdict
+from kenner.sharing import SharedVerdict, encode_verdict, login_id, verdict_key
 from kenner.validators.shared import SharedVerdicts
 from tests.harness import TestbedUnavailable
 from tests.harness.redis import RedisServer, start_redis
@@ -216,3 +219,24 @@ async def test_a_rule_with_max_age_is_judged_at_every_admission_not_shared(
         assert await replica.answer(image, steady, TEAM_A) == Trusted(DIGEST)
         await _until_written(redis)
         nursery.cancel_scope.cancel()
+
+
+def test_the_verdict_key_names_the_login_keyed_by_the_hmac_key() -> None:
+    def key(login: str | None) -> str:
+        return verdict_key(
+            "kenner:",
+            reference=PRIVATE,
+            validator="v",
+            config_fingerprint="c",
+            options_fingerprint="o",
+            login_id=login,
+        )
+
+    a = login_id(HMAC_KEY, "team-a", "secret-a")
+    assert a == login_id(HMAC_KEY, "team-a", "secret-a")
+    assert a != login_id(HMAC_KEY, "team-a", "secret-b")  # a rotated password is another login
+    assert a != login_id(HMAC_KEY, "team-b", "secret-a")
+    assert a != login_id(ROTATED_KEY, "team-a", "secret-a")
+    # ["a:b", "c"] and ["a", "b:c"] are two logins, not one string.
+    assert login_id(HMAC_KEY, "a:b", "c") != login_id(HMAC_KEY, "a", "b:c")
+    assert len({key(None), key(a), key(login_id(HMAC_KEY, "team-b", "secret-b"))}) == 3
