@@ -16,6 +16,10 @@ Holes found and fixed:
   path builder may leave an envelope certificate unused: an attacker's own chain carrying the
   victim's public root (or intermediate) as an extra certificate verified at ``strict``, so
   anyone could sign for any trust root. The chain must now be exactly the verified path.
+
+Hole found and NOT fixed (xfail, strict): a trust root's ``cert`` is both the spec's ``ca``
+and ``signingAuthority`` store, so an expired CA-issued key backdates a
+``notary.x509.signingAuthority`` envelope and skips the required timestamp (see the test).
 """
 
 from __future__ import annotations
@@ -214,3 +218,31 @@ def test_a_trusted_certificate_carried_off_the_path_does_not_make_the_chain_trus
     chain[position] = pki.intermediate
     raw = sign(attacker, media_type=media_type, chain=chain)
     assert _failed_check(raw, by_intermediate, media_type=media_type) is Check.AUTHENTICITY
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "open hole, not fixed here: a trust root's `cert` serves as both the spec's `ca` and "
+        "`signingAuthority` store, so a signingAuthority-scheme envelope states its own time "
+        "and skips the TSA; the fix needs a store type per trust root (config, docs: the "
+        "notation owner's call)"
+    ),
+)
+def test_an_expired_ca_issued_key_cannot_backdate_itself_with_the_signing_authority_scheme(
+    pki: Pki,
+) -> None:
+    """Hole (open): notation-go verifies a ``notary.x509.signingAuthority`` envelope only
+    against trust stores of type ``signingAuthority``, never ``ca``: with a ``ca`` root, the
+    signing time a signer states is not authentic. kenner reads ``cert`` as either, so the
+    holder of an EXPIRED code signing key certified by the company CA signs today with
+    ``authenticSigningTime`` set inside the certificate's validity, and passes ``strict``
+    although the root demands an RFC 3161 timestamp (``tsCert``, ``verifyTimestamp: always``)."""
+    from tests.support.tsa import make_tsa
+
+    expired = make_pki(name="Expired", not_before=NOW - 60 * DAY, not_after=NOW - DAY)
+    root = TrustRoot("company-ca", (expired.root,), tsa_certificates=(make_tsa().root,))
+    # As notary.x509 the expired key needs a trusted timestamp, and has none: denied.
+    assert _failed_check(sign(expired, signing_time=NOW), root) is Check.TIMESTAMP
+    backdated = sign(expired, scheme="notary.x509.signingAuthority", signing_time=NOW - 10 * DAY)
+    assert _failed_check(backdated, root) is Check.AUTHENTICITY
