@@ -64,7 +64,9 @@ def redis(redis_server: RedisServer) -> RedisServer:
 
 
 def _settings(url: str, key: bytes = HMAC_KEY) -> RedisSettings:
-    return RedisSettings(RedisConfig(url=url, hmac_key_file=KeyFile("hmac.key", key)))
+    # A generous call timeout: on a loaded machine a 0.25 s miss would look like a hole.
+    config = RedisConfig(url=url, hmac_key_file=KeyFile("hmac.key", key), timeout_s=5.0)
+    return RedisSettings(config)
 
 
 class _PrivateRegistry:
