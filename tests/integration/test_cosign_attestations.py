@@ -99,7 +99,7 @@ async def test_attestations_from_att_manifests(disposable_testbed: Testbed) -> N
     assert verdict == Untrusted(
         f"attestations on {bare}: attestation '{SLSA_V1}': threshold not reached: 0 of 1 "
         f"required trust roots signed (signed: none; not: ci (no attestation "
-        f"({bare.replace(':', '-')}.att has none)))"
+        f"(none in bundle referrers or {bare.replace(':', '-')}.att)))"
     )
 
     # The policy fails: the denial names the predicate type and the first failed condition.

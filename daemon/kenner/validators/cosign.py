@@ -24,11 +24,13 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
 5. with ``with.platformFromIndex``, a platform manifest named by ``tag@digest`` that is not
    signed itself is accepted when the tag's index contains it and is signed;
 6. with ``with.attestations``, the digest that is signed must also carry the attestations:
-   a ``Derived`` need keyed by ``AttestationKey`` reads ``<repo>:sha256-<hex>.att`` and its
-   envelope blobs (concurrently; at most ``MAX_ATTESTATION_LAYERS`` layers, envelopes over
-   ``MAX_ENVELOPE_BYTES`` by their descriptor are not fetched) and keeps the statements
-   that verify for each root (``kenner.attest.verify``, a ``Compute`` need). The policies are
-   judged on every answer at the validator's clock (``kenner.attest.judge``), never cached.
+   a ``Derived`` need keyed by ``AttestationKey`` reads, in the formats the rule names, the
+   DSSE bundles attached as referrers (``kenner.attest.bundles``) and the legacy
+   ``<repo>:sha256-<hex>.att`` with its envelope blobs (at most ``MAX_ATTESTATION_LAYERS``
+   layers, envelopes over ``MAX_ENVELOPE_BYTES`` by their descriptor are not fetched;
+   ``kenner.attest.verify``), all at once, and keeps the statements that verify for each
+   root (``Compute`` needs). The policies are judged on every answer at the validator's
+   clock (``kenner.attest.judge``), never cached.
 
 The login is the configured one for the image's registry, or with ``auth.k8sKeychain`` the
 admitted object's pull secret's for it (``kenner.validators.registry_access.Logins``); it is
@@ -49,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from kenner.admission.image import ImageRef
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
+from kenner.attest.bundles import bundle_attestations
 from kenner.attest.dsse import MAX_ENVELOPE_BYTES
 from kenner.attest.judge import Verified, unmet
 from kenner.attest.policy import AttestationRule
@@ -178,6 +181,8 @@ class AttestationKey(Derived["Attestations"]):
     predicate_types: tuple[str, ...]  # envelopes announcing another type are not fetched
     require_tlog: bool
     login: RegistryLogin | None
+    formats: tuple[Literal["bundle", "legacy"], ...]  # the rule's with.signatureFormats
+    extensions: tuple[ExtensionCheck, ...]  # the rule's with.certificateExtensions
     validator: CosignValidator = attrs.field(eq=False, repr=False)
 
     def derive(self, facts: Facts) -> Loaded[Attestations] | Needs:
@@ -388,6 +393,8 @@ class CosignValidator:
             tuple(sorted({rule.predicate_type for rule, _ in wants})),
             options.verify_in_transparency_log,
             reads.login,
+            options.signature_formats,
+            self._extensions(options),
             self,
         )
         outcome = reads.facts.get(key)
@@ -396,8 +403,11 @@ class CosignValidator:
         found = unwrap(outcome)
         problems = found.problems
         if found.layers == 0:
-            none = f"no attestation ({attestation_tag(digest)} has none)"
-            problems = dict.fromkeys(roots, none)
+            places = " or ".join(
+                "bundle referrers" if source == "bundle" else attestation_tag(digest)
+                for source in options.signature_formats
+            )
+            problems = dict.fromkeys(roots, f"no attestation (none in {places})")
         now = self._clock()
         for rule, need in wants:
             reason = unmet(rule, need, digest, found.verified, problems, now)
@@ -422,15 +432,94 @@ class CosignValidator:
     def derive_attestations(
         self, key: AttestationKey, facts: Facts
     ) -> Loaded[Attestations] | Needs:
-        """The derivation of the statements that verify for ``key.roots`` (raises
-        ``FetchError``)."""
+        """The derivation of the statements that verify for ``key.roots``, from the bundle
+        referrers and the legacy ``.att`` manifest as ``key.formats`` says, both read at once
+        (raises ``FetchError``)."""
+        readers = {"bundle": self._bundle_attestations, "legacy": self._legacy_attestations}
+        found = [readers[source](key, facts) for source in key.formats]
+        missing = tuple(need for part in found if isinstance(part, Needs) for need in part.needs)
+        if missing:
+            return Needs(missing)
+        parts = [part for part in found if isinstance(part, Attestations)]
+        problems: dict[str, str] = {}
+        for part in parts:
+            for name, why in part.problems.items():
+                problems.setdefault(name, why)
+        verified = tuple(item for part in parts for item in part.verified)
+        signers = {item.root for item in verified}
+        return Loaded(
+            Attestations(
+                sum(part.layers for part in parts),
+                verified,
+                {name: why for name, why in problems.items() if name not in signers},
+            )
+        )
+
+    def _bundle_attestations(self, key: AttestationKey, facts: Facts) -> Attestations | Needs:
+        """The statements of the DSSE bundles attached to ``key.digest`` as OCI referrers
+        (read as for signatures: at most ``MAX_REFERRERS``, unusable referrers skipped)."""
+        listing = Referrers(key.registry, key.repository, key.digest, MEDIA_TYPE_V03, key.login)
+        outcome = facts.get(listing)
+        if outcome is None:
+            return Needs.of(listing)
+        discovery = unwrap(outcome)
+        skipped: list[str] = []
+        referrers = {
+            entry.digest: Referrer(
+                key.registry,
+                key.repository,
+                entry.digest,
+                entry.size,
+                key.digest,
+                MEDIA_TYPE_V03,
+                MAX_BUNDLE_BYTES,
+                key.login,
+            )
+            for entry in discovery.listing.referrers[:MAX_REFERRERS]
+        }
+        layers = _gathered(referrers, facts, skipped, _bundle_layer)
+        if isinstance(layers, Needs):
+            return layers
+        blobs = {
+            referrer: Blob(
+                key.registry, key.repository, digest, MAX_BUNDLE_BYTES, key.login, size=size
+            )
+            for referrer, (digest, size) in layers.items()
+        }
+        bundles = _gathered(blobs, facts, skipped, lambda data: data)
+        if isinstance(bundles, Needs):
+            return bundles
+        problems = {name: min(skipped) for name in key.roots} if skipped else {}
+        if not bundles:
+            return Attestations(len(skipped), (), problems)
+        check = Compute(
+            ("bundle attestations", key),
+            partial(
+                bundle_attestations,
+                tuple(bundles[digest] for digest in sorted(bundles)),
+                [self._bundle_roots[name] for name in key.roots],
+                self._trusted_root,
+                Expected(key.digest, key.extensions, key.require_tlog),
+                check_timestamp,
+            ),
+            in_thread=True,  # as for signature bundles
+        )
+        checked = facts.get(check)
+        if checked is None:
+            return Needs.of(check)
+        verified, found_problems = unwrap(checked)
+        problems.update(found_problems)
+        return Attestations(len(bundles) + len(skipped), verified, problems)
+
+    def _legacy_attestations(self, key: AttestationKey, facts: Facts) -> Attestations | Needs:
+        """The statements of the DSSE envelopes in the legacy ``.att`` manifest."""
         manifest = Manifest(key.registry, key.repository, attestation_tag(key.digest), key.login)
         outcome = facts.get(manifest)
         if outcome is None:
             return Needs.of(manifest)
         fetched = unwrap(outcome)
         if fetched is None or not isinstance(fetched.manifest, ImageManifest):
-            return Loaded(Attestations(0, (), {}))
+            return Attestations(0, (), {})
         layers = attestation_layers(fetched.manifest)
         wanted = [
             layer
@@ -463,6 +552,7 @@ class CosignValidator:
                 roots,
                 self._sigstore,
                 key.require_tlog,
+                key.extensions,
                 oversized=len(wanted) - len(readable),
             ),
             in_thread=keyless or len(readable) * len(roots) > THREAD_KEY_CHECKS,
@@ -470,7 +560,7 @@ class CosignValidator:
         checked = facts.get(check)
         if checked is None:
             return Needs.of(check)
-        return Loaded(attrs.evolve(unwrap(checked), layers=len(layers)))
+        return attrs.evolve(unwrap(checked), layers=len(layers))
 
     def derive_bundle_signers(self, key: BundleKey, facts: Facts) -> Loaded[Findings] | Needs:
         """The derivation of which roots the bundles attached to ``key.digest`` prove
@@ -665,7 +755,7 @@ def _check_layers(
             try:
                 verify_layer(layer, payloads[layer.payload_digest], root, expectation, sigstore)
                 if extensions and isinstance(root, KeylessRoot):
-                    _check_extensions(layer, extensions)
+                    _check_extensions(layer.certificate, extensions)
             except Rejected as rejected:
                 problems[root.name] = _more_telling(problems.get(root.name), rejected)
             else:
@@ -717,11 +807,11 @@ def _bundle_layer(referrer: ReferrerManifest) -> tuple[str, int] | None:
     return None
 
 
-def _check_extensions(layer: SignatureLayer, extensions: tuple[ExtensionCheck, ...]) -> None:
-    # The rule's certificate extensions bind legacy keyless signatures as they bind bundles:
-    # otherwise a legacy signature would bypass what the rule pins.
-    assert layer.certificate is not None  # verify_layer accepted a keyless signature
-    leaf = load_certificates(layer.certificate, "the signing certificate")[0]
+def _check_extensions(certificate: str | None, extensions: tuple[ExtensionCheck, ...]) -> None:
+    # The rule's certificate extensions bind legacy keyless signatures and attestations as
+    # they bind bundles: otherwise a legacy one would bypass what the rule pins.
+    assert certificate is not None  # a keyless signature or attestation was accepted
+    leaf = load_certificates(certificate, "the signing certificate")[0]
     problem = identity_problem(leaf, IdentityPolicy(), extensions)
     if problem is not None:
         raise Rejected(Failure.IDENTITY_MISMATCH, problem)
@@ -755,6 +845,7 @@ def _check_attestations(
     roots: Sequence[TrustRoot],
     sigstore: Sigstore,
     require_tlog: bool,
+    extensions: tuple[ExtensionCheck, ...],
     *,
     oversized: int,
 ) -> Attestations:
@@ -769,6 +860,8 @@ def _check_attestations(
                 statement = verify_attestation(
                     layer, blob, root, sigstore, require_tlog=require_tlog
                 )
+                if extensions and isinstance(root, KeylessRoot):
+                    _check_extensions(layer.certificate, extensions)
             except Rejected as rejected:
                 problems[root.name] = _more_telling(problems.get(root.name), rejected)
             else:
