@@ -458,37 +458,10 @@ class CosignValidator:
     def _bundle_attestations(self, key: AttestationKey, facts: Facts) -> Attestations | Needs:
         """The statements of the DSSE bundles attached to ``key.digest`` as OCI referrers
         (read as for signatures: at most ``MAX_REFERRERS``, unusable referrers skipped)."""
-        listing = Referrers(key.registry, key.repository, key.digest, MEDIA_TYPE_V03, key.login)
-        outcome = facts.get(listing)
-        if outcome is None:
-            return Needs.of(listing)
-        discovery = unwrap(outcome)
-        skipped: list[str] = []
-        referrers = {
-            entry.digest: Referrer(
-                key.registry,
-                key.repository,
-                entry.digest,
-                entry.size,
-                key.digest,
-                MEDIA_TYPE_V03,
-                MAX_BUNDLE_BYTES,
-                key.login,
-            )
-            for entry in discovery.listing.referrers[:MAX_REFERRERS]
-        }
-        layers = _gathered(referrers, facts, skipped, _bundle_layer)
-        if isinstance(layers, Needs):
-            return layers
-        blobs = {
-            referrer: Blob(
-                key.registry, key.repository, digest, MAX_BUNDLE_BYTES, key.login, size=size
-            )
-            for referrer, (digest, size) in layers.items()
-        }
-        bundles = _gathered(blobs, facts, skipped, lambda data: data)
-        if isinstance(bundles, Needs):
-            return bundles
+        attached = _attached_bundles(key.registry, key.repository, key.digest, key.login, facts)
+        if isinstance(attached, Needs):
+            return attached
+        bundles, skipped, _ = attached
         problems = {name: min(skipped) for name in key.roots} if skipped else {}
         if not bundles:
             return Attestations(len(skipped), (), problems)
@@ -567,41 +540,14 @@ class CosignValidator:
         (raises ``FetchError``). A referrer that is gone, too big, about another image or
         without a bundle is skipped and named (it can only take a signature away); other
         failures fail the derivation."""
-        listing = Referrers(key.registry, key.repository, key.digest, MEDIA_TYPE_V03, key.login)
-        outcome = facts.get(listing)
-        if outcome is None:
-            return Needs.of(listing)
-        discovery = unwrap(outcome)
-        skipped: list[str] = []
-        referrers = {
-            entry.digest: Referrer(
-                key.registry,
-                key.repository,
-                entry.digest,
-                entry.size,
-                key.digest,
-                MEDIA_TYPE_V03,
-                MAX_BUNDLE_BYTES,
-                key.login,
-            )
-            for entry in discovery.listing.referrers[:MAX_REFERRERS]
-        }
-        layers = _gathered(referrers, facts, skipped, _bundle_layer)
-        if isinstance(layers, Needs):
-            return layers
-        blobs = {
-            referrer: Blob(
-                key.registry, key.repository, digest, MAX_BUNDLE_BYTES, key.login, size=size
-            )
-            for referrer, (digest, size) in layers.items()
-        }
-        bundles = _gathered(blobs, facts, skipped, lambda data: data)
-        if isinstance(bundles, Needs):
-            return bundles
+        attached = _attached_bundles(key.registry, key.repository, key.digest, key.login, facts)
+        if isinstance(attached, Needs):
+            return attached
+        bundles, skipped, source = attached
         roots = [self._bundle_roots[name] for name in key.roots]
         problems = {root.name: min(skipped) for root in roots} if skipped else {}
         if not bundles:
-            return Loaded(Findings(len(skipped), frozenset(), problems, discovery.source))
+            return Loaded(Findings(len(skipped), frozenset(), problems, source))
         expected = Expected(key.digest, key.extensions, key.require_tlog)
         check = Compute(
             ("bundles", key),
@@ -622,7 +568,7 @@ class CosignValidator:
         problems.update(findings.problems)
         unsigned = {name: why for name, why in problems.items() if name not in findings.signed}
         count = len(bundles) + len(skipped)
-        return Loaded(Findings(count, findings.signed, unsigned, discovery.source))
+        return Loaded(Findings(count, findings.signed, unsigned, source))
 
     def derive_signers(self, key: SignatureKey, facts: Facts) -> Loaded[Findings] | Needs:
         """The derivation of ``key``: which roots sign its digest (raises ``FetchError``)."""
@@ -763,6 +709,48 @@ def _check_layers(
                 break
     reasons = {name: str(problems[name]) for name in problems if name not in signed}
     return Findings(len(layers), frozenset(signed), reasons)
+
+
+def _attached_bundles(
+    registry: str, repository: str, digest: str, login: RegistryLogin | None, facts: Facts
+) -> tuple[dict[str, bytes], list[str], str] | Needs:
+    """The Sigstore bundles attached to ``digest`` as OCI referrers, by referrer digest (at
+    most ``MAX_REFERRERS`` read), the referrers skipped and why, and where the list came from
+    (the referrers API or tag schema); or the fetches still missing.
+
+    Raises:
+        FetchError: the list or a fetch failed otherwise than ``_gathered`` skips.
+    """
+    listing = Referrers(registry, repository, digest, MEDIA_TYPE_V03, login)
+    outcome = facts.get(listing)
+    if outcome is None:
+        return Needs.of(listing)
+    discovery = unwrap(outcome)
+    skipped: list[str] = []
+    referrers = {
+        entry.digest: Referrer(
+            registry,
+            repository,
+            entry.digest,
+            entry.size,
+            digest,
+            MEDIA_TYPE_V03,
+            MAX_BUNDLE_BYTES,
+            login,
+        )
+        for entry in discovery.listing.referrers[:MAX_REFERRERS]
+    }
+    layers = _gathered(referrers, facts, skipped, _bundle_layer)
+    if isinstance(layers, Needs):
+        return layers
+    blobs = {
+        referrer: Blob(registry, repository, layer, MAX_BUNDLE_BYTES, login, size=size)
+        for referrer, (layer, size) in layers.items()
+    }
+    bundles = _gathered(blobs, facts, skipped, lambda data: data)
+    if isinstance(bundles, Needs):
+        return bundles
+    return bundles, skipped, discovery.source
 
 
 def _gathered(
