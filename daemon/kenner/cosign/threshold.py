@@ -13,9 +13,10 @@ signer (Connaisseur's Go validator counts signatures, so a single key signing tw
 * both: the required roots and, in all, ``threshold`` roots. When the threshold does not
   exceed the required roots, only those are checked (all of them must sign anyway).
 
-``trustRoot: <name>`` (or unset, meaning ``default``): that root; the threshold defaults to 1.
-``required`` roots are added to the roots considered and must sign whatever the threshold
-(kenner's extension; Connaisseur checks only the named root there).
+``trustRoot: <name>`` (or unset, meaning ``default``): that root must sign; the threshold
+defaults to 1. ``required`` roots are added to the roots considered and must sign as well
+(kenner's extension; Connaisseur checks only the named root there): the named root is never
+replaced by a required one.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def requirement(
     else:
         chosen = [trust_root or DEFAULT_ROOT]
         need = threshold if threshold is not None else 1
+        required = tuple(dict.fromkeys((chosen[0], *required))) if required else required
     chosen += [name for name in required if name not in chosen]
     unknown = [name for name in chosen if name not in configured]
     if unknown:

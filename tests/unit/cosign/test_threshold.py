@@ -109,6 +109,16 @@ def test_signers_outside_the_roots_considered_do_not_count() -> None:
     assert shortfall(need, frozenset({"bob"}), {}) is not None
 
 
+def test_a_named_root_must_sign_even_with_required_roots() -> None:
+    """trustRoot names alice, required adds bob: bob alone once passed (the named root was
+    replaced by a required one); both must sign."""
+    need = requirement(ROOTS, "alice", None, ("bob",))
+    assert (need.roots, need.threshold, need.required) == (("alice", "bob"), 2, ("alice", "bob"))
+    assert shortfall(need, frozenset({"bob"}), {}) is not None
+    assert shortfall(need, frozenset({"alice"}), {}) is not None
+    assert shortfall(need, frozenset({"alice", "bob"}), {}) is None
+
+
 def _model(
     trust_root: str, threshold: int | None, required: Sequence[str], signed: frozenset[str]
 ) -> bool | None:
