@@ -16,8 +16,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from kenner.attest.dsse import ENVELOPE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE, pae
+from kenner.attest.dsse import ENVELOPE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE
 from kenner.oci.manifest import OCI_MANIFEST, digest_of
+from kenner.sigstore.dsse import pae
 from tests.support.cosign_signing import EMPTY_CONFIG, PrivateKey, sign
 from tests.support.registry_storage import RegistryStorage
 

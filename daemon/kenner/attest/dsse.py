@@ -20,6 +20,7 @@ from kenner.attest.errors import StatementError
 from kenner.attest.statement import strict_json
 from kenner.cosign.keys import VerificationKey
 from kenner.quoting import json_type, quote
+from kenner.sigstore.dsse import pae
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -44,12 +45,6 @@ class Envelope:
         """The first signature that verifies with ``key`` over the PAE, if any."""
         message = pae(self.payload_type, self.payload)
         return next((s for s in self.signatures if key.verify(s, message)), None)
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE's pre-authentication encoding of ``payload`` of ``payload_type``."""
-    kind = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
 def parse_envelope(data: bytes) -> Envelope:

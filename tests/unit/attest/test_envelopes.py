@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from kenner.attest.dsse import Envelope, pae, parse_envelope
+from kenner.attest.dsse import Envelope, parse_envelope
 from kenner.attest.errors import StatementError
 from kenner.attest.policy import first_failure, parse_condition
 from kenner.attest.statement import parse_statement, statement_of
 from kenner.cosign.keys import from_public_key, load_public_key
 from kenner.oci.manifest import digest_of
+from kenner.sigstore.dsse import pae
 from tests.shared import fixtures_root
 from tests.support.attestations import envelope, statement
 from tests.support.cosign_signing import new_key, public_pem, sign
