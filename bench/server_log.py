@@ -13,8 +13,11 @@ A request is named by its repository and its kind, the step of a validation that
   (``targets/<name>``, the last round); see kenner/validators/notaryv1.py.
 * docker-registry (a logrus line per request, ``msg="response completed"``, ``... with
   error`` for a 4xx): ``tag`` (``manifests/<tag>``), ``signature`` (``manifests/sha256-<hex>.sig``),
-  ``manifest by digest`` or ``payload blob``; see kenner/validators/cosign.py. The bench's
-  registry needs no login, so no 401 or token traffic is expected.
+  ``referrers tag`` (``manifests/sha256-<hex>``, the referrers tag schema's index),
+  ``referrers API`` (``referrers/<digest>``; docker-registry 2.8 has no such route and logs
+  nothing for it), ``manifest by digest`` or ``payload blob`` (a signature, bundle or
+  envelope); see kenner/validators/cosign.py and notation.py. The bench's registry needs no
+  login, so no 401 or token traffic is expected.
 
 Any other request of kenner's counts too, outside every repository. The steps of one
 repository follow one another (each needs the previous answer) while repositories are checked
@@ -45,8 +48,11 @@ _VERSIONED_ROOT = re.compile(r"^\d+\.root$")
 _TOP_LEVEL_ROLES = frozenset({"root", "timestamp", "snapshot", "targets"})
 
 _LOGRUS_FIELD = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)')
-_API_URI = re.compile(r"^/v2/(?P<repository>.+)/(?P<what>manifests|blobs)/(?P<reference>[^/?]+)")
+_API_URI = re.compile(
+    r"^/v2/(?P<repository>.+)/(?P<what>manifests|blobs|referrers)/(?P<reference>[^/?]+)"
+)
 _SIGNATURE_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.sig$")
+_REFERRERS_TAG = re.compile(r"^sha256-[0-9a-f]{64}$")
 
 
 @attrs.frozen
@@ -113,10 +119,12 @@ def registry_fetch(line: str) -> Fetch | None:
     match = _API_URI.match(uri)
     if match is None:
         return Fetch("", OTHER)
-    if match["what"] == "blobs":
-        kind = "payload blob"
+    if match["what"] != "manifests":
+        kind = "payload blob" if match["what"] == "blobs" else "referrers API"
     elif _SIGNATURE_TAG.match(match["reference"]):
         kind = "signature"
+    elif _REFERRERS_TAG.match(match["reference"]):
+        kind = "referrers tag"
     else:
         kind = "manifest by digest" if ":" in match["reference"] else "tag"
     return Fetch(match["repository"], kind)

@@ -205,6 +205,16 @@ REGISTRY_STARTUP = [
             200,
             Fetch("kenner-bench/alpha", "payload blob"),
         ),
+        (
+            f"/v2/kenner-bench/alpha/manifests/{DIGEST.replace(':', '-')}",
+            200,
+            Fetch("kenner-bench/alpha", "referrers tag"),
+        ),
+        (
+            f"/v2/kenner-bench/alpha/referrers/{DIGEST}?artifactType=x",
+            200,
+            Fetch("kenner-bench/alpha", "referrers API"),
+        ),
         ("/v2/kenner-bench/beta/manifests/v9", 404, Fetch("kenner-bench/beta", "tag")),
         ("/v2/", 200, Fetch("", "other")),
         ("/v2/_catalog", 200, Fetch("", "other")),
