@@ -18,6 +18,7 @@ import trustme
 from bench.errors import BenchError
 from bench.measure import Measurement, Plan, measure
 from bench.notary import kenner_notary
+from bench.notation import kenner_notation
 from bench.redis import kenner_two_replicas
 from bench.report import cpu_ratios_line, ratios_line, rounds_line, table, verdict
 from bench.scenarios import BASELINE, COSIGN_SCENARIOS, SCENARIOS
@@ -40,6 +41,7 @@ def main() -> int:
                 for s in SCENARIOS
                 if not (args.without_notary and s in (kenner_notary, kenner_two_replicas))
                 and not (args.without_cosign and s in COSIGN_SCENARIOS)
+                and not (args.without_notation and s is kenner_notation)
             ]
             measurements, notes = _run_scenarios(scenarios, run, plan)
     except BenchError as error:
@@ -88,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         "--without-cosign",
         action="store_true",
         help="leave out the two cosign scenarios (they need the harness's docker-registry)",
+    )
+    parser.add_argument(
+        "--without-notation",
+        action="store_true",
+        help="leave out the Notation scenario (it needs the harness's docker-registry)",
     )
     return parser
 
@@ -157,11 +164,11 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             f"kenner log level: {KENNER_LOG_LEVEL} (the per-request decision log is off)",
             "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
             "echoed, notaryv1 and cosign by tag: one patch op per image pinning its signed "
-            "digest, then the proof; cosign @digest: only the proof; echo: same body) and wrk "
+            "digest, then the proof; @digest: only the proof; echo: same body) and wrk "
             "compares every later "
             "answer to it byte for byte",
-            f"first ms: latency of the first request to a fresh server (notaryv1, cosign: "
-            f"median of {run.cold_samples} fresh kenner processes, empty caches)",
+            "first ms: latency of the first request to a fresh server (notaryv1, cosign, "
+            f"notation: median of {run.cold_samples} fresh kenner processes, empty caches)",
             f"TLS: one trustme certificate for 127.0.0.1 in {run.scratch}, served by every server",
             "scenarios:",
         ]

@@ -2,8 +2,9 @@
 
 To add one, write a ``@contextmanager`` function taking the ``BenchRun`` and add it to
 ``SCENARIOS`` (the Notary v1 one lives in bench/notary.py, the cosign ones in
-bench/cosign.py). The driver probes every target once (that answer must pass the target's
-check), warms it up, then measures all targets in interleaved rounds.
+bench/cosign.py, the Notation one in bench/notation.py). The driver probes every target once
+(that answer must pass the target's check), warms it up, then measures all targets in
+interleaved rounds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import partial
 
 from bench.cosign import kenner_cosign, kenner_cosign_bundles, kenner_cosign_digest
 from bench.notary import kenner_notary
+from bench.notation import kenner_notation
 from bench.redis import kenner_two_replicas
 from bench.review import check_allowed, check_echoed, pod_review
 from bench.servers import (
@@ -84,4 +86,5 @@ SCENARIOS: tuple[Scenario, ...] = (
     kenner_notary,
     kenner_two_replicas,
     *COSIGN_SCENARIOS,
+    kenner_notation,
 )
