@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--without-cosign",
         action="store_true",
-        help="leave out the two cosign scenarios (they need the harness's docker-registry)",
+        help="leave out the three cosign scenarios (they need the harness's docker-registry)",
     )
     parser.add_argument(
         "--without-notation",
