@@ -197,27 +197,29 @@ async def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> by
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(url, f"the body ({declared} bytes) exceeds the {max_bytes}-byte cap")
-    body = bytearray()
-    chunks = response.aiter_bytes()
-    # Decoded bytes are counted, so a small compressed body cannot inflate past the cap.
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > max_bytes:
-            await _abandon(response, chunks)
-            raise TooLarge(url, f"the body exceeds the {max_bytes}-byte cap")
-    return bytes(body)
+    body, complete = await _read_up_to(response, max_bytes)
+    if not complete:
+        raise TooLarge(url, f"the body exceeds the {max_bytes}-byte cap")
+    return body
 
 
 async def _read_truncated(response: httpx.Response, max_bytes: int) -> bytes:
     """At most ``max_bytes`` of the body; the rest is dropped with the connection."""
+    body, _ = await _read_up_to(response, max_bytes)
+    return body
+
+
+async def _read_up_to(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
+    """The body's first ``max_bytes`` and whether that is all of it (else the connection is
+    dropped). Decoded bytes are counted, so a small compressed body cannot inflate past it."""
     body = bytearray()
     chunks = response.aiter_bytes()
     async for chunk in chunks:
         body += chunk
         if len(body) > max_bytes:
             await _abandon(response, chunks)
-            return bytes(body[:max_bytes])
-    return bytes(body)
+            return bytes(body[:max_bytes]), False
+    return bytes(body), True
 
 
 async def _abandon(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
