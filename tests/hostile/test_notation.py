@@ -17,9 +17,10 @@ Holes found and fixed:
   victim's public root (or intermediate) as an extra certificate verified at ``strict``, so
   anyone could sign for any trust root. The chain must now be exactly the verified path.
 
-Hole found and NOT fixed (xfail, strict): a trust root's ``cert`` is both the spec's ``ca``
-and ``signingAuthority`` store, so an expired CA-issued key backdates a
-``notary.x509.signingAuthority`` envelope and skips the required timestamp (see the test).
+* A trust root's ``cert`` served as both the spec's ``ca`` and ``signingAuthority`` store, so
+  an expired CA-issued key backdated a ``notary.x509.signingAuthority`` envelope and skipped
+  the required timestamp. Each root now has one store type (``trustStoreType``, default
+  ``ca``) and a scheme verifies only against its own type, as in notation-go.
 """
 
 from __future__ import annotations
@@ -220,23 +221,14 @@ def test_a_trusted_certificate_carried_off_the_path_does_not_make_the_chain_trus
     assert _failed_check(raw, by_intermediate, media_type=media_type) is Check.AUTHENTICITY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open hole, not fixed here: a trust root's `cert` serves as both the spec's `ca` and "
-        "`signingAuthority` store, so a signingAuthority-scheme envelope states its own time "
-        "and skips the TSA; the fix needs a store type per trust root (config, docs: the "
-        "notation owner's call)"
-    ),
-)
 def test_an_expired_ca_issued_key_cannot_backdate_itself_with_the_signing_authority_scheme(
     pki: Pki,
 ) -> None:
-    """Hole (open): notation-go verifies a ``notary.x509.signingAuthority`` envelope only
+    """Hole (closed): notation-go verifies a ``notary.x509.signingAuthority`` envelope only
     against trust stores of type ``signingAuthority``, never ``ca``: with a ``ca`` root, the
-    signing time a signer states is not authentic. kenner reads ``cert`` as either, so the
+    signing time a signer states is not authentic. kenner read ``cert`` as either, so the
     holder of an EXPIRED code signing key certified by the company CA signs today with
-    ``authenticSigningTime`` set inside the certificate's validity, and passes ``strict``
+    ``authenticSigningTime`` set inside the certificate's validity, and passed ``strict``
     although the root demands an RFC 3161 timestamp (``tsCert``, ``verifyTimestamp: always``)."""
     from tests.support.tsa import make_tsa
 
@@ -246,3 +238,9 @@ def test_an_expired_ca_issued_key_cannot_backdate_itself_with_the_signing_author
     assert _failed_check(sign(expired, signing_time=NOW), root) is Check.TIMESTAMP
     backdated = sign(expired, scheme="notary.x509.signingAuthority", signing_time=NOW - 10 * DAY)
     assert _failed_check(backdated, root) is Check.AUTHENTICITY
+    with pytest.raises(NotationError, match="'company-ca' is a 'ca' trust store"):
+        _verify(backdated, root)
+    # And the other way round: a signingAuthority store does not verify notary.x509.
+    authority = TrustRoot("authority", (pki.root,), store_type="signingAuthority")
+    assert _failed_check(sign(pki), authority) is Check.AUTHENTICITY
+    _verify(sign(pki, scheme="notary.x509.signingAuthority"), authority)

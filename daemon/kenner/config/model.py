@@ -114,11 +114,13 @@ class CosignValidatorConfig:
 
 @attrs.frozen
 class NotationTrustRoot:
-    """A Notation trust root (docs/notation.md): the ``ca`` store, the ``tsa`` store, the
-    trusted identities and CRLs, all PEM text as in the configuration."""
+    """A Notation trust root (docs/notation.md): the ``ca`` or ``signingAuthority`` store, the
+    ``tsa`` store, the trusted identities and CRLs, all PEM text as in the configuration."""
 
     name: str
     cert: str  # PEM root/CA certificate(s) or a self-signed signing certificate
+    # The spec's store type of ``cert``: it decides which signing scheme the root verifies.
+    trust_store_type: Literal["ca", "signingAuthority"] = "ca"
     ts_cert: str | None = None  # PEM TSA root certificate(s) for RFC 3161 timestamps
     trusted_identities: tuple[str, ...] = ()  # "x509.subject: ..." or "*"; empty: any
     crl: str | None = None  # PEM CRL(s), checked without network

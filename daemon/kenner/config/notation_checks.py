@@ -30,7 +30,14 @@ def check_notation_validator(
             report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
         seen.add(root.name)
         try:
-            load_trust_root(root.name, root.cert, root.ts_cert, root.trusted_identities, root.crl)
+            load_trust_root(
+                root.name,
+                root.cert,
+                root.ts_cert,
+                root.trusted_identities,
+                root.crl,
+                store_type=root.trust_store_type,
+            )
         except TrustRootError as error:
             report((*root_path, error.key), f"trust root '{root.name}': {error}")
     if validator.cert is not None:

@@ -1,7 +1,9 @@
 """A trust root from configuration text: certificates, TSA roots, identities, CRLs.
 
 Rules: ``cert`` is one or more PEM certificates (roots, CAs, or self-signed signing
-certificates; the chain in an envelope is trusted when it holds one of them); ``tsCert`` one
+certificates; the chain in an envelope is trusted when it holds one of them);
+``trustStoreType`` is the spec's store type of ``cert``, ``ca`` (default) or
+``signingAuthority``; ``tsCert`` one
 or more PEM TSA roots, each a self-issued CA (``kenner.timestamp.check_trust_roots``);
 ``trustedIdentities`` as ``kenner.notation.identity`` says; ``crl`` one or more PEM
 ``X509 CRL`` blocks, each of which must be signed by a certificate of ``cert`` or issued for
@@ -18,7 +20,7 @@ from cryptography import x509
 
 from kenner.errors import KennerError
 from kenner.notation.identity import IdentityError, parse_identities
-from kenner.notation.verify import TrustRoot
+from kenner.notation.verify import STORE_CA, STORE_FOR_SCHEME, TrustRoot
 from kenner.timestamp import TimestampError, check_trust_roots
 
 _CRL_BLOCK = re.compile(
@@ -41,12 +43,17 @@ def load_trust_root(
     ts_cert: str | None = None,
     trusted_identities: Sequence[str] = (),
     crl: str | None = None,
+    *,
+    store_type: str = STORE_CA,
 ) -> TrustRoot:
     """Parse one configured trust root.
 
     Raises:
         TrustRootError: the first value that does not parse or cannot be used.
     """
+    if store_type not in STORE_FOR_SCHEME.values():
+        known = ", ".join(sorted(STORE_FOR_SCHEME.values()))
+        raise TrustRootError("trustStoreType", f"{store_type[:200]!r} is not one of {known}")
     certificates = _certificates(cert, "cert")
     tsa = _certificates(ts_cert, "tsCert") if ts_cert is not None else ()
     if tsa:
@@ -61,6 +68,7 @@ def load_trust_root(
     return TrustRoot(
         name=name,
         certificates=certificates,
+        store_type=store_type,
         tsa_certificates=tsa,
         identities=identities,
         crls=_crls(crl) if crl is not None else (),

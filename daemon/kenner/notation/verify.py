@@ -8,9 +8,12 @@ level (``kenner.notation.levels``) decides whether a failed step denies or is lo
    verifies (``kenner.notation.algorithms``).
 2. Target (always enforced): the signed descriptor is the image's manifest
    (``kenner.notation.payload``).
-3. Authenticity: the chain's shape and certificate requirements (``kenner.notation.chain``),
-   one of its certificates is a certificate of the trust root; then the trusted identities
-   (``kenner.notation.identity``).
+3. Authenticity: the trust root's store type fits the envelope's signing scheme (a ``ca``
+   store verifies only ``notary.x509``, a ``signingAuthority`` store only
+   ``notary.x509.signingAuthority``, as notation-go does: a ``ca`` signer's self-stated
+   signing time is not authentic), the chain's shape and certificate requirements
+   (``kenner.notation.chain``), one of its certificates is a certificate of the trust root;
+   then the trusted identities (``kenner.notation.identity``).
 4. Expiry: ``io.cncf.notary.expiry``, if signed, lies after ``now``.
 5. Authentic timestamp. ``notary.x509``: the timestamp is checked when the trust root has TSA
    certificates (``tsCert``) and either ``verifyTimestamp`` is ``always`` or a certificate of
@@ -36,7 +39,7 @@ from cryptography import x509
 
 from kenner.notation.algorithms import verify_signature
 from kenner.notation.chain import check_chain, is_trusted, load_chain, validity_problem
-from kenner.notation.envelope import SCHEME_X509, Envelope
+from kenner.notation.envelope import SCHEME_AUTHORITY, SCHEME_X509, Envelope
 from kenner.notation.errors import Check, NotationError
 from kenner.notation.formats import parse_envelope
 from kenner.notation.identity import TrustedIdentities
@@ -45,19 +48,25 @@ from kenner.notation.payload import Target, check_target
 from kenner.notation.revocation import revocation_problem
 from kenner.timestamp import TimestampError, verify_timestamp_token
 
+STORE_CA = "ca"
+STORE_SIGNING_AUTHORITY = "signingAuthority"
+# The one store type each signing scheme is verified against (trust-store-trust-policy.md).
+STORE_FOR_SCHEME = {SCHEME_X509: STORE_CA, SCHEME_AUTHORITY: STORE_SIGNING_AUTHORITY}
 ALWAYS = "always"
 AFTER_CERT_EXPIRY = "afterCertExpiry"
 
 
 @attrs.frozen
 class TrustRoot:
-    """One configured trust root: the ``ca`` store, the ``tsa`` store, identities, CRLs."""
+    """One configured trust root: the ``ca`` or ``signingAuthority`` store (``store_type``),
+    the ``tsa`` store, identities, CRLs."""
 
     name: str
     certificates: tuple[x509.Certificate, ...]
     tsa_certificates: tuple[x509.Certificate, ...] = ()
     identities: TrustedIdentities = attrs.field(factory=lambda: TrustedIdentities(None))
     crls: tuple[x509.CertificateRevocationList, ...] = ()
+    store_type: str = STORE_CA
 
 
 @attrs.frozen
@@ -104,7 +113,7 @@ def verify_envelope(
             raise error
         logged.append(error)
 
-    step(Check.AUTHENTICITY, _authenticity(chain, root))
+    step(Check.AUTHENTICITY, _authenticity(envelope.scheme, chain, root))
     if not root.identities.trusts(chain[0].subject):
         subject = chain[0].subject.rfc4514_string()
         step(Check.IDENTITY, f"the signer {subject!r} is not a trusted identity of {root.name!r}")
@@ -116,7 +125,13 @@ def verify_envelope(
     return Verified(chain[0].subject.rfc4514_string(), tuple(logged))
 
 
-def _authenticity(chain: tuple[x509.Certificate, ...], root: TrustRoot) -> str | None:
+def _authenticity(scheme: str, chain: tuple[x509.Certificate, ...], root: TrustRoot) -> str | None:
+    needed = STORE_FOR_SCHEME[scheme]  # the envelope parser admits only these two schemes
+    if root.store_type != needed:
+        return (
+            f"trust root {root.name!r} is a {root.store_type!r} trust store; a {scheme!r} "
+            f"signature is verified only against a {needed!r} trust store"
+        )
     try:
         check_chain(chain)
     except NotationError as error:

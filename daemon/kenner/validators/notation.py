@@ -126,7 +126,12 @@ class NotationValidator:
         self._logins = logins
         self._roots = {
             root.name: load_trust_root(
-                root.name, root.cert, root.ts_cert, root.trusted_identities, root.crl
+                root.name,
+                root.cert,
+                root.ts_cert,
+                root.trusted_identities,
+                root.crl,
+                store_type=root.trust_store_type,
             )
             for root in config.trust_roots
         }

@@ -187,7 +187,8 @@ def _mock(name: str) -> bytes:
 
 
 def _mock_root(kind: str) -> TrustRoot:
-    return TrustRoot(kind, tuple(trust_store(f"{kind}/valid-trust-store")))
+    # notation-go's stores of type ``kind`` hold these; the scheme must match the type.
+    return TrustRoot(kind, tuple(trust_store(f"{kind}/valid-trust-store")), store_type=kind)
 
 
 @pytest.mark.parametrize(

@@ -98,3 +98,24 @@ def test_the_pod_keychain_is_cosign_only() -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(yaml.safe_dump(document))
     assert [p.path for p in raised.value.problems] == ["validators[0].auth.k8sKeychain"]
+
+
+def test_the_trust_store_type_is_ca_unless_set() -> None:
+    [validator] = load_config(_document()).validators
+    assert isinstance(validator, NotationValidatorConfig)
+    assert validator.trust_roots[0].trust_store_type == "ca"
+    root = {"trustStoreType": "signingAuthority"}
+    [validator] = load_config(_document(root)).validators
+    assert isinstance(validator, NotationValidatorConfig)
+    assert validator.trust_roots[0].trust_store_type == "signingAuthority"
+
+
+@pytest.mark.parametrize("value", ["tsa", "SigningAuthority", 3, ["ca"]])
+def test_a_bad_trust_store_type_is_refused_at_its_key_and_line(value: object) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(_document({"trustStoreType": value}))
+    [problem] = raised.value.problems
+    assert problem.path == "validators[0].trustRoots[0].trustStoreType"
+    assert problem.line is not None
+    assert problem.line > 1
+    assert "signingAuthority" in problem.message

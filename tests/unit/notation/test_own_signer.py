@@ -70,7 +70,7 @@ def test_every_algorithm_verifies_in_both_formats(algorithm, media_type):
 @pytest.mark.parametrize("media_type", FORMATS)
 def test_a_signing_authority_envelope_verifies(pki, media_type):
     raw = sign(pki, media_type=media_type, scheme="notary.x509.signingAuthority")
-    _verify(raw, _root(pki), media_type=media_type)
+    _verify(raw, _root(pki, store_type="signingAuthority"), media_type=media_type)
 
 
 @pytest.mark.parametrize("media_type", FORMATS)
@@ -211,10 +211,11 @@ def test_always_checks_the_timestamp_of_a_valid_certificate(pki):
 
 
 def test_a_signing_authority_time_outside_the_validity_fails(expired):
+    root = _root(expired, store_type="signingAuthority")
     raw = sign(expired, scheme="notary.x509.signingAuthority", signing_time=NOW)
-    assert _check(raw, _root(expired)) is Check.TIMESTAMP
+    assert _check(raw, root) is Check.TIMESTAMP
     inside = sign(expired, scheme="notary.x509.signingAuthority", signing_time=NOW - 10 * DAY)
-    _verify(inside, _root(expired))
+    _verify(inside, root)
 
 
 def _crl(
