@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from kenner.notation.errors import Check, NotationError
@@ -244,3 +245,23 @@ def test_an_expired_ca_issued_key_cannot_backdate_itself_with_the_signing_author
     authority = TrustRoot("authority", (pki.root,), store_type="signingAuthority")
     assert _failed_check(sign(pki), authority) is Check.AUTHENTICITY
     _verify(sign(pki, scheme="notary.x509.signingAuthority"), authority)
+
+
+def _leaf_with_bit_string_country(pki: Pki) -> x509.Certificate:
+    der = pki.leaf.public_bytes(serialization.Encoding.DER)
+    country = b"\x06\x03U\x04\x06\x13\x02US"  # countryName, PrintableString "US"
+    at = der.rindex(country)  # the subject's (the issuer's comes first)
+    bit_string = country[:-4] + b"\x03" + country[-3:]
+    return x509.load_der_x509_certificate(der[:at] + bit_string + der[at + len(country) :])
+
+
+@pytest.mark.parametrize("media_type", [JWS, COSE])
+def test_a_certificate_name_of_a_forbidden_asn1_type_fails_integrity(
+    pki: Pki, media_type: str
+) -> None:
+    """Found by hypothesis: a subject attribute as a BIT STRING (allowed only for
+    x500UniqueIdentifier) raised TypeError out of the chain loader instead of a denial."""
+    chain = [_leaf_with_bit_string_country(pki), pki.intermediate, pki.root]
+    raw = sign(pki, media_type=media_type, chain=chain)
+    root = TrustRoot("own", (pki.root,))
+    assert _failed_check(raw, root, media_type=media_type) is Check.INTEGRITY

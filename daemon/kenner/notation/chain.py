@@ -34,11 +34,13 @@ trust root match.
 from __future__ import annotations
 
 import datetime
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     Criticality,
@@ -58,11 +60,15 @@ _MAX_INTERMEDIATES = 4
 def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
     """The envelope's certificates; one that does not parse fails the envelope's integrity."""
     try:
-        chain = tuple(x509.load_der_x509_certificate(der) for der in ders)
-        for certificate in chain:  # names are decoded lazily: fail here, not in a message
-            certificate.subject.rfc4514_string()
-            certificate.issuer.rfc4514_string()
-    except ValueError as error:
+        with warnings.catch_warnings():
+            # A non-positive serial (RFC 5280 forbids it) is only a warning in cryptography.
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            chain = tuple(x509.load_der_x509_certificate(der) for der in ders)
+            for certificate in chain:  # names are decoded lazily: fail here, not in a message
+                certificate.subject.rfc4514_string()
+                certificate.issuer.rfc4514_string()
+    # TypeError: a name attribute whose ASN.1 type its OID does not allow (a BIT STRING).
+    except (ValueError, TypeError, CryptographyDeprecationWarning) as error:
         fail(f"a certificate of the envelope does not parse: {shown(str(error))}")
     return chain
 
