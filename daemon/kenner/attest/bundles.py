@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-
 from kenner.attest.errors import StatementError
 from kenner.attest.judge import Verified
 from kenner.attest.statement import parse_statement
 from kenner.sigstore.bundle import Bundle, DsseEnvelope, parse_bundle
 from kenner.sigstore.errors import BundleError
 from kenner.sigstore.identity import identity_problem
-from kenner.sigstore.roots import BundleRoot, Expected
+from kenner.sigstore.roots import BundleRoot, Expected, bundle_problem
 from kenner.sigstore.trustroot import TrustedRoot
-from kenner.sigstore.verify import TimestampCheck, verify_bundle
+from kenner.sigstore.verify import TimestampCheck
 
 
 def bundle_attestations(
@@ -49,10 +47,12 @@ def bundle_attestations(
         keyless: list[str | None] = []  # the keyless verdict: verified once per bundle
         for root in roots:
             if root.key is not None:
-                problem = _problem(bundle, root.key, trusted_root, expected, check_timestamp)
+                problem = bundle_problem(bundle, root.key, trusted_root, expected, check_timestamp)
             else:
                 if not keyless:
-                    keyless.append(_problem(bundle, None, trusted_root, expected, check_timestamp))
+                    keyless.append(
+                        bundle_problem(bundle, None, trusted_root, expected, check_timestamp)
+                    )
                 problem = keyless[0] or _identity(bundle, root, expected)
             if problem is None:
                 try:
@@ -63,28 +63,6 @@ def bundle_attestations(
             problems.setdefault(root.name, f"bundle {number}: {problem}")
     signers = {item.root for item in verified}
     return tuple(verified), {name: why for name, why in problems.items() if name not in signers}
-
-
-def _problem(
-    bundle: Bundle,
-    key: PublicKeyTypes | None,
-    trusted_root: TrustedRoot,
-    expected: Expected,
-    check_timestamp: TimestampCheck | None,
-) -> str | None:
-    """Why ``bundle`` does not verify with ``key`` (None: keyless, a Fulcio certificate)."""
-    try:
-        verify_bundle(
-            bundle,
-            trusted_root,
-            artifact_digest=expected.digest,
-            key=key,
-            check_timestamp=check_timestamp,
-            require_tlog=expected.require_tlog,
-        )
-    except BundleError as error:
-        return str(error)
-    return None
 
 
 def _identity(bundle: Bundle, root: BundleRoot, expected: Expected) -> str | None:

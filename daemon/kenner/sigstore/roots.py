@@ -70,7 +70,7 @@ def signed_roots(
             if root.name in signed:
                 continue
             if root.key is not None:
-                problem = _key_problem(bundle, root.key, trusted_root, expected, check_timestamp)
+                problem = bundle_problem(bundle, root.key, trusted_root, expected, check_timestamp)
             else:
                 if keyless is None:
                     keyless = _keyless(bundle, trusted_root, expected, check_timestamp)
@@ -84,13 +84,17 @@ def signed_roots(
     )
 
 
-def _key_problem(
+def bundle_problem(
     bundle: Bundle,
-    key: PublicKeyTypes,
+    key: PublicKeyTypes | None,
     trusted_root: TrustedRoot,
     expected: Expected,
     check_timestamp: TimestampCheck | None,
 ) -> str | None:
+    """Why ``bundle`` does not verify with ``key`` (None: keyless, a Fulcio certificate).
+
+    Honours ``expected.require_tlog``; shared with the attestation roots (kenner.attest).
+    """
     try:
         verify_bundle(
             bundle,
