@@ -75,6 +75,33 @@ def requirement(
     return Requirement(tuple(chosen), need, required)
 
 
+class Requirements:
+    """The requirements of one validator's ``configured`` roots, memoised by what a rule asks.
+
+    A validator's step runs on every (warm) request and the answer depends only on its roots
+    and the options asked, of which there are as many as rules ever configured for it. A
+    requirement the roots cannot give is memoised as its error message (a string).
+    """
+
+    def __init__(self, configured: Sequence[str]) -> None:
+        self._configured = tuple(configured)
+        self._memo: dict[tuple[str | None, int | None, tuple[str, ...]], Requirement | str] = {}
+
+    def get(
+        self, trust_root: str | None, threshold: int | None, required: Sequence[str]
+    ) -> Requirement | str:
+        """``requirement`` for these options, or why the configured roots cannot give it."""
+        asked = (trust_root, threshold, tuple(required))
+        need = self._memo.get(asked)
+        if need is None:
+            try:
+                need = requirement(self._configured, *asked)
+            except RequirementError as error:
+                need = str(error)
+            self._memo[asked] = need
+        return need
+
+
 def shortfall(
     requirement: Requirement, signed: frozenset[str], problems: Mapping[str, str]
 ) -> str | None:

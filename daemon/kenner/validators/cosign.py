@@ -78,7 +78,13 @@ from kenner.cosign.signature import (
     signature_layers,
     verify_layer,
 )
-from kenner.cosign.threshold import Requirement, RequirementError, requirement, shortfall
+from kenner.cosign.threshold import (
+    Requirement,
+    RequirementError,
+    Requirements,
+    requirement,
+    shortfall,
+)
 from kenner.net.cache import unwrap
 from kenner.net.errors import FetchError, NotFound, TooLarge
 from kenner.net.loader import Loaded
@@ -216,9 +222,7 @@ class CosignValidator:
         self._clock = clock  # for the attestation policies' maxAge
         self._wants: dict[tuple[AttestationRule, ...], Wants | Untrusted] = {}
         self._roots = {root.name: _trust_root(root) for root in config.trust_roots}
-        self._requirements: dict[
-            tuple[str | None, int | None, tuple[str, ...]], Requirement | Untrusted
-        ] = {}
+        self._requirements = Requirements(list(self._roots))
         host = config.host
         self._sigstore = Sigstore(
             load_public_key(host.rekor_pubkey) if host.rekor_pubkey else None,
@@ -250,16 +254,9 @@ class CosignValidator:
             return Untrusted(f"registry error: {error}")
 
     def _requirement(self, options: RuleOptions) -> Requirement | Untrusted:
-        # Memoised: every image needs it, and it depends only on this validator's roots and
-        # the options asked, of which there are as many as rules ever configured for it.
-        asked = (options.trust_root, options.threshold, options.required)
-        need = self._requirements.get(asked)
-        if need is None:
-            try:
-                need = requirement(list(self._roots), *asked)
-            except RequirementError as error:
-                need = Untrusted(f"cosign validator {self.name!r}: {error}")
-            self._requirements[asked] = need
+        need = self._requirements.get(options.trust_root, options.threshold, options.required)
+        if isinstance(need, str):
+            return Untrusted(f"cosign validator {self.name!r}: {need}")
         return need
 
     def _signed_verdict(

@@ -45,7 +45,7 @@ import trio
 
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import NotationValidatorConfig, RuleOptions
-from kenner.cosign.threshold import Requirement, RequirementError, requirement, shortfall
+from kenner.cosign.threshold import Requirement, Requirements, shortfall
 from kenner.net.cache import Cached, CachedFailure, unwrap
 from kenner.net.errors import FetchError, NotFound
 from kenner.net.loader import Loaded
@@ -135,9 +135,7 @@ class NotationValidator:
             )
             for root in config.trust_roots
         }
-        self._requirements: dict[
-            tuple[str | None, int | None, tuple[str, ...]], Requirement | Untrusted
-        ] = {}
+        self._requirements = Requirements(list(self._roots))
 
     @property
     def name(self) -> str:
@@ -184,15 +182,9 @@ class NotationValidator:
         return Untrusted(f"Notation signatures on {digest}: {problem}")
 
     def _requirement(self, options: RuleOptions) -> Requirement | Untrusted:
-        # Memoised: the step runs on every warm request.
-        asked = (options.trust_root, options.threshold, options.required)
-        need = self._requirements.get(asked)
-        if need is None:
-            try:
-                need = requirement(list(self._roots), *asked)
-            except RequirementError as error:
-                need = Untrusted(f"notation validator {self.name!r}: {error}")
-            self._requirements[asked] = need
+        need = self._requirements.get(options.trust_root, options.threshold, options.required)
+        if isinstance(need, str):
+            return Untrusted(f"notation validator {self.name!r}: {need}")
         return need
 
     def derive_signers(self, key: SignatureKey, facts: Facts) -> Loaded[Findings] | Needs:

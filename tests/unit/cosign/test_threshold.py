@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kenner.cosign.threshold import RequirementError, requirement, shortfall
+from kenner.cosign.threshold import RequirementError, Requirements, requirement, shortfall
 
 ROOTS = ("alice", "bob", "charlie")
 ALL = frozenset(ROOTS)
@@ -150,3 +150,21 @@ def test_star_agrees_with_the_model(
         assert expected is None
         return
     assert (shortfall(need, signed, {}) is None) is expected
+
+
+@given(
+    trust_root=st.none() | st.sampled_from(("*", *ROOTS, "dave")),
+    threshold=st.none() | st.integers(1, 5),
+    required=st.lists(st.sampled_from((*ROOTS, "dave")), max_size=4).map(tuple),
+)
+def test_memoised_requirements_agree_with_requirement(
+    trust_root: str | None, threshold: int | None, required: tuple[str, ...]
+) -> None:
+    memo = Requirements(ROOTS)
+    try:
+        expected: object = requirement(ROOTS, trust_root, threshold, required)
+    except RequirementError as error:
+        expected = str(error)
+    # Asked twice: the second answer is the memoised one, and the same.
+    assert memo.get(trust_root, threshold, required) == expected
+    assert memo.get(trust_root, threshold, required) == expected
