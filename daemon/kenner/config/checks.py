@@ -37,6 +37,7 @@ from kenner.config.model import (
 )
 from kenner.config.notation_checks import check_notation_rule, check_notation_validator
 from kenner.config.redis_checks import check_redis
+from kenner.config.root_checks import named_roots
 from kenner.config.source import KeyPath
 from kenner.config.structure import yaml_key
 from kenner.config.tls_bundles import tls_bundle_problem
@@ -162,14 +163,7 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
     if not isinstance(validator, NotaryV1ValidatorConfig):
         return validator
     host = _normalise_host(validator.host, (*path, "host"), report)
-    if not validator.trust_roots:
-        report((*path, "trustRoots"), "a notaryv1 validator needs at least one trust root")
-    seen: set[str] = set()
-    for index, root in enumerate(validator.trust_roots):
-        root_path = (*path, "trustRoots", index)
-        if root.name in seen:
-            report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
-        seen.add(root.name)
+    for root_path, root in named_roots("notaryv1", validator.trust_roots, path, report):
         problem = public_key_problem(root.key)
         if problem:
             report((*root_path, "key"), f"trust root '{root.name}': {problem}")

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from kenner.config.model import Auth, CosignValidatorConfig, KeylessIdentity, Rule
+from kenner.config.root_checks import check_threshold, named_roots
 from kenner.config.source import KeyPath
 from kenner.config.tls_bundles import tls_bundle_problem
 from kenner.cosign.errors import Rejected, UnusableKey
 from kenner.cosign.fulcio import load_certificates
 from kenner.cosign.keys import load_public_key
 from kenner.cosign.sct import load_ct_log
-from kenner.cosign.threshold import RequirementError, requirement
 from kenner.oci.naming import canonical_registry
 from kenner.sigstore.errors import TrustRootError
 from kenner.sigstore.identity import parse_extension_checks
@@ -35,15 +35,8 @@ _REGISTRY_HOST = re.compile(
 
 def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, report: Report) -> None:
     """Report every problem of one cosign validator (auth is checked by the caller)."""
-    if not validator.trust_roots:
-        report((*path, "trustRoots"), "a cosign validator needs at least one trust root")
-    seen: set[str] = set()
     keyless_used = False
-    for index, root in enumerate(validator.trust_roots):
-        root_path = (*path, "trustRoots", index)
-        if root.name in seen:
-            report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
-        seen.add(root.name)
+    for root_path, root in named_roots("cosign", validator.trust_roots, path, report):
         if (root.key is None) == (root.keyless is None):
             report(root_path, f"trust root '{root.name}' needs exactly one of 'key' or 'keyless'")
         elif root.key is not None:
@@ -85,12 +78,7 @@ def check_cosign_rule(
     options = rule.options
     if options.delegations:
         report((*with_path, "delegations"), "delegations are a notaryv1 feature, not cosign")
-    names = [root.name for root in validator.trust_roots]
-    try:
-        requirement(names, options.trust_root, options.threshold, options.required)
-    except RequirementError as error:
-        if "threshold" in str(error):
-            report((*with_path, "threshold"), str(error))
+    check_threshold([root.name for root in validator.trust_roots], options, with_path, report)
     no_log = validator.host.rekor_pubkey is None and validator.trusted_root is None
     if options.verify_in_transparency_log and no_log:
         report(

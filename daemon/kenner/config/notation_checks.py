@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kenner.config.model import NotationValidatorConfig, Rule
+from kenner.config.root_checks import check_threshold, named_roots
 from kenner.config.source import KeyPath
 from kenner.config.tls_bundles import tls_bundle_problem
-from kenner.cosign.threshold import RequirementError, requirement
 from kenner.notation.trust import TrustRootError, load_trust_root
 
 Report = Callable[[KeyPath, str], None]
@@ -21,14 +21,7 @@ def check_notation_validator(
     validator: NotationValidatorConfig, path: KeyPath, report: Report
 ) -> None:
     """Report every problem of one notation validator (auth is checked by the caller)."""
-    if not validator.trust_roots:
-        report((*path, "trustRoots"), "a notation validator needs at least one trust root")
-    seen: set[str] = set()
-    for index, root in enumerate(validator.trust_roots):
-        root_path = (*path, "trustRoots", index)
-        if root.name in seen:
-            report((*root_path, "name"), f"trust root name '{root.name}' is used twice")
-        seen.add(root.name)
+    for root_path, root in named_roots("notation", validator.trust_roots, path, report):
         try:
             load_trust_root(
                 root.name,
@@ -59,9 +52,4 @@ def check_notation_rule(
         )
     if options.delegations:
         report((*with_path, "delegations"), "delegations are a notaryv1 feature, not notation")
-    names = [root.name for root in validator.trust_roots]
-    try:
-        requirement(names, options.trust_root, options.threshold, options.required)
-    except RequirementError as error:
-        if "threshold" in str(error):
-            report((*with_path, "threshold"), str(error))
+    check_threshold([root.name for root in validator.trust_roots], options, with_path, report)
