@@ -176,7 +176,7 @@ def _issuer(leaf: x509.Certificate) -> str | None:
             continue
         raw = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
         if oid == ISSUER_V2:
-            raw = _der_utf8(raw)
+            raw = der_utf8(raw)
         try:
             return raw.decode()
         except UnicodeDecodeError:
@@ -184,7 +184,9 @@ def _issuer(leaf: x509.Certificate) -> str | None:
     return None
 
 
-def _der_utf8(raw: bytes) -> bytes:
+def der_utf8(raw: bytes) -> bytes:
+    """The content of the DER UTF8String ``raw`` (a Fulcio extension's value); empty when it
+    is not one (another tag, a length that disagrees, trailing bytes)."""
     # A short-form or long-form DER length; anything else is not a UTF8String.
     if len(raw) < 2 or raw[0] != _UTF8_STRING_TAG:
         return b""

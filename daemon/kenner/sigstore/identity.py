@@ -20,7 +20,7 @@ import attrs
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from kenner.cosign.fulcio import IdentityPolicy, identity_of
+from kenner.cosign.fulcio import IdentityPolicy, der_utf8, identity_of
 from kenner.sigstore.errors import quoted
 
 _FULCIO_ARC = "1.3.6.1.4.1.57264.1."
@@ -47,7 +47,6 @@ EXTENSIONS: Mapping[str, int] = {
     "sourceRepositoryVisibilityAtSigning": 22,
 }
 _RAW_STRING_LIMIT = 7  # extensions below 7 hold the raw string, not a DER UTF8String
-_UTF8_STRING = 0x0C
 
 
 @attrs.frozen
@@ -101,7 +100,7 @@ def extension_value(certificate: x509.Certificate, name: str) -> str | None:
     value = extension.value
     raw = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
     if number >= _RAW_STRING_LIMIT:
-        raw = _der_utf8(raw)
+        raw = der_utf8(raw)
     try:
         return raw.decode() if raw else None
     except UnicodeDecodeError:
@@ -125,14 +124,3 @@ def identity_problem(
             how = "matching" if check.regex else "equal to"
             return f"certificate extension {check.name} is {shown}, not {how} {check.value!r}"
     return None
-
-
-def _der_utf8(raw: bytes) -> bytes:
-    # A short-form or long-form DER length; anything else is not a UTF8String.
-    if len(raw) < 2 or raw[0] != _UTF8_STRING:
-        return b""
-    length, offset = raw[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        length, offset = int.from_bytes(raw[2 : 2 + count], "big"), 2 + count
-    return raw[offset : offset + length] if offset + length == len(raw) else b""
