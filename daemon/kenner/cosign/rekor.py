@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from kenner.cosign.errors import Failure, Rejected
@@ -110,19 +111,24 @@ def _check_body(body: Any, payload: bytes, signature: bytes, signer_der: bytes) 
         raise _bad("the entry records another signature")
     public_key = _field(logged_signature, "publicKey", dict)
     signer_pem = _b64(_field(public_key, "content", str), "publicKey.content")
-    if _pem_to_der(signer_pem) != signer_der:
+    recorded = recorded_signer_der(signer_pem)
+    if recorded is None:
+        raise _bad("the entry's public key is neither a PEM certificate nor key")
+    if recorded != signer_der:
         raise _bad("the entry records another signer key or certificate")
 
 
-def _pem_to_der(pem: bytes) -> bytes:
+def recorded_signer_der(pem: bytes) -> bytes | None:
+    """The DER public key of a PEM certificate or public key a log entry records, or None
+    when it is neither (bad PEM, an unknown key algorithm: anything but a readable key)."""
     try:
         if b"CERTIFICATE" in pem:
             return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
         return serialization.load_pem_public_key(pem).public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-    except ValueError:
-        raise _bad("the entry's public key is neither a PEM certificate nor key") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
 
 
 def _field(document: Any, key: str, kind: type) -> Any:

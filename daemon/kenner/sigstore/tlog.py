@@ -29,9 +29,8 @@ import json
 from typing import Any
 
 import attrs
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
+from kenner.cosign.rekor import recorded_signer_der
 from kenner.sigstore import keys
 from kenner.sigstore.bundle import DsseEnvelope, MessageSignature, TlogEntry
 from kenner.sigstore.checkpoint import parse_checkpoint, verify_checkpoint
@@ -244,11 +243,7 @@ def _v2_verifier(verifier: dict[str, Any], signer: Signer) -> bool:
 
 
 def _pem_der(pem: bytes) -> bytes:
-    try:
-        if b"CERTIFICATE" in pem:
-            return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-        return serialization.load_pem_public_key(pem).public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    except (ValueError, TypeError):
-        raise BundleError("the log entry's signer is neither a PEM certificate nor key") from None
+    der = recorded_signer_der(pem)
+    if der is None:
+        raise BundleError("the log entry's signer is neither a PEM certificate nor key")
+    return der
