@@ -1,5 +1,6 @@
 """Certificates kenner makes itself: a throw-away self-signed serving certificate, and the
-parts its webhook certificates (``kenner.webhook_certs``) share with it."""
+parts its webhook certificates (``kenner.webhook_certs``) share with it; and the CA profile
+that every chain kenner verifies (Fulcio, TSA, Notation) shares."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from cryptography.x509.verification import Criticality, ExtensionPolicy, Policy
 
 
 def alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
@@ -70,4 +72,20 @@ def self_signed_certificate(hosts: list[str], days: int = 30) -> tuple[bytes, by
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ),
+    )
+
+
+def ca_policy(purpose: ObjectIdentifier, purpose_name: str) -> ExtensionPolicy:
+    """The Web PKI CA profile for chains of ``purpose`` leaves: as Go's crypto/x509 (which
+    cosign and notation-go use) does, a CA whose extended key usage is restricted must allow
+    ``purpose`` (or any usage) to issue them. ``purpose_name`` names it in the error."""
+    allowed = (purpose, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
+
+    def check(_policy: Policy, ca: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
+        if usage is not None and not any(oid in usage for oid in allowed):
+            name = ca.subject.rfc4514_string()
+            raise ValueError(f"the CA {name!r} may not issue {purpose_name} certificates")
+
+    return ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, check
     )

@@ -47,6 +47,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from kenner.certs import ca_policy
 from kenner.cosign.errors import Failure, Rejected
 
 ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -230,21 +231,10 @@ def _leaf_usage(_policy: Policy, _leaf: x509.Certificate, usage: x509.ExtendedKe
         raise ValueError("the signing certificate is not for code signing")
 
 
-def _ca_usage(_policy: Policy, ca: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
-    # As Go's crypto/x509 (which cosign uses) does: a CA whose EKU is restricted must allow
-    # code signing to issue code signing certificates.
-    allowed = (ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
-    if usage is not None and not any(oid in usage for oid in allowed):
-        name = ca.subject.rfc4514_string()
-        raise ValueError(f"the CA {name!r} may not issue code signing certificates")
-
-
 # The Web PKI profile where it fits, with the EKU for code signing instead of client auth, and
 # the authority key identifier optional on the leaf (a hint for finding the issuer, which
 # the library finds by name and signature anyway).
-_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_usage
-)
+_CA_POLICY = ca_policy(ExtendedKeyUsageOID.CODE_SIGNING, "code signing")
 _LEAF_POLICY = (
     ExtensionPolicy.webpki_defaults_ee()
     .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _leaf_usage)

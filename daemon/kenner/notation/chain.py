@@ -51,6 +51,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from kenner.certs import ca_policy
 from kenner.notation.envelope import fail, shown
 from kenner.notation.errors import Check, NotationError
 
@@ -161,15 +162,7 @@ def _leaf_usage(_policy: Policy, _leaf: x509.Certificate, _usage: object) -> Non
     return None  # checked by _check_leaf, with a readable message
 
 
-def _ca_usage(_policy: Policy, ca: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
-    allowed = (ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
-    if usage is not None and not any(oid in usage for oid in allowed):
-        raise ValueError(f"the CA {ca.subject.rfc4514_string()!r} may not issue code signing")
-
-
-_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_usage
-)
+_CA_POLICY = ca_policy(ExtendedKeyUsageOID.CODE_SIGNING, "code signing")
 _LEAF_POLICY = (
     ExtensionPolicy.webpki_defaults_ee()
     .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _leaf_usage)

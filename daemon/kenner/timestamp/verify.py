@@ -54,6 +54,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from kenner.certs import ca_policy
 from kenner.timestamp.errors import Reason, TimestampError, shown
 from kenner.timestamp.parse import (
     TST_INFO_TYPE,
@@ -346,16 +347,7 @@ def _timestamping(_policy: Policy, _leaf: x509.Certificate, usage: x509.Extended
         raise ValueError("the TSA certificate's extended key usage is not timestamping alone")
 
 
-def _ca_usage(_policy: Policy, ca: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
-    allowed = (ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
-    if usage is not None and not any(oid in usage for oid in allowed):
-        name = ca.subject.rfc4514_string()
-        raise ValueError(f"the CA {name!r} may not issue timestamping certificates")
-
-
-_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_usage
-)
+_CA_POLICY = ca_policy(ExtendedKeyUsageOID.TIME_STAMPING, "timestamping")
 _LEAF_POLICY = (
     ExtensionPolicy.webpki_defaults_ee()
     .require_present(x509.ExtendedKeyUsage, Criticality.CRITICAL, _timestamping)
