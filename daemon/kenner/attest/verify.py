@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from kenner.attest.dsse import ENVELOPE_MEDIA_TYPE, Envelope, parse_envelope
@@ -30,7 +28,7 @@ from kenner.attest.errors import StatementError
 from kenner.attest.statement import Statement, parse_statement
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.keys import VerificationKey
-from kenner.cosign.rekor import verify_logged_entry
+from kenner.cosign.rekor import recorded_signer_der, verify_logged_entry
 from kenner.cosign.signature import (
     BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
@@ -191,7 +189,11 @@ def check_entry_body(body: Any, payload: bytes, signature: bytes, signer_der: by
     if not isinstance(payload_hash, dict) or payload_hash != wanted:
         raise _bad("the entry is about another payload (hash mismatch)")
     for logged, signer_pem in signatures:
-        if logged == signature and signer_pem is not None and _der(signer_pem) == signer_der:
+        if (
+            logged == signature
+            and signer_pem is not None
+            and recorded_signer_der(signer_pem) == signer_der
+        ):
             return
     raise _bad("the entry records another signature or signer")
 
@@ -212,17 +214,6 @@ def _unb64(value: Any) -> bytes | None:
 def _unb64_text(value: Any) -> str | None:
     decoded = _unb64(value)
     return decoded.decode("ascii", "replace") if decoded is not None else None
-
-
-def _der(pem: bytes) -> bytes | None:
-    try:
-        if b"CERTIFICATE" in pem:
-            return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-        return serialization.load_pem_public_key(pem).public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    except (ValueError, UnsupportedAlgorithm):
-        return None
 
 
 def _bad(message: str) -> Rejected:
