@@ -497,20 +497,10 @@ class CosignValidator:
             if layer.predicate_type in (None, *key.predicate_types)
         ]
         readable = [layer for layer in wanted if layer.envelope_size <= MAX_ENVELOPE_BYTES]
-        blobs: dict[str, bytes] = {}
-        missing: list[Blob] = []
-        for digest in sorted({layer.envelope_digest for layer in readable}):
-            blob = Blob(key.registry, key.repository, digest, MAX_ENVELOPE_BYTES, key.login)
-            got = facts.get(blob)
-            if got is None:
-                missing.append(blob)
-                continue
-            envelope = unwrap(got)
-            if envelope is None:
-                raise NotFound(f"{key.registry}/{key.repository}@{digest}", "no such envelope")
-            blobs[digest] = envelope
-        if missing:
-            return Needs(tuple(missing))
+        digests = {layer.envelope_digest for layer in readable}
+        blobs = _blobs(key, digests, MAX_ENVELOPE_BYTES, "envelope", facts)
+        if isinstance(blobs, Needs):
+            return blobs
         roots = [self._roots[name] for name in key.roots]
         keyless = any(isinstance(root, KeylessRoot) for root in roots)
         check = Compute(
@@ -654,19 +644,38 @@ def _payloads(
     """
     registry = "index.docker.io" if key.registry == DOCKER_HUB else key.registry
     rendered = render_payload(f"{registry}/{key.repository}", key.digest)
-    payloads = {digest_of(rendered): rendered}
+    known = digest_of(rendered)
+    digests = {layer.payload_digest for layer in layers} - {known}
+    fetched = _blobs(key, digests, PAYLOAD_MAX_BYTES, "payload blob", facts)
+    return fetched if isinstance(fetched, Needs) else {known: rendered, **fetched}
+
+
+def _blobs(
+    key: SignatureKey | AttestationKey,
+    digests: set[str],
+    max_bytes: int,
+    what: str,
+    facts: Facts,
+) -> dict[str, bytes] | Needs:
+    """The blobs ``digests`` of ``key``'s repository (each at most ``max_bytes``), or the
+    ones still missing.
+
+    Raises:
+        FetchError: a blob fetch failed, or the blob (a ``what``) does not exist.
+    """
+    blobs: dict[str, bytes] = {}
     missing: list[Blob] = []
-    for digest in sorted({layer.payload_digest for layer in layers} - payloads.keys()):
-        blob = Blob(key.registry, key.repository, digest, PAYLOAD_MAX_BYTES, key.login)
+    for digest in sorted(digests):
+        blob = Blob(key.registry, key.repository, digest, max_bytes, key.login)
         outcome = facts.get(blob)
         if outcome is None:
             missing.append(blob)
             continue
-        payload = unwrap(outcome)
-        if payload is None:
-            raise NotFound(f"{key.registry}/{key.repository}@{digest}", "no such payload blob")
-        payloads[digest] = payload
-    return Needs(tuple(missing)) if missing else payloads
+        data = unwrap(outcome)
+        if data is None:
+            raise NotFound(f"{key.registry}/{key.repository}@{digest}", f"no such {what}")
+        blobs[digest] = data
+    return Needs(tuple(missing)) if missing else blobs
 
 
 def _trust_root(root: CosignTrustRoot) -> TrustRoot:
