@@ -43,7 +43,7 @@ def echo_baseline(run: BenchRun) -> Iterator[Target]:
     """hypercorn's trio worker with an ASGI app that returns the request body."""
     body = pod_review()
     port = free_loopback_port()
-    argv = ["bench.echo", *listen_argv(port, run.tls)]
+    argv = ["-m", "bench.echo", *listen_argv(port, run.tls)]
     log = run.scratch / "echo.log"
     with running_server(BASELINE, argv, port, "/", run.tls, log) as server:
         yield Target(

@@ -25,6 +25,11 @@ from tests.harness import HarnessError, Testbed, start_testbed
 
 from bench.errors import BenchError
 
+# kenner runs as shipped: the zipapp that `make bench` builds first, under -S so that only its
+# own dependencies are importable. The development environment has more (sigstore's rich, for
+# one, which httpx then imports for its command line: 8 MB more memory).
+KENNER_ZIPAPP = Path(__file__).resolve().parents[1] / "dist" / "kenner.pyz"
+
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 15.0
 
@@ -94,9 +99,9 @@ def free_loopback_port() -> int:
 
 @contextmanager
 def running_server(
-    name: str, module_argv: list[str], port: int, ready_path: str, tls: TlsFiles, log_path: Path
+    name: str, python_argv: list[str], port: int, ready_path: str, tls: TlsFiles, log_path: Path
 ) -> Iterator[RunningServer]:
-    """Run ``python -m <module_argv>`` (which must listen on ``port``) until the block ends.
+    """Run ``python <python_argv>`` (which must listen on ``port``) until the block ends.
 
     Yields once ``GET ready_path`` answers 200 over TLS checked against ``tls.ca``.
 
@@ -105,7 +110,7 @@ def running_server(
     """
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", *module_argv],
+            [sys.executable, *python_argv],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -132,7 +137,7 @@ def kenner_serving(
         BenchError: it exited or was not ready in time.
     """
     port = free_loopback_port()
-    argv = ["kenner", "serve", f"--config={config}", *listen_argv(port, tls)]
+    argv = ["-S", str(KENNER_ZIPAPP), "serve", f"--config={config}", *listen_argv(port, tls)]
     with running_server(name, argv, port, "/ready", tls, log_path) as server:
         yield server
 
