@@ -21,11 +21,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from kenner.tuf import CanonicalJSONError, RootRotationNeeded, TrustError, verify_repository
-from kenner.tuf.canonical import canonical_json, parse_json
+from kenner.tuf.canonical import CanonicalJSONError, canonical_json, parse_json
+from kenner.tuf.errors import RootRotationNeeded, TrustError
 from kenner.tuf.expiry import parse_expiry
 from kenner.tuf.keys import SUPPORTED_KEY_TYPES, key_id
 from kenner.tuf.metadata import parse_document, parse_meta, parse_root, parse_targets
+from kenner.tuf.repository import verify_repository
 from tests.unit.tuf.builder import RepositoryBuilder, expiry_text, sign_document
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)

@@ -28,7 +28,7 @@ from kenner.net.cache import TtlCache
 from kenner.net.http import Fetcher
 from kenner.net.loader import CachedLoader
 from kenner.server.app import Receive, Scope, Send, answer_lifespan
-from kenner.tuf import RollbackGuard
+from kenner.tuf.rollback import RollbackGuard
 from kenner.validators.driver import Driver, Links, NeedCache
 from kenner.validators.needs import SharedVersions
 from kenner.validators.network import NotaryServer, ValidatorNetwork

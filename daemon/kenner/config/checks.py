@@ -1,6 +1,11 @@
 """Checks that need the whole structured config, and the normalisations that go with them.
 
 Problems are reported at kenner-layout key paths; the loader maps them back to the source.
+
+The checks of one validator kind (cosign, notation, the Notary key reader) are imported when a
+validator of that kind is checked, not with this module: they load that kind's verifier and its
+libraries (asn1crypto, cbor2, pynacl), memory a policy without that kind never uses
+(docs/architecture.md, "Memory").
 """
 
 from __future__ import annotations
@@ -20,12 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kenner.config.alert_checks import check_alerting
 from kenner.config.attestation_checks import check_attestations
-from kenner.config.cosign_checks import (
-    check_cosign_rule,
-    check_cosign_validator,
-    check_login_registry,
-)
-from kenner.config.login_scope import NO_SCOPE, plain_login_scope
+from kenner.config.login_scope import NO_SCOPE, check_login_registry, plain_login_scope
 from kenner.config.model import (
     Auth,
     Config,
@@ -35,13 +35,11 @@ from kenner.config.model import (
     Rule,
     ValidatorConfig,
 )
-from kenner.config.notation_checks import check_notation_rule, check_notation_validator
 from kenner.config.redis_checks import check_redis
 from kenner.config.root_checks import named_roots
 from kenner.config.source import KeyPath
 from kenner.config.structure import yaml_key
 from kenner.config.tls_bundles import tls_bundle_problem
-from kenner.tuf.keys import KeyFormatError, parse_public_key_pem
 
 Report = Callable[[KeyPath, str], None]
 
@@ -147,6 +145,8 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
     if not validator.name:
         report((*path, "name"), "must not be empty")
     if isinstance(validator, CosignValidatorConfig):
+        from kenner.config.cosign_checks import check_cosign_validator
+
         _check_auth(validator.auth, path, report)
         check_cosign_validator(validator, path, report)
         if validator.auth is not None:
@@ -154,6 +154,8 @@ def _check_validator(validator: ValidatorConfig, path: KeyPath, report: Report) 
             validator = attrs.evolve(validator, auth=auth)
         return validator
     if isinstance(validator, NotationValidatorConfig):
+        from kenner.config.notation_checks import check_notation_validator
+
         _check_auth(validator.auth, path, report)
         check_notation_validator(validator, path, report)
         if validator.auth is not None and validator.auth.registry is not None:
@@ -249,6 +251,8 @@ def public_key_problem(pem: str) -> str | None:
     (``kenner.tuf.parse_public_key_pem``: RSA under 2048 bits is refused there), and must in
     addition be a bare ``PUBLIC KEY`` block, and ECDSA only on P-256.
     """
+    from kenner.tuf.keys import KeyFormatError, parse_public_key_pem
+
     text = pem.strip()
     if not _PEM_KEY.fullmatch(text):
         return (
@@ -309,9 +313,13 @@ def _check_rule(
     if isinstance(validator, NotaryV1ValidatorConfig):
         _check_trust_root_names(rule, validator, with_path, report)
     elif isinstance(validator, CosignValidatorConfig):
+        from kenner.config.cosign_checks import check_cosign_rule
+
         _check_trust_root_names(rule, validator, with_path, report)
         check_cosign_rule(rule, validator, with_path, report)
     elif isinstance(validator, NotationValidatorConfig):
+        from kenner.config.notation_checks import check_notation_rule
+
         _check_trust_root_names(rule, validator, with_path, report)
         check_notation_rule(rule, validator, with_path, report)
     elif validator is not None and options.trust_root not in (None, ANY_TRUST_ROOT):

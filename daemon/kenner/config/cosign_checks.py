@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-import attrs
-
-from kenner.config.model import Auth, CosignValidatorConfig, KeylessIdentity, Rule
+from kenner.config.login_scope import REGISTRY_HOST
+from kenner.config.model import CosignValidatorConfig, KeylessIdentity, Rule
 from kenner.config.root_checks import check_threshold, named_roots
 from kenner.config.source import KeyPath
 from kenner.config.tls_bundles import tls_bundle_problem
@@ -27,10 +26,6 @@ from kenner.sigstore.identity import parse_extension_checks
 from kenner.sigstore.trustroot import load_trusted_root
 
 Report = Callable[[KeyPath, str], None]
-# A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
-_REGISTRY_HOST = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
-)
 
 
 def check_cosign_validator(validator: CosignValidatorConfig, path: KeyPath, report: Report) -> None:
@@ -116,23 +111,10 @@ def _check_certificates(pem: str, path: KeyPath, report: Report, *, tls: bool = 
         report(path, error.message)
 
 
-def check_login_registry(auth: Auth, path: KeyPath, report: Report) -> Auth:
-    """``auth`` with ``registry`` normalised (lower case, Docker Hub's aliases as docker.io)."""
-    if auth.registry is None:
-        return auth
-    if not _REGISTRY_HOST.fullmatch(auth.registry):
-        message = (
-            "must be a registry host[:port] such as registry.example:5000 (no scheme, no path)"
-        )
-        report(path, message)
-        return auth
-    return attrs.evolve(auth, registry=canonical_registry(auth.registry))
-
-
 def _check_registry_certs(certs: Mapping[str, str], path: KeyPath, report: Report) -> None:
     seen: dict[str, str] = {}
     for host, pem in certs.items():
-        if not _REGISTRY_HOST.fullmatch(host):
+        if not REGISTRY_HOST.fullmatch(host):
             report(
                 (*path, host),
                 "must be a registry host[:port] such as registry.example:5000 (no scheme, no path)",

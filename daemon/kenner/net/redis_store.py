@@ -33,10 +33,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
-import coredis
 import trio
 
 from kenner.config.errors import ConfigError
@@ -57,6 +56,9 @@ from kenner.sharing import (
 log = logging.getLogger(__name__)
 # coredis logs every failed connection attempt with a traceback; the store says it once.
 logging.getLogger("coredis").setLevel(logging.CRITICAL)
+
+if TYPE_CHECKING:
+    import coredis
 
 T = TypeVar("T")
 Operation = Literal["get", "set", "rollback"]
@@ -158,6 +160,9 @@ class RedisStore:
             options["password"] = settings.password
         if ssl_context is not None:
             options["ssl_context"] = ssl_context
+        # coredis (with its beartype) takes 15 MB of memory: loaded only when Redis is configured.
+        import coredis
+
         pool = coredis.ConnectionPool.from_url(config.url, **options)
         # verify_version would send HELLO/INFO round trips on connect; kenner needs Redis 6+
         # commands only (EVALSHA, HSET with pairs), which Debian's 7 has.

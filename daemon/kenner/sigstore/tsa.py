@@ -5,6 +5,9 @@ A bundle's ``signedTimestamp`` is a DER TimeStampResp; its token must cover the 
 signature bytes (the message imprint) and chain to the TSA's root, through the TSA's
 intermediates (the TSA's signing certificate, first in its chain, among them: tokens that
 carry no certificate are signed by it). ``kenner.timestamp.verify`` states the rest.
+
+``kenner.timestamp`` is imported on the first timestamp, not with this module: it loads
+asn1crypto (5 MB of memory) that a policy whose bundles carry no timestamps never needs.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from kenner.sigstore.trustroot import Authority
-from kenner.timestamp import parse_timestamp_response, verify_timestamp_token
 
 
 def check_timestamp(response: bytes, message: bytes, authority: Authority) -> datetime:
@@ -21,6 +23,8 @@ def check_timestamp(response: bytes, message: bytes, authority: Authority) -> da
     Raises:
         TimestampError: the response or its token does not verify.
     """
+    from kenner.timestamp import parse_timestamp_response, verify_timestamp_token
+
     token = parse_timestamp_response(response)
     verified = verify_timestamp_token(
         token,

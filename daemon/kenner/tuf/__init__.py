@@ -19,40 +19,8 @@ Bytes in, values out, typed :class:`TrustError` for every denial. The fetcher ar
 Use one timezone-aware ``now`` for the whole decision, cap response sizes with
 :mod:`kenner.tuf.limits`, and cache a decision no longer than ``trusted.expires``. The rules
 are written out in ``docs/notaryv1.md``.
+
+The names live in their modules (``keys``, ``repository``, ``delegations``, ``digest``,
+``rollback``, ``errors``, ``canonical``, ``metadata``, ``limits``); this package imports none
+of them, so the rollback memory every kenner keeps does not load the verifier with it.
 """
-
-from kenner.tuf.canonical import CanonicalJSONError, canonical_json, parse_json
-from kenner.tuf.delegations import TrustedTargets, verify_delegations
-from kenner.tuf.digest import choose_digest
-from kenner.tuf.errors import Reason, RootRotationNeeded, TrustError
-from kenner.tuf.keys import KeyFormatError, PublicKey, parse_public_key_pem
-from kenner.tuf.metadata import Delegation, TargetFile
-from kenner.tuf.repository import (
-    RELEASES_ROLE,
-    TOP_LEVEL_ROLES,
-    VerifiedRepository,
-    verify_repository,
-)
-from kenner.tuf.rollback import RollbackGuard
-
-__all__ = [
-    "RELEASES_ROLE",
-    "TOP_LEVEL_ROLES",
-    "CanonicalJSONError",
-    "Delegation",
-    "KeyFormatError",
-    "PublicKey",
-    "Reason",
-    "RollbackGuard",
-    "RootRotationNeeded",
-    "TargetFile",
-    "TrustError",
-    "TrustedTargets",
-    "VerifiedRepository",
-    "canonical_json",
-    "choose_digest",
-    "parse_json",
-    "parse_public_key_pem",
-    "verify_delegations",
-    "verify_repository",
-]

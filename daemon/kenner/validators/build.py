@@ -10,6 +10,9 @@ Building reads and checks everything a validator will use (keys, certificates, C
 secrets) and opens no connection, so ``kenner check-config`` and a reload run it too: any
 failure is a ``ConfigError`` naming the validator (``validators[INDEX] ('NAME')``) before a
 configuration is taken.
+
+Each validator kind's module is imported when a validator of that kind is first built: it brings
+that kind's verifier and libraries, memory a configuration without the kind never uses.
 """
 
 from __future__ import annotations
@@ -42,13 +45,10 @@ from kenner.net.clients import CaBundleError
 from kenner.net.http import Fetcher, Fetchers
 from kenner.net.loader import CachedLoader
 from kenner.net.redis_store import RedisStores, redis_settings
-from kenner.tuf import RollbackGuard
-from kenner.validators.cosign import CosignValidator
+from kenner.tuf.rollback import RollbackGuard
 from kenner.validators.credentials import load_credentials
 from kenner.validators.driver import Driven, Driver, Links, NeedCache
 from kenner.validators.network import NotaryServer, ValidatorNetwork
-from kenner.validators.notaryv1 import NotaryV1Validator
-from kenner.validators.notation import NotationValidator
 from kenner.validators.registry_access import (
     Logins,
     LoginSource,
@@ -205,6 +205,8 @@ def _build_fetching(inputs: BuildInputs, config: Config, runtime: Runtime) -> Dr
     assert not isinstance(validator, StaticValidatorConfig)
     credentials = inputs.credentials  # read once, by build_inputs
     if isinstance(validator, CosignValidatorConfig):
+        from kenner.validators.cosign import CosignValidator
+
         assert isinstance(credentials, LoginSource)
         # The registries' fetchers are made on first use; make them now, so a CA bundle
         # OpenSSL refuses fails the build instead of the first admission request.
@@ -218,6 +220,8 @@ def _build_fetching(inputs: BuildInputs, config: Config, runtime: Runtime) -> Dr
             _links(ValidatorNetwork(registries=access), config, runtime),
         )
     if isinstance(validator, NotationValidatorConfig):
+        from kenner.validators.notation import NotationValidator
+
         assert isinstance(credentials, LoginSource)
         fetcher = _fetcher(runtime, validator.cert, "cert")  # one CA bundle for all registries
         access = RegistryAccess(lambda _registry: fetcher)
@@ -242,6 +246,8 @@ def _notary_v1(
     config: Config,
     runtime: Runtime,
 ) -> Driver:
+    from kenner.validators.notaryv1 import NotaryV1Validator
+
     session = AuthSession(_fetcher(runtime, validator.cert, "cert"), credentials)
     network = ValidatorNetwork(notary=NotaryServer(validator.host, session))
     return Driver(

@@ -42,21 +42,13 @@ from kenner.config.model import NotaryV1ValidatorConfig, RuleOptions
 from kenner.net.cache import unwrap
 from kenner.net.errors import FetchError
 from kenner.net.loader import Loaded
-from kenner.tuf import (
-    TOP_LEVEL_ROLES,
-    PublicKey,
-    Reason,
-    RollbackGuard,
-    RootRotationNeeded,
-    TrustedTargets,
-    TrustError,
-    choose_digest,
-    parse_public_key_pem,
-    verify_delegations,
-    verify_repository,
-)
+from kenner.tuf.delegations import TrustedTargets, verify_delegations
+from kenner.tuf.digest import choose_digest
+from kenner.tuf.errors import Reason, RootRotationNeeded, TrustError
+from kenner.tuf.keys import PublicKey, parse_public_key_pem
 from kenner.tuf.limits import max_bytes
-from kenner.tuf.rollback import refuse_older
+from kenner.tuf.repository import TOP_LEVEL_ROLES, verify_repository
+from kenner.tuf.rollback import RollbackGuard, refuse_older
 from kenner.validators.base import Ask
 from kenner.validators.needs import Compute, Derived, Facts, Needs, SharedVersions, TufRole
 

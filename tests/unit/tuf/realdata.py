@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kenner.tuf import TOP_LEVEL_ROLES, PublicKey, parse_public_key_pem
+from kenner.tuf.keys import PublicKey, parse_public_key_pem
+from kenner.tuf.repository import TOP_LEVEL_ROLES
 from tests.shared import connaisseur_fixtures
 
 DEFAULT_KEY = "pinned_root_keys/default.pem"

@@ -13,13 +13,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kenner.tuf import (
-    Reason,
-    TrustError,
-    choose_digest,
-    verify_delegations,
-    verify_repository,
-)
+from kenner.tuf.delegations import verify_delegations
+from kenner.tuf.digest import choose_digest
+from kenner.tuf.errors import Reason, TrustError
+from kenner.tuf.repository import verify_repository
 from tests.unit.tuf.realdata import (
     ALICE_TIME,
     CHARLIE_KEY,

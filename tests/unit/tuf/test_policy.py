@@ -7,14 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kenner.tuf import (
-    Reason,
-    TrustedTargets,
-    TrustError,
-    choose_digest,
-    verify_delegations,
-    verify_repository,
-)
+from kenner.tuf.delegations import TrustedTargets, verify_delegations
+from kenner.tuf.digest import choose_digest
+from kenner.tuf.errors import Reason, TrustError
+from kenner.tuf.repository import verify_repository
 from tests.unit.tuf.builder import RepositoryBuilder, generate_key
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)

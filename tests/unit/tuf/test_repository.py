@@ -8,16 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kenner.tuf import (
-    TOP_LEVEL_ROLES,
-    Reason,
-    RootRotationNeeded,
-    TrustError,
-    VerifiedRepository,
-    choose_digest,
-    verify_delegations,
-    verify_repository,
-)
+from kenner.tuf.delegations import verify_delegations
+from kenner.tuf.digest import choose_digest
+from kenner.tuf.errors import Reason, RootRotationNeeded, TrustError
+from kenner.tuf.repository import TOP_LEVEL_ROLES, VerifiedRepository, verify_repository
 from tests.unit.tuf.builder import BuiltRepository, RepositoryBuilder, SigningKey, generate_key
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kenner.tuf import Reason, RollbackGuard, TrustError
+from kenner.tuf.errors import Reason, TrustError
+from kenner.tuf.rollback import RollbackGuard
 
 HOST, GUN = "notary.test:4443", "registry.test/team/app"
 
@@ -54,7 +55,7 @@ def test_hosts_and_guns_are_independent() -> None:
 def test_older_snapshot_served_after_a_newer_one_is_refused() -> None:
     from datetime import UTC, datetime
 
-    from kenner.tuf import verify_repository
+    from kenner.tuf.repository import verify_repository
     from tests.unit.tuf.builder import RepositoryBuilder
 
     now = datetime(2030, 1, 1, tzinfo=UTC)
