@@ -22,7 +22,7 @@ from bench.notation import kenner_notation
 from bench.redis import kenner_two_replicas
 from bench.report import cpu_ratios_line, ratios_line, rounds_line, table, verdict
 from bench.scenarios import BASELINE, COSIGN_SCENARIOS, SCENARIOS
-from bench.servers import KENNER_LOG_LEVEL, KENNER_ZIPAPP, TlsFiles
+from bench.servers import KENNER_LOG_LEVEL, KENNER_PYTHON, TlsFiles
 from bench.target import BenchRun, Scenario
 from bench.wrk import WRK_THREADS, Load, find_wrk, wrk_command
 
@@ -33,8 +33,8 @@ def main() -> int:
     plan = Plan(Load(args.connections, args.duration, args.max_requests), args.warmup, args.rounds)
     try:
         find_wrk()
-        if not KENNER_ZIPAPP.is_file():
-            raise BenchError(f"{KENNER_ZIPAPP} is missing: `make bench` builds it first")
+        if not KENNER_PYTHON.is_file():
+            raise BenchError(f"{KENNER_PYTHON} is missing: `make bench` makes it first")
         with tempfile.TemporaryDirectory(prefix="kenner-bench-") as scratch_dir:
             run = BenchRun(Path(scratch_dir), _tls_files(Path(scratch_dir)), args.cold_samples)
             print(_header(args, plan, run), flush=True)
@@ -163,8 +163,8 @@ def _header(args: argparse.Namespace, plan: Plan, run: BenchRun) -> str:
             f"{plan.rounds} interleaved rounds of {load.duration_s} s (median round shown; "
             f"vs echo: median of the per-round ratios), "
             f"at most {load.max_requests} requests per round",
-            f"kenner: {KENNER_ZIPAPP.name} run by python -S (its own dependencies only), log "
-            f"level {KENNER_LOG_LEVEL} (the per-request decision log is off)",
+            f"kenner: {KENNER_PYTHON} -m kenner (a venv with the product's dependencies "
+            f"only), log level {KENNER_LOG_LEVEL} (the per-request decision log is off)",
             "checked: the first answer of each scenario is parsed (kenner: allowed, uid "
             "echoed, notaryv1 and cosign by tag: one patch op per image pinning its signed "
             "digest, then the proof; @digest: only the proof; echo: same body) and wrk "

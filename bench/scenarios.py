@@ -9,6 +9,7 @@ interleaved rounds.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -43,7 +44,7 @@ def echo_baseline(run: BenchRun) -> Iterator[Target]:
     """hypercorn's trio worker with an ASGI app that returns the request body."""
     body = pod_review()
     port = free_loopback_port()
-    argv = ["-m", "bench.echo", *listen_argv(port, run.tls)]
+    argv = [sys.executable, "-m", "bench.echo", *listen_argv(port, run.tls)]
     log = run.scratch / "echo.log"
     with running_server(BASELINE, argv, port, "/", run.tls, log) as server:
         yield Target(

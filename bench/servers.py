@@ -14,7 +14,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,10 +24,11 @@ from tests.harness import HarnessError, Testbed, start_testbed
 
 from bench.errors import BenchError
 
-# kenner runs as shipped: the zipapp that `make bench` builds first, under -S so that only its
-# own dependencies are importable. The development environment has more (sigstore's rich, for
-# one, which httpx then imports for its command line: 8 MB more memory).
-KENNER_ZIPAPP = Path(__file__).resolve().parents[1] / "dist" / "kenner.pyz"
+# kenner runs as the image installs it: from a virtual environment that `make bench` makes
+# first with the product's dependencies only (`pip install .`, byte-compiled). The development
+# environment has more (sigstore's rich, for one, which httpx then imports for its command
+# line: 8 MB more memory).
+KENNER_PYTHON = Path(__file__).resolve().parents[1] / "dist" / "bench-venv" / "bin" / "python"
 
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 15.0
@@ -99,9 +99,9 @@ def free_loopback_port() -> int:
 
 @contextmanager
 def running_server(
-    name: str, python_argv: list[str], port: int, ready_path: str, tls: TlsFiles, log_path: Path
+    name: str, argv: list[str], port: int, ready_path: str, tls: TlsFiles, log_path: Path
 ) -> Iterator[RunningServer]:
-    """Run ``python <python_argv>`` (which must listen on ``port``) until the block ends.
+    """Run ``argv`` (which must listen on ``port``) until the block ends.
 
     Yields once ``GET ready_path`` answers 200 over TLS checked against ``tls.ca``.
 
@@ -110,7 +110,7 @@ def running_server(
     """
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, *python_argv],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -137,7 +137,8 @@ def kenner_serving(
         BenchError: it exited or was not ready in time.
     """
     port = free_loopback_port()
-    argv = ["-S", str(KENNER_ZIPAPP), "serve", f"--config={config}", *listen_argv(port, tls)]
+    argv = [str(KENNER_PYTHON), "-m", "kenner", "serve", f"--config={config}"]
+    argv += listen_argv(port, tls)
     with running_server(name, argv, port, "/ready", tls, log_path) as server:
         yield server
 
