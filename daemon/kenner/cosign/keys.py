@@ -8,8 +8,6 @@ both are tried; PSS accepts any salt length because signers differ (digest lengt
 from __future__ import annotations
 
 import attrs
-import nacl.exceptions
-import nacl.signing
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -34,11 +32,10 @@ class VerificationKey:
             elif isinstance(key, rsa.RSAPublicKey):
                 return _verify_rsa(key, signature, data)
             elif isinstance(key, ed25519.Ed25519PublicKey):
-                raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-                nacl.signing.VerifyKey(raw).verify(data, signature)
+                return _verify_ed25519(key, signature, data)
             else:
                 return False
-        except (InvalidSignature, nacl.exceptions.BadSignatureError, ValueError):
+        except (InvalidSignature, ValueError):
             return False
         return True
 
@@ -89,3 +86,16 @@ def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
             continue
         return True
     return False
+
+
+def _verify_ed25519(key: ed25519.Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    # pynacl (and libsodium) are loaded by the first Ed25519 key, not by every kenner.
+    import nacl.exceptions
+    import nacl.signing
+
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    try:
+        nacl.signing.VerifyKey(raw).verify(data, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError):
+        return False
+    return True

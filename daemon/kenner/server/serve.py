@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import resource
@@ -49,6 +48,7 @@ from kenner.offload import in_worker_thread
 from kenner.sdnotify import Notifier, ping_watchdog, watchdog_period_s
 from kenner.server.app import MetricsApp, WebhookApp
 from kenner.server.connections import ServeLimits, serve
+from kenner.server.memory import settle_after_start
 from kenner.validators.build import BuiltValidators, Runtime, build_validators, open_runtime
 from kenner.validators.driver import Driven
 from kenner.watchdog import Probes, readiness_summary, run_watchdog
@@ -242,10 +242,7 @@ async def run_daemon(
                 nursery.start_soon(ping_watchdog, notifier, period_s)
             probes = Probes(kube, ServingCertificate(state, scratch), runtime.fetchers)
             await nursery.start(run_watchdog, state, probes, notifier)
-            # Everything loaded so far lives as long as the process: move it out of the
-            # collector's reach, so that a full collection under load scans only what the
-            # requests allocate (measured: docs/benchmarks.md, "Warm path").
-            gc.freeze()
+            settle_after_start()
             async with trio.open_nursery() as server_nursery:
                 limits = ServeLimits(config.server.max_connections, config.server.shutdown_grace_s)
                 binds = await server_nursery.start(serve, app, hypercorn_config, limits, shutdown)

@@ -28,8 +28,6 @@ import re
 from typing import Literal
 
 import attrs
-import nacl.exceptions
-import nacl.signing
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -143,6 +141,10 @@ def verify_signature(key: PublicKey, method: str, signature: bytes, message: byt
     if method == "rsapss" and key.algorithm == "rsa":
         return _verify_rsapss(key.material, signature, message)
     if method == "eddsa" and key.algorithm == "ed25519":
+        # pynacl (and libsodium) are loaded by the first Ed25519 key, not by every kenner.
+        import nacl.exceptions
+        import nacl.signing
+
         try:
             nacl.signing.VerifyKey(key.material).verify(message, signature)
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
