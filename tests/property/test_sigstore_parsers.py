@@ -12,8 +12,10 @@ import contextlib
 import copy
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,12 +24,13 @@ from kenner.sigstore.checkpoint import parse_checkpoint, verify_checkpoint
 from kenner.sigstore.dsse import parse_statement, subject_digests
 from kenner.sigstore.errors import BundleError, TrustRootError
 from kenner.sigstore.merkle import root_from_proof
-from kenner.sigstore.trustroot import parse_trusted_root
+from kenner.sigstore.trustroot import LogKey, Validity, parse_trusted_root
 from kenner.sigstore.tsa import check_timestamp
 from kenner.sigstore.verify import sha256_digest, verify_bundle
 from tests.support.sigstore_cases import Case, case, managed_key
 
 MAX_MESSAGE = 1200
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CASES = ("happy-path-v0.1", "happy-path-intoto-in-dsse-v3", "rekor2-happy-path",
          "rekor2-dsse-happy-path", "managed-key-happy-path")  # fmt: skip
 
@@ -126,24 +129,33 @@ CHECKPOINT_LINES = st.lists(
         st.just(""),
         st.just("\u2014 log AAAAAAAA"),
         st.just("\u2014 log " + "QUFBQUFBQUFBQUFB"),
+        st.just("log - 12"),
+        st.just(" - 1 - 2"),
         st.just("12"),
         st.just("rs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI="),
     ),
     max_size=8,
 )
+_CHECKPOINT_KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
 
 
-@given(CHECKPOINT_LINES)
-def test_checkpoint_text_fails_only_with_bundle_error(lines: list[str]) -> None:
+@given(CHECKPOINT_LINES, st.sampled_from([(), ("log",), ("rekor.test", "rekor.test/x")]))
+def test_checkpoint_text_fails_only_with_bundle_error(
+    lines: list[str], names: tuple[str, ...]
+) -> None:
     try:
         checkpoint = parse_checkpoint("\n".join(lines) + "\n")
     except BundleError:
         return
-    from cryptography.hazmat.primitives.asymmetric import ec
+    log = LogKey("log", b"AAAA" + bytes(28), _CHECKPOINT_KEY, Validity(EPOCH, None), names)
+    assert len(_failure(lambda: verify_checkpoint(checkpoint, log))) <= MAX_MESSAGE
 
-    key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    with contextlib.suppress(BundleError):
-        verify_checkpoint(checkpoint, b"AAAA" + bytes(28), key, "log")
+
+@given(st.text(max_size=300) | st.just("https://[::1") | st.just("//") | st.just("a@:1"))
+def test_any_rekor_base_url_loads_or_fails_with_trust_root_error(base_url: str) -> None:
+    document = json.loads(case("rekor2-happy-path").trusted_root.read_text())
+    document["tlogs"][0]["baseUrl"] = base_url
+    assert len(_failure(lambda: parse_trusted_root(json.dumps(document)))) <= MAX_MESSAGE
 
 
 @given(

@@ -1,5 +1,6 @@
 """A small Sigstore of the tests' own: a Fulcio-like CA, a Merkle log with signed checkpoints
-and SETs, and bundles signed the way cosign v3 signs an image.
+and SETs, a CT log whose SCTs the CA embeds, and bundles signed the way cosign v3 signs an
+image.
 
 cosign v3 (``--new-bundle-format``, the default) signs an image as a DSSE envelope holding an
 in-toto statement whose subject is the image manifest digest (predicate type
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +22,7 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, ObjectIdentifier
 
 from kenner.certs import key_usage
 from kenner.sigstore.bundle import MEDIA_TYPE_V03
@@ -99,7 +101,9 @@ class Ca:
         issuer: str = ISSUER,
         repository: str = "my-org/app",
         start: datetime = SIGNED_AT - timedelta(minutes=1),
+        scts: Sequence[tuple[CtLog, datetime]] = (),
     ) -> x509.Certificate:
+        """A leaf for ``key``; with ``scts``, each CT log's SCT dated then is embedded."""
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([]))
@@ -125,16 +129,65 @@ class Ca:
                 x509.UnrecognizedExtension(_REPOSITORY_OID, repository.encode()), critical=False
             )
         )
-        return builder.sign(self.key, hashes.SHA384())
+        if not scts:
+            return builder.sign(self.key, hashes.SHA384())
+        # RFC 6962 s3.1: the logs sign the precertificate's TBS; the final certificate adds
+        # the SCT list, and its TBS without that list is the one signed.
+        tbs = builder.sign(self.key, hashes.SHA384()).tbs_certificate_bytes
+        issuer_spki = _spki(self.key.public_key())
+        signed = b"".join(_tls(log.sct(tbs, issuer_spki, at), 2) for log, at in scts)
+        extension = x509.UnrecognizedExtension(
+            ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, _octet_string(_tls(signed, 2))
+        )
+        return builder.add_extension(extension, critical=False).sign(self.key, hashes.SHA384())
+
+
+class CtLog:
+    """A CT log (RFC 6962) that signs precertificate entries with an ECDSA P-256 key."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.log_id = hashlib.sha256(_spki(self.key.public_key())).digest()
+
+    def sct(self, precert_tbs: bytes, issuer_spki: bytes, at: datetime) -> bytes:
+        """The serialized v1 SCT for the precertificate entry, dated ``at``."""
+        when = ((at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)).to_bytes(
+            8, "big"
+        )
+        signed = (
+            b"\x00\x00"  # v1, certificate_timestamp
+            + when
+            + b"\x00\x01"  # precert_entry
+            + hashlib.sha256(issuer_spki).digest()
+            + _tls(precert_tbs, 3)
+            + _tls(b"", 2)  # no extensions
+        )
+        signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
+        # v1, log id, timestamp, no extensions, SHA-256 (4) with ECDSA (3), the signature
+        return b"\x00" + self.log_id + when + _tls(b"", 2) + b"\x04\x03" + _tls(signature, 2)
+
+
+def _tls(data: bytes, length_bytes: int) -> bytes:
+    return len(data).to_bytes(length_bytes, "big") + data
+
+
+def _octet_string(data: bytes) -> bytes:
+    length = len(data)
+    if length < 0x80:
+        return bytes((0x04, length)) + data
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((0x04, 0x80 | len(size))) + size + data
 
 
 class Log:
     """A Rekor-like log: leaves, RFC 6962 roots and proofs, signed checkpoints and SETs."""
 
-    def __init__(self, origin: str = "rekor.test - 1") -> None:
+    def __init__(self, origin: str = "rekor.test - 1", key_name: str | None = None) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.log_id = hashlib.sha256(_spki(self.key.public_key())).digest()
         self.origin = origin
+        # Rekor (v1 and v2) signs under the origin's host; ``key_name`` spoils that.
+        self.key_name = key_name or origin.split(" ")[0]
         self.leaves: list[bytes] = []
 
     def append(self, body: bytes) -> int:
@@ -147,13 +200,20 @@ class Log:
     def proof(self, index: int, size: int) -> list[bytes]:
         return _path(index, [leaf_hash(leaf) for leaf in self.leaves[:size]])
 
-    def checkpoint(self, size: int, *, signer: ec.EllipticCurvePrivateKey | None = None) -> str:
+    def checkpoint(
+        self, size: int, *, signer: ec.EllipticCurvePrivateKey | None = None, forged: bool = False
+    ) -> str:
+        """The signed checkpoint; ``forged`` adds a bad signature under the log's name and key
+        id after the good one."""
         text = f"{self.origin}\n{size}\n{_b64(self.root(size))}\n"
         signing_key = signer or self.key
         hint = hashlib.sha256(_spki(signing_key.public_key())).digest()[:4]
         signature = signing_key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
-        name = self.origin.split(" ")[0]
-        return f"{text}\n\u2014 {name} {_b64(hint + signature)}\n"
+        lines = f"\u2014 {self.key_name} {_b64(hint + signature)}\n"
+        if forged:
+            bad = signing_key.sign(b"another text", ec.ECDSA(hashes.SHA256()))
+            lines += f"\u2014 {self.key_name} {_b64(hint + bad)}\n"
+        return f"{text}\n{lines}"
 
     def set(self, body: bytes, integrated_time: int, index: int) -> bytes:
         canonical = json.dumps(
@@ -226,7 +286,8 @@ class Signing:
 def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
     """The bundle cosign v3 would attach to the image; ``spoil`` keys change one part:
     ``payload`` (bytes signed, another shipped), ``proof_hash`` (a flipped path hash),
-    ``checkpoint_signer`` (a key of another log)."""
+    ``checkpoint_signer`` (a key of another log), ``forged_cosignature`` (a second, bad
+    signature under the log's name and key id)."""
     payload = signing.statement()
     signature = signing.key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
     if signing.keyed:
@@ -285,7 +346,11 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
                         "treeSize": str(size),
                         "hashes": [_b64(node) for node in hashes_],
                         "checkpoint": {
-                            "envelope": log.checkpoint(size, signer=spoil.get("checkpoint_signer"))
+                            "envelope": log.checkpoint(
+                                size,
+                                signer=spoil.get("checkpoint_signer"),
+                                forged=spoil.get("forged_cosignature", False),
+                            )
                         },
                     },
                     "canonicalizedBody": _b64(body),
@@ -380,24 +445,44 @@ def _rekor_v2_bundle(
     }
 
 
-def trusted_root(ca: Ca, log: Log, tsa: Tsa | None = None) -> dict[str, Any]:
-    """A ``trusted_root.json`` for the CA, the log and the TSA (no CT log: SCTs are not
-    checked)."""
-    start = (SIGNED_AT - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: A ``validFor`` window: start, end (None: open).
+Window = tuple[datetime, datetime | None]
+YEAR_BEFORE: Window = (SIGNED_AT - timedelta(days=365), None)
+
+
+def _valid_for(window: Window) -> dict[str, str]:
+    start, end = window
+    times = {"start": start} if end is None else {"start": start, "end": end}
+    return {key: when.strftime("%Y-%m-%dT%H:%M:%SZ") for key, when in times.items()}
+
+
+def trusted_root(
+    ca: Ca,
+    log: Log,
+    tsa: Tsa | None = None,
+    *,
+    ct_logs: Sequence[tuple[CtLog, Window]] = (),
+    base_url: str | None = "https://rekor.test",
+    ca_window: Window = YEAR_BEFORE,
+    log_window: Window = YEAR_BEFORE,
+    tsa_window: Window = YEAR_BEFORE,
+) -> dict[str, Any]:
+    """A ``trusted_root.json`` for the CA, the log, the TSA and the CT logs (none: SCTs are
+    not checked), each valid in its window (default: from a year before ``SIGNED_AT``)."""
+    tlog: dict[str, Any] = {
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": _b64(_spki(log.key.public_key())),
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            "validFor": _valid_for(log_window),
+        },
+        "logId": {"keyId": _b64(log.log_id)},
+    }
+    if base_url is not None:
+        tlog["baseUrl"] = base_url
     return {
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [
-            {
-                "baseUrl": "https://rekor.test",
-                "hashAlgorithm": "SHA2_256",
-                "publicKey": {
-                    "rawBytes": _b64(_spki(log.key.public_key())),
-                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                    "validFor": {"start": start},
-                },
-                "logId": {"keyId": _b64(log.log_id)},
-            }
-        ],
+        "tlogs": [tlog],
         "certificateAuthorities": [
             {
                 "uri": "https://fulcio.test",
@@ -407,10 +492,22 @@ def trusted_root(ca: Ca, log: Log, tsa: Tsa | None = None) -> dict[str, Any]:
                         {"rawBytes": _b64(_der(ca.root))},
                     ]
                 },
-                "validFor": {"start": start},
+                "validFor": _valid_for(ca_window),
             }
         ],
-        "ctlogs": [],
+        "ctlogs": [
+            {
+                "baseUrl": f"https://ct{number}.test",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": _b64(_spki(ct_log.key.public_key())),
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": _valid_for(window),
+                },
+                "logId": {"keyId": _b64(ct_log.log_id)},
+            }
+            for number, (ct_log, window) in enumerate(ct_logs)
+        ],
         "timestampAuthorities": []
         if tsa is None
         else [
@@ -422,7 +519,7 @@ def trusted_root(ca: Ca, log: Log, tsa: Tsa | None = None) -> dict[str, Any]:
                         {"rawBytes": _b64(_der(tsa.root))},
                     ]
                 },
-                "validFor": {"start": start},
+                "validFor": _valid_for(tsa_window),
             }
         ],
     }

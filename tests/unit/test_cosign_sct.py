@@ -24,7 +24,7 @@ from kenner.certs import key_usage
 from kenner.cosign.errors import Failure, Rejected
 from kenner.cosign.fulcio import IdentityPolicy, load_certificates, verify_chain
 from kenner.cosign.keys import load_public_key
-from kenner.cosign.sct import CtLog, load_ct_log, verify_embedded_sct
+from kenner.cosign.sct import CtLog, load_ct_log, verify_embedded_sct, verify_embedded_scts
 from kenner.cosign.signature import (
     Expectation,
     KeylessRoot,
@@ -409,6 +409,31 @@ def test_an_sct_timestamp_outside_the_certificate_validity_is_refused(
         f"the SCT timestamp {logged.isoformat()} lies outside the signing certificate's "
         "validity 2024-05-30T15:18:10+00:00 to 2024-05-30T15:28:10+00:00"
     )
+
+
+def _windowed(key: LogKey, start: datetime | None, end: datetime | None) -> CtLog:
+    log = load_ct_log(_pem(key))
+    return attrs.evolve(log, label="https://ct.test", valid_from=start, valid_until=end)
+
+
+def test_an_sct_dated_outside_the_ct_log_window_is_refused(
+    fulcio: Fulcio, ct_key: ec.EllipticCurvePrivateKey
+) -> None:
+    leaf = _leaf(fulcio, SctSpec(ct_key))
+    # Inclusive at both ends, as sigstore-go reads a trusted root's validFor.
+    exact = _windowed(ct_key, LOGGED, LOGGED)
+    assert verify_embedded_scts(leaf, fulcio.certificate, [exact]) == LOGGED
+    late = _windowed(ct_key, LOGGED + timedelta(milliseconds=1), None)
+    with pytest.raises(Rejected) as info:
+        verify_embedded_scts(leaf, fulcio.certificate, [late])
+    assert info.value.failure == Failure.BAD_SCT
+    assert info.value.message == (
+        "CT log validity check: the SCT of https://ct.test is dated 2024-05-30T15:18:10.907000"
+        "+00:00, outside the log's validity 2024-05-30T15:18:10.908000+00:00 to open"
+    )
+    # The same log listed again with a window that holds the SCT: that entry counts.
+    early = _windowed(ct_key, None, LOGGED)
+    assert verify_embedded_scts(leaf, fulcio.certificate, [late, early]) == LOGGED
 
 
 def test_an_sct_claiming_a_log_id_of_another_key_type_is_refused(fulcio: Fulcio) -> None:

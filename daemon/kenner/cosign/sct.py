@@ -14,13 +14,17 @@ extensions (uint16 length)``. The log id is the SHA-256 of the log key's DER
 SubjectPublicKeyInfo. RFC 6962 logs sign with ECDSA (P-256) or RSA PKCS#1 v1.5, both over
 SHA-256.
 
-One SCT from the configured log that verifies, and whose timestamp lies within the
-certificate's validity, is enough; SCTs of other logs are ignored.
+One SCT from a trusted log that verifies, and whose timestamp lies within the certificate's
+validity and within the log's own validity window (a ``trusted_root.json`` CT log's
+``validFor``, inclusive; as sigstore-go, the SCT's timestamp is the time the window is checked
+at, not the clock), is enough; SCTs of other logs are ignored. ``host.ctLogPubkey`` has no
+window.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -46,15 +50,32 @@ _PRECERT_ENTRY = 1
 
 @attrs.frozen
 class CtLog:
-    """A CT log whose SCTs are trusted (``host.ctLogPubkey``): its log id and key."""
+    """A CT log whose SCTs are trusted (``host.ctLogPubkey`` or a trusted root's CT log): its
+    log id, key and the window its SCTs must be dated in (None: open)."""
 
     log_id: bytes
     _key: PublicKeyTypes = attrs.field(repr=False, eq=False)
+    label: str | None = None  # the trusted root's base URL; None: ``host.ctLogPubkey``
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
 
     @property
     def name(self) -> str:
-        """How denial reasons name the log: ``ctLogPubkey`` and its hex log id."""
-        return f"ctLogPubkey (log id {self.log_id.hex()})"
+        """How denial reasons name the log: its base URL, or ``ctLogPubkey`` and its hex id."""
+        return self.label or f"ctLogPubkey (log id {self.log_id.hex()})"
+
+    def window_problem(self, logged: datetime) -> str:
+        """Why an SCT dated ``logged`` is outside this log's window ("" when it is inside)."""
+        early = self.valid_from is not None and logged < self.valid_from
+        late = self.valid_until is not None and logged > self.valid_until
+        if not early and not late:
+            return ""
+        start = "open" if self.valid_from is None else self.valid_from.isoformat()
+        end = "open" if self.valid_until is None else self.valid_until.isoformat()
+        return (
+            f"CT log validity check: the SCT of {self.name} is dated {logged.isoformat()}, "
+            f"outside the log's validity {start} to {end}"
+        )
 
     def signature_problem(self, sct: SignedCertificateTimestamp, signed_data: bytes) -> str:
         """Why ``sct``'s signature over ``signed_data`` is not this log's ("" when it is)."""
@@ -100,25 +121,40 @@ def verify_embedded_sct(leaf: x509.Certificate, issuer: x509.Certificate, log: C
     Raises:
         Rejected: (``bad_sct``) no SCT, none from ``log``, or none of ``log``'s verifies.
     """
-    scts = _embedded_scts(leaf, log)
-    ours = [sct for sct in scts if sct.log_id == log.log_id]
-    if not ours:
+    return verify_embedded_scts(leaf, issuer, (log,))
+
+
+def verify_embedded_scts(
+    leaf: x509.Certificate, issuer: x509.Certificate, logs: Sequence[CtLog]
+) -> datetime:
+    """Check that ``leaf`` carries an SCT of one of ``logs`` that verifies (each SCT is tried
+    with every log of its log id); return its timestamp (UTC).
+
+    Raises:
+        Rejected: (``bad_sct``) no SCT, none from these logs, or none of theirs verifies.
+    """
+    names = " or ".join(log.name for log in logs)
+    scts = _embedded_scts(leaf, names)
+    problems = []
+    for sct in scts:
+        for log in logs:
+            if sct.log_id != log.log_id:
+                continue
+            problem = _problem(sct, leaf, issuer, log)
+            if problem is None:
+                return sct.timestamp.replace(tzinfo=UTC)
+            problems.append(problem)
+    if not problems:
         others = ", ".join(sct.log_id.hex() for sct in scts)
         raise Rejected(
             Failure.BAD_SCT,
             f"the signing certificate's SCT is from another CT log (log id {others}), "
-            f"not from {log.name}",
+            f"not from {names}",
         )
-    problems = []
-    for sct in ours:
-        problem = _problem(sct, leaf, issuer, log)
-        if problem is None:
-            return sct.timestamp.replace(tzinfo=UTC)
-        problems.append(problem)
     raise Rejected(Failure.BAD_SCT, "; ".join(problems))
 
 
-def _embedded_scts(leaf: x509.Certificate, log: CtLog) -> tuple[SignedCertificateTimestamp, ...]:
+def _embedded_scts(leaf: x509.Certificate, names: str) -> tuple[SignedCertificateTimestamp, ...]:
     try:
         extension = leaf.extensions.get_extension_for_class(
             x509.PrecertificateSignedCertificateTimestamps
@@ -134,7 +170,7 @@ def _embedded_scts(leaf: x509.Certificate, log: CtLog) -> tuple[SignedCertificat
     if not scts:
         raise Rejected(
             Failure.BAD_SCT,
-            f"the signing certificate has no embedded SCT, but {log.name} requires one",
+            f"the signing certificate has no embedded SCT, but {names} requires one",
         )
     return scts
 
@@ -155,7 +191,7 @@ def _problem(
             f"the SCT timestamp {logged.isoformat()} lies outside the signing certificate's "
             f"validity {start.isoformat()} to {end.isoformat()}"
         )
-    return None
+    return log.window_problem(logged) or None
 
 
 def _signed_data(

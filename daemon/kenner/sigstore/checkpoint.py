@@ -5,10 +5,23 @@ A note is text that ends with a newline, a blank line, then one signature line p
 the log's origin, the tree size (decimal) and the root hash (base64), one per line, maybe
 followed by extension lines. Signatures are over the text, final newline included.
 
-A checkpoint counts when a signature whose key hint is the first four bytes of the log's id
-(as Rekor v1 and v2 both write it) verifies with the log's key from the trusted root; other
-signatures (witness cosignatures, other logs) are ignored, as are lines this verifier does not
-know. The checkpoint must then be for the tree of the inclusion proof: same size, same root.
+A checkpoint counts when it names the log and the log signed it:
+
+* **Origin.** The origin carries the log's name: the whole origin (C2SP ``tlog-checkpoint``,
+  Rekor v2: the host, as sigstore-go requires of a Rekor v2 log's ``baseUrl``) or the part
+  before ``" - <tree id>"`` (Rekor v1 writes ``"<host> - <tree id>"``). When the trusted root
+  gives the log's base URL, that name must be one it allows (``LogKey.checkpoint_names``, case
+  insensitive). sigstore-go checks this for Rekor v2 checkpoints only and sigstore-python not
+  at all; the tree id of a Rekor v1 origin is in no trusted root, so it is not compared.
+* **Signature.** A signature is the log's when its key name is the origin's log name and its
+  key id the first four bytes of the log id (``signed-note``: a key is the pair of name and
+  id; Rekor v1 and v2 both write them so). Every such signature must verify with the log's
+  key, and there must be one (the spec says a note with a failing known signature SHOULD be
+  rejected; sigstore-go and sigstore-python reject it). Other signatures (witness
+  cosignatures, other logs, the same name with another key) are ignored, as are lines this
+  verifier does not know.
+
+The checkpoint must then be for the tree of the inclusion proof: same size, same root.
 """
 
 from __future__ import annotations
@@ -18,15 +31,16 @@ import binascii
 import re
 
 import attrs
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from kenner.sigstore import keys
-from kenner.sigstore.errors import BundleError
+from kenner.sigstore.errors import BundleError, quoted
+from kenner.sigstore.trustroot import LogKey
 
 MAX_CHECKPOINT_BYTES = 64 * 1024
 MAX_SIGNATURES = 64
 _SIGNATURE_LINE = re.compile("\u2014 ([^ \n]+) ([A-Za-z0-9+/=]+)")
 _SIZE = re.compile("[0-9]{1,20}")
+_REKOR_V1_ORIGIN = re.compile("(.+) - [0-9]{1,20}")
 
 
 @attrs.frozen
@@ -85,17 +99,35 @@ def parse_checkpoint(envelope: str) -> Checkpoint:
     )
 
 
-def verify_checkpoint(
-    checkpoint: Checkpoint, log_id: bytes, key: PublicKeyTypes, log_name: str
-) -> None:
-    """Check that the log ``log_id`` (with ``key``) signed ``checkpoint``.
+def log_name(origin: str) -> str:
+    """The log name an origin carries: the host of a Rekor v1 origin, else the origin."""
+    match = _REKOR_V1_ORIGIN.fullmatch(origin)
+    return origin if match is None else match[1]
+
+
+def verify_checkpoint(checkpoint: Checkpoint, log: LogKey) -> None:
+    """Check that ``checkpoint`` names the log ``log`` and that the log signed it.
 
     Raises:
-        BundleError: no signature with the log's key hint, or none of them verifies.
+        BundleError: the origin names another log, no signature has the log's key name and
+            id, or one of those does not verify.
     """
-    hint = log_id[:4]
-    candidates = [signature for _name, kh, signature in checkpoint.signatures if kh == hint]
-    if not candidates:
-        raise BundleError(f"the checkpoint carries no signature of the log {log_name}")
-    if not any(keys.verify(key, signature, checkpoint.text) for signature in candidates):
-        raise BundleError(f"the checkpoint's signature does not verify with the key of {log_name}")
+    name = log_name(checkpoint.origin)
+    allowed = log.checkpoint_names
+    if allowed and name.lower() not in allowed:
+        raise BundleError(
+            f"checkpoint origin check: {quoted(checkpoint.origin[:80])} does not name the log "
+            f"{log.name[:100]} ({allowed[0][:80]!r})"
+        )
+    hint = log.log_id[:4]
+    by_key = [(key_name, sig) for key_name, kh, sig in checkpoint.signatures if kh == hint]
+    if not by_key:
+        raise BundleError(f"the checkpoint carries no signature of the log {log.name}")
+    ours = [sig for key_name, sig in by_key if key_name == name]
+    if not ours:
+        raise BundleError(
+            f"checkpoint key name check: the signature of the log {log.name} is under the "
+            f"name {quoted(by_key[0][0][:80])}, not the origin's {quoted(name[:80])}"
+        )
+    if not all(keys.verify(log.key, signature, checkpoint.text) for signature in ours):
+        raise BundleError(f"the checkpoint's signature does not verify with the key of {log.name}")

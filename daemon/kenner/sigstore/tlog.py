@@ -85,7 +85,7 @@ def verify_entry(
             proof.log_index, proof.tree_size, entry.body, proof.hashes, proof.root_hash
         )
         checkpoint = parse_checkpoint(proof.checkpoint)
-        verify_checkpoint(checkpoint, entry.log_id, log.key, log.name)
+        verify_checkpoint(checkpoint, log)
         if checkpoint.size != proof.tree_size or checkpoint.root_hash != proof.root_hash:
             raise BundleError("the checkpoint is for another tree than the inclusion proof")
         proven = True

@@ -6,7 +6,10 @@ What it holds, each with the window in which it may be used (``validFor``: ``sta
 * Fulcio certificate authorities: a certificate chain each, leaf-most first, the last one the
   root (a trust anchor); the others are intermediates;
 * transparency logs (Rekor v1 and v2) by log id (``logId.keyId``): the key that signs the
-  SETs and checkpoints;
+  SETs and checkpoints, and the names the log goes by in its checkpoints, read from
+  ``baseUrl`` (which "SHOULD match the origin on the log checkpoint", sigstore_trustroot.proto):
+  the URL's host and its scheme-less form (``host[:port][/path]``); a ``baseUrl`` without a
+  host makes the file unusable;
 * CT logs by log id: the keys whose SCTs Fulcio embeds;
 * timestamp authorities: the TSA signing certificate first, its chain, the root last.
 
@@ -21,6 +24,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from cryptography import x509
@@ -63,6 +67,9 @@ class LogKey:
     log_id: bytes
     key: PublicKeyTypes = attrs.field(repr=False, eq=False)
     validity: Validity
+    # What a checkpoint's origin may name (``kenner.sigstore.checkpoint``); empty when the
+    # trusted root gives no base URL (Connaisseur's ``host.rekorPubkey``).
+    checkpoint_names: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -123,7 +130,7 @@ def parse_trusted_root(text: str | bytes) -> TrustedRoot:
             for i, item in enumerate(_r.array(document, "certificateAuthorities", "", _MAX_ITEMS))
         ),
         tlogs=tuple(
-            _log(item, f"tlogs[{i}]")
+            _log(item, f"tlogs[{i}]", checkpoints=True)
             for i, item in enumerate(_r.array(document, "tlogs", "", _MAX_ITEMS))
         ),
         ctlogs=tuple(
@@ -156,17 +163,35 @@ def _validity(item: dict[str, Any], path: str) -> Validity:
     return Validity(start, _r.time(window, "end", f"{path}.validFor"))
 
 
-def _log(item: Any, path: str) -> LogKey:
+def _log(item: Any, path: str, *, checkpoints: bool = False) -> LogKey:
     if not isinstance(item, dict):
         raise TrustRootError(f"{path} is not an object")
     public_key = _r.obj(item, "publicKey", path)
-    name = _r.opt_text(item, "baseUrl", path) or path
+    base_url = _r.opt_text(item, "baseUrl", path)
     return LogKey(
-        name=name[:200],
+        name=(base_url or path)[:200],
         log_id=_r.raw(_r.obj(item, "logId", path), "keyId", f"{path}.logId"),
         key=load_key(_r.raw(public_key, "rawBytes", f"{path}.publicKey"), f"{path}.publicKey"),
         validity=_validity(public_key, f"{path}.publicKey"),
+        checkpoint_names=_checkpoint_names(base_url, f"{path}.baseUrl")
+        if checkpoints and base_url
+        else (),
     )
+
+
+def _checkpoint_names(base_url: str, path: str) -> tuple[str, ...]:
+    """The host of ``base_url`` and the URL without scheme (and trailing ``/``): Rekor v1
+    writes ``host[:port] - <tree id>`` as the origin, Rekor v2 (rekor-tiles) the host."""
+    # A scheme-less URL (allowed by the proto) is read as a network location.
+    try:
+        parts = urlsplit(base_url if "://" in base_url else "//" + base_url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise TrustRootError(f"{path} {quoted(base_url)} names no host")
+    schemeless = (parts.netloc.rpartition("@")[2] + parts.path).rstrip("/")
+    return tuple(dict.fromkeys((host, schemeless.lower())))
 
 
 def _authority(item: Any, path: str) -> Authority:

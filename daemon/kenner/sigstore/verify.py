@@ -6,12 +6,15 @@
    within the TSA's validity, and each log integration time that a verified SET proves.
    Timestamps that do not verify are not counted (as sigstore-go and sigstore-python).
 3. Every transparency log entry is in a trusted log that was valid at the entry's verified
-   time, and records this signature by this signer (``kenner.sigstore.tlog``). Keyless
-   bundles need one; key bundles need one when the rule requires the log.
+   time (the integration time its SET proves; without a SET, every TSA time: sigstore-go
+   checks Rekor v2 entries at no time), whose checkpoint names that log, and records this
+   signature by this signer (``kenner.sigstore.tlog``). Keyless bundles need one; key
+   bundles need one when the rule requires the log.
 4. Keyless: at least one verified time, and at each of them the signing certificate is valid
    and chains to a Fulcio CA of the trusted root that is valid then (the clock is never used);
-   an embedded SCT of a trusted CT log verifies (when the root has CT logs); the certificate
-   is for digital signatures and code signing.
+   an embedded SCT of a trusted CT log verifies (when the root has CT logs), dated within
+   that log's validity (the SCT's own timestamp, as sigstore-go); the certificate is for
+   digital signatures and code signing.
 5. The signature verifies with the signer's key: over the artifact's SHA-256 digest for a
    message signature (whose recorded digest, if any, must be the artifact's), over
    PAE(payloadType, payload) for every DSSE signature; an envelope must be an in-toto
@@ -34,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from kenner.cosign.errors import Rejected
 from kenner.cosign.fulcio import verify_chain
-from kenner.cosign.sct import CtLog, verify_embedded_sct
+from kenner.cosign.sct import CtLog, verify_embedded_scts
 from kenner.errors import KennerError
 from kenner.sigstore import keys
 from kenner.sigstore.bundle import Bundle, DsseEnvelope, MessageSignature
@@ -161,6 +164,11 @@ def _check_certificate(
         authorities = [
             ca for ca in trusted_root.certificate_authorities if ca.validity.contains(at)
         ]
+        if not authorities:
+            raise BundleError(
+                f"Fulcio CA validity check: no Fulcio CA of the trusted root is valid at "
+                f"the verified time {at.isoformat()}"
+            )
         intermediates = [cert for ca in authorities for cert in ca.intermediates]
         try:
             issuer = verify_chain(
@@ -180,15 +188,16 @@ def _check_certificate(
 
 
 def _check_sct(leaf: x509.Certificate, issuer: x509.Certificate, trusted_root: TrustedRoot) -> None:
-    problems = []
-    for log in trusted_root.ctlogs:
-        try:
-            verify_embedded_sct(leaf, issuer, CtLog(log.log_id, log.key))
-        except Rejected as rejected:
-            problems.append(rejected.message)
-        else:
-            return
-    raise BundleError(f"no SCT of a trusted CT log verifies: {problems[0][:200]}")
+    logs = [
+        CtLog(log.log_id, log.key, log.name, log.validity.start, log.validity.end)
+        for log in trusted_root.ctlogs
+    ]
+    try:
+        verify_embedded_scts(leaf, issuer, logs)
+    except Rejected as rejected:
+        raise BundleError(
+            f"no SCT of a trusted CT log verifies: {rejected.message[:300]}"
+        ) from None
 
 
 def _check_signature(
