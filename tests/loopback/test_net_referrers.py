@@ -17,11 +17,12 @@ import pytest
 import trio
 
 from kenner.net.auth import AuthSession
-from kenner.net.errors import HttpStatusError, NotFound, TooLarge
+from kenner.net.errors import FetchError, HttpStatusError, NotFound, TooLarge
 from kenner.net.http import Fetcher
 from kenner.net.referrers import (
     API,
     TAG_SCHEMA,
+    NoApiMemory,
     fetch_blob,
     fetch_manifest_by_digest,
     fetch_referrer,
@@ -42,6 +43,7 @@ from kenner.oci.referrers import (
 from tests.loopback.servers import serve_https
 from tests.support.referrers_front import ReferrersFront, index_entry
 from tests.support.referrers_push import BUNDLE_TYPE, NOTATION_TYPE, Artifact, referrer_manifest
+from tests.support.round_gate import RoundGate
 
 REPO = "team/app"
 IMAGE = "sha256:" + "a" * 64
@@ -62,6 +64,13 @@ def _attach(front: ReferrersFront, artifact: Artifact) -> ArtifactDescriptor:
     return ArtifactDescriptor(
         entry["mediaType"], entry["digest"], entry["size"], entry.get("artifactType")
     )
+
+
+def _tag_lists(front: ReferrersFront, *entries: ArtifactDescriptor) -> None:
+    """Serve the referrers tag of ``IMAGE`` as an index listing ``entries``."""
+    listed = [index_entry(front.manifests[(REPO, entry.digest)]) for entry in entries]
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed}
+    front.put_manifest(REPO, json.dumps(index).encode(), referrers_tag(IMAGE))
 
 
 def _flood(count: int, artifact_type: str = BUNDLE_TYPE) -> list[dict[str, Any]]:
@@ -90,11 +99,12 @@ async def test_the_api_lists_the_referrers_of_the_asked_type() -> None:
     assert found.source == API
     assert [entry.digest for entry in found.listing.referrers] == [b.digest for b in bundles]
     assert found.listing.other_types == 0  # the front filtered
-    (request,) = front.requests
-    assert request == (
+    # The tag was asked at the same time (in case the API is missing); the API's list won.
+    assert sorted(front.requests) == [
+        f"GET /v2/{REPO}/manifests/{referrers_tag(IMAGE)}",
         f"GET {referrers_path(REPO, IMAGE)}"
-        "?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson"
-    )
+        "?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson",
+    ]
 
 
 async def test_an_unfiltered_answer_is_filtered_here() -> None:
@@ -115,8 +125,9 @@ async def test_pages_are_followed_by_link() -> None:
         found = await _list(client)
     assert len(found.listing.referrers) == 5
     assert not found.listing.unread
-    assert front.count("referrers") == 3
-    assert front.requests[2].endswith("&page=2")
+    pages = [request for request in front.requests if "/referrers/" in request]
+    assert len(pages) == 3
+    assert pages[2].endswith("&page=2")
 
 
 async def test_a_link_to_another_host_is_refused_unfollowed() -> None:
@@ -162,10 +173,12 @@ async def test_thousands_of_other_referrers_stop_at_the_page_bound() -> None:
 
 async def test_a_500_from_the_api_is_an_error_not_a_fallback() -> None:
     front = ReferrersFront(statuses={referrers_path(REPO, IMAGE): 500})
+    _tag_lists(front, _attach(front, referrer_manifest(IMAGE, b"bundle")))
     async with _serving(front) as client:
         with pytest.raises(HttpStatusError, match="500"):
             await _list(client)
-    assert front.count("manifests") == 0
+    # The tag was asked beside the API (it lists the bundle), but only a 404 lets it count.
+    assert front.count(referrers_tag(IMAGE)) == 1
 
 
 async def test_a_later_page_that_vanished_is_not_the_no_api_answer() -> None:
@@ -234,6 +247,198 @@ async def test_a_malformed_tag_index_names_the_reason() -> None:
     async with _serving(front) as client:
         with pytest.raises(BadContent, match=r"manifests\[0\].mediaType"):
             await _list(client)
+
+
+# --- the API and the tag at once, and the memory of a missing API --------------------------
+
+API_PATH = referrers_path(REPO, IMAGE)
+TAG_GET = f"GET /v2/{REPO}/manifests/{referrers_tag(IMAGE)}"
+
+
+@asynccontextmanager
+async def _gated(front: ReferrersFront) -> AsyncIterator[tuple[RegistryClient, RoundGate]]:
+    gate = RoundGate(front)
+    async with gate.releasing(), _serving_app(gate) as client:
+        yield client, gate
+
+
+@asynccontextmanager
+async def _serving_app(app: Any) -> AsyncIterator[RegistryClient]:
+    async with serve_https(app) as server, Fetcher(ca_pem=server.ca_pem) as fetcher:
+        yield RegistryClient(AuthSession(fetcher), server.base_url.removeprefix("https://"))
+
+
+def _without_query(request: str) -> str:
+    return request.split("?", 1)[0]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_without_the_api_its_404_and_the_tag_are_one_round_trip() -> None:
+    front = ReferrersFront(api=False)
+    bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    _tag_lists(front, bundle)
+    no_api = NoApiMemory()
+    async with _gated(front) as (client, gate):
+        found = await _list(client, no_api=no_api)
+        assert [sorted(map(_without_query, r)) for r in gate.rounds] == [
+            [TAG_GET, f"GET {API_PATH}"]
+        ]
+        # Remembered: the next listing on this registry asks the tag alone.
+        gate.reset()
+        again = await _list(client, no_api=no_api)
+        assert gate.rounds == [[TAG_GET]]
+    assert found == again
+    assert (found.source, [e.digest for e in found.listing.referrers]) == (
+        TAG_SCHEMA,
+        [bundle.digest],
+    )
+    assert len(no_api) == 1
+
+
+async def test_with_the_api_it_and_the_tag_are_one_round_trip_and_nothing_is_remembered() -> None:
+    front = ReferrersFront()
+    bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    no_api = NoApiMemory()
+    async with _gated(front) as (client, gate):
+        found = await _list(client, no_api=no_api)
+        assert [sorted(map(_without_query, r)) for r in gate.rounds] == [
+            [TAG_GET, f"GET {API_PATH}"]
+        ]
+    assert (found.source, [e.digest for e in found.listing.referrers]) == (API, [bundle.digest])
+    assert len(no_api) == 0
+
+
+async def test_the_apis_list_wins_over_the_tags() -> None:
+    front = ReferrersFront()
+    listed = _attach(front, referrer_manifest(IMAGE, b"listed by the API"))
+    tagged = _attach(front, referrer_manifest(IMAGE, b"only in the tag"))
+    front.referrers[(REPO, IMAGE)] = [index_entry(front.manifests[(REPO, listed.digest)])]
+    _tag_lists(front, tagged)
+    async with _serving(front) as client:
+        found = await _list(client)
+    assert (found.source, [e.digest for e in found.listing.referrers]) == (API, [listed.digest])
+
+
+NOT_AN_INDEX = json.dumps(
+    {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": []}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("front", "error", "reason"),
+    [
+        (ReferrersFront(statuses={API_PATH: 503}), HttpStatusError, "503"),
+        (ReferrersFront(statuses={API_PATH: 403}), FetchError, "403"),
+        (ReferrersFront(statuses={API_PATH: 400}), HttpStatusError, "400"),
+        (ReferrersFront(bodies={API_PATH: b"<html>garbage"}), BadContent, "not JSON"),
+        (ReferrersFront(bodies={API_PATH: NOT_AN_INDEX}), BadContent, "not an OCI index"),
+        (ReferrersFront(bodies={API_PATH: b"[]"}), BadContent, "not a JSON object"),
+    ],
+    ids=["503", "403", "400", "garbage", "a manifest", "a list"],
+)
+async def test_where_the_api_spoke_the_tags_list_is_never_used(
+    front: ReferrersFront, error: type[Exception], reason: str
+) -> None:
+    _tag_lists(front, _attach(front, referrer_manifest(IMAGE, b"bundle")))
+    no_api = NoApiMemory()
+    async with _serving(front) as client:
+        with pytest.raises(error, match=reason):
+            await _list(client, no_api=no_api)
+    assert front.count(referrers_tag(IMAGE)) == 1  # asked, and its list dropped
+    assert len(no_api) == 0
+
+
+async def test_a_slow_api_is_a_timeout_though_the_tag_answered() -> None:
+    front = ReferrersFront(delays={API_PATH: 30.0})
+    _tag_lists(front, _attach(front, referrer_manifest(IMAGE, b"bundle")))
+    no_api = NoApiMemory()
+    async with _serving(front) as client:
+        started = time.monotonic()
+        with pytest.raises(trio.TooSlowError):
+            await list_referrers(
+                client, REPO, IMAGE, artifact_type=None, fetch_s=0.3, no_api=no_api
+            )
+        assert time.monotonic() - started < 5
+    assert len(no_api) == 0
+
+
+async def test_a_slow_tag_does_not_hold_up_the_apis_answer() -> None:
+    tag_path = f"/v2/{REPO}/manifests/{referrers_tag(IMAGE)}"
+    front = ReferrersFront(delays={tag_path: 30.0})
+    bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    async with _serving(front) as client:
+        started = time.monotonic()
+        found = await list_referrers(client, REPO, IMAGE, artifact_type=None, fetch_s=10.0)
+        assert time.monotonic() - started < 5  # the tag's request was cancelled
+    assert [e.digest for e in found.listing.referrers] == [bundle.digest]
+
+
+@pytest.mark.parametrize(
+    ("tag_front", "error"),
+    [
+        (
+            ReferrersFront(
+                api=False, statuses={f"/v2/{REPO}/manifests/{referrers_tag(IMAGE)}": 500}
+            ),
+            HttpStatusError,
+        ),
+        (
+            ReferrersFront(
+                api=False, delays={f"/v2/{REPO}/manifests/{referrers_tag(IMAGE)}": 30.0}
+            ),
+            trio.TooSlowError,
+        ),
+    ],
+    ids=["500", "slow"],
+)
+async def test_after_the_apis_404_the_tags_failure_is_the_answer(
+    tag_front: ReferrersFront, error: type[Exception]
+) -> None:
+    no_api = NoApiMemory()
+    async with _serving(tag_front) as client:
+        with pytest.raises(error):
+            await list_referrers(
+                client, REPO, IMAGE, artifact_type=None, fetch_s=0.5, no_api=no_api
+            )
+    assert len(no_api) == 0
+
+
+async def test_a_404_is_remembered_only_beside_a_tag_index() -> None:
+    # A registry with the API may answer 404 for a repository that does not exist: that must
+    # not switch the registry to the tag schema (whose 404 would deny every image).
+    no_api = NoApiMemory()
+    async with _serving(ReferrersFront(api=False)) as client:
+        found = await _list(client, no_api=no_api)
+    assert found.listing.referrers == ()
+    assert len(no_api) == 0
+
+
+async def test_a_remembered_404_ends_with_its_expiry() -> None:
+    clock = _Clock()
+    no_api = NoApiMemory(ttl_s=900.0, clock=clock)
+    front = ReferrersFront(api=False)
+    bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    _tag_lists(front, bundle)
+    async with _serving(front) as client:
+        await _list(client, no_api=no_api)
+        clock.now = 899.9
+        await _list(client, no_api=no_api)
+        assert front.count("/referrers/") == 1
+        # The registry gained the API (and no longer keeps the tag): asked again after 900 s.
+        front.api = True
+        front.manifests.pop((REPO, referrers_tag(IMAGE)))
+        clock.now = 900.0
+        found = await _list(client, no_api=no_api)
+    assert front.count("/referrers/") == 2
+    assert (found.source, [e.digest for e in found.listing.referrers]) == (API, [bundle.digest])
+    assert len(no_api) == 0
 
 
 # --- reading referrers and their blobs ------------------------------------------------------

@@ -9,9 +9,10 @@ registry with the API behaves. Every other request goes to ``upstream`` (the rea
 docker-registry, which has no referrers API), or, without one, is answered from the front's
 in-memory ``manifests`` and ``blobs`` (loopback tests with no test bed).
 
-Knobs for hostile registries: ``api`` (False: the referrers path answers 404 as a registry
-without the API does), ``filtering`` (False: the filter is ignored), ``link`` (rewrites each
-``Link`` target), ``statuses`` and ``delays`` per path. Serve it with
+Knobs for hostile registries: ``api`` (False: the referrers path is the upstream's, which
+docker-registry answers with 404, or without one a 404 as a registry without the API answers),
+``filtering`` (False: the filter is ignored), ``link`` (rewrites each ``Link`` target),
+``statuses``, ``bodies`` (a 200 with these bytes) and ``delays`` per path. Serve it with
 ``tests.loopback.servers.serve_https``.
 """
 
@@ -79,6 +80,7 @@ class ReferrersFront:
     filtering: bool = True
     link: Callable[[str], str] | None = None
     statuses: dict[str, int] = attrs.Factory(dict)
+    bodies: dict[str, bytes] = attrs.Factory(dict)
     delays: dict[str, float] = attrs.Factory(dict)
     referrers: dict[tuple[str, str], list[dict[str, Any]]] = attrs.Factory(dict)
     manifests: dict[tuple[str, str], bytes] = attrs.Factory(dict)
@@ -147,8 +149,12 @@ class ReferrersFront:
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         if path in self.statuses:
             return self.statuses[path], [], b'{"errors":[{"code":"SCRIPTED"}]}'
+        if path in self.bodies:
+            return 200, [("content-type", OCI_INDEX)], self.bodies[path]
         referrers = _REFERRERS.fullmatch(path)
         if referrers is not None and method == "GET":
+            if not self.api and self.upstream is not None:  # the registry's own answer
+                return await self._forward(self.upstream, method, path, query, headers, b"")
             if not self.api:
                 return 404, [("content-type", "text/plain")], b"404 page not found\n"
             return self._list(referrers["name"], referrers["digest"], path, query)

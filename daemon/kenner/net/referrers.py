@@ -4,6 +4,15 @@
 ``artifactType``, pages followed by ``Link``); a 404 means the registry has no such API (the
 spec forbids a 404 from one that has it), and the image index under the referrers tag schema
 (``sha256-<hex>``) is read instead: its 404, or a tag holding no OCI index, means no referrers.
+
+Scheduling, so that a registry without the API costs no dependent round trip: the API's first
+page and the tag are asked at once. The API's answer decides: a list is the answer (the tag's,
+whatever it is, is dropped and its request cancelled); any other failure than the first page's
+404 is the failure (the tag's list is never used where the API spoke); only its 404 lets the
+tag's answer (list, 404, or failure) through. A ``NoApiMemory`` remembers, per registry origin
+and for ``NO_API_TTL_S``, that the API answered 404 while the tag held an index in the same
+listing; until then, listings on that registry ask the tag alone. It only ever skips a request
+whose answer was a 404: what the tag lists is checked exactly as before.
 ``fetch_referrer`` / ``fetch_manifest_by_digest`` / ``fetch_blob`` read what a list points at,
 capped in size (declared sizes over the cap are refused before any request; reading stops at
 the cap) and verified against the digest. The rules of the lists and manifests themselves
@@ -18,6 +27,8 @@ mismatch, ``TooLarge`` for a cap) and, from ``fetch_referrer``, ``ReferrersError
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit
@@ -25,6 +36,7 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
+from kenner.errors import KennerError
 from kenner.net.errors import NotFound, TooLarge
 from kenner.net.registry import THREAD_MANIFEST_BYTES, BadContent, RegistryClient
 from kenner.oci.manifest import OCI_INDEX
@@ -50,6 +62,10 @@ log = logging.getLogger(__name__)
 
 API = "referrers API"
 TAG_SCHEMA = "referrers tag schema"
+#: How long a registry's 404 from the referrers API is remembered (docs/referrers.md).
+NO_API_TTL_S = 15 * 60.0
+#: Registries remembered at once; past this the oldest is forgotten (it is asked again).
+NO_API_MAX = 256
 
 
 @attrs.frozen
@@ -60,6 +76,49 @@ class Discovery:
     listing: ReferrerList
 
 
+class NoApiMemory:
+    """Registry origins whose referrers API answered 404, each for ``ttl_s`` (bounded).
+
+    Recorded only when the same listing found an OCI index under the referrers tag: a registry
+    that has the API may still answer 404 for a repository that does not exist, and a Pod
+    naming one must not switch the whole registry to the tag schema (whose 404 denies every
+    image whose signatures only the API lists). Forgetting costs one request, never a round
+    trip, so the bound and the expiry are cheap.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = NO_API_TTL_S,
+        max_entries: int = NO_API_MAX,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def lacks_api(self, origin: str) -> bool:
+        """Whether ``origin``'s API answered 404 less than ``ttl_s`` ago."""
+        until = self._until.get(origin)
+        if until is None:
+            return False
+        if until <= self._clock():
+            del self._until[origin]
+            return False
+        return True
+
+    def record(self, origin: str) -> None:
+        """Remember that ``origin``'s API answered 404 (now: the expiry starts again)."""
+        self._until.pop(origin, None)
+        while len(self._until) >= self._max_entries:
+            self._until.popitem(last=False)
+        self._until[origin] = self._clock() + self._ttl_s
+
+
 async def list_referrers(
     client: RegistryClient,
     repository: str,
@@ -68,14 +127,60 @@ async def list_referrers(
     artifact_type: str | None,
     fetch_s: float,
     limit: int = REFERRERS_MAX,
+    no_api: NoApiMemory | None = None,
 ) -> Discovery:
-    """The referrers of ``digest`` in ``repository`` of ``artifact_type`` (None: any), bounded.
+    """The referrers of ``digest`` in ``repository`` of ``artifact_type`` (None: any), bounded:
+    the API and the tag asked at once, or the tag alone when ``no_api`` remembers the API's
+    404 (see the module).
 
     Raises:
         BadContent: a list, or its ``Link`` header, is unusable (``ReferrersError``'s reason).
-        FetchError: a request failed (not the API's 404).
+        FetchError: a request failed (not the API's first 404).
         trio.TooSlowError: a request took longer than ``fetch_s``.
     """
+    from_tag = partial(_from_tag, client, repository, digest, artifact_type, fetch_s, limit)
+    if no_api is not None and no_api.lacks_api(client.base):
+        return (await from_tag()).discovery
+    tag: list[_TagAnswer | KennerError | trio.TooSlowError] = []
+    tag_scope = trio.CancelScope()
+
+    async def read_tag() -> None:
+        with tag_scope:
+            try:
+                tag.append(await from_tag())
+            except (KennerError, trio.TooSlowError) as error:  # only used after the API's 404
+                tag.append(error)
+
+    api: Discovery | KennerError | trio.TooSlowError | None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_tag)
+        try:
+            api = await _from_api(client, repository, digest, artifact_type, fetch_s, limit)
+        except (KennerError, trio.TooSlowError) as error:
+            api = error  # raised below, outside the nursery (which would wrap it in a group)
+        if api is not None:  # the API spoke: the tag's answer is not needed
+            tag_scope.cancel()
+    if isinstance(api, BaseException):
+        raise api
+    if api is not None:
+        return api
+    (answer,) = tag
+    if isinstance(answer, BaseException):
+        raise answer
+    if no_api is not None and answer.indexed:
+        no_api.record(client.base)
+    return answer.discovery
+
+
+async def _from_api(
+    client: RegistryClient,
+    repository: str,
+    digest: str,
+    artifact_type: str | None,
+    fetch_s: float,
+    limit: int,
+) -> Discovery | None:
+    """The referrers API's list, or None when its first page is a 404 (no such API)."""
     path = referrers_path(repository, digest)
     query = f"?artifactType={url_quote(artifact_type, safe='')}" if artifact_type else ""
     selection = ReferrerSelection(artifact_type, limit)
@@ -99,10 +204,16 @@ async def list_referrers(
     except NotFound:
         if read != {path + query}:  # a later page vanished: not the "no API" answer
             raise
-        return await _from_tag(client, repository, digest, artifact_type, fetch_s, limit)
+        return None
     discovery = Discovery(API, selection.result(unread=page is not None))
     _log_leftovers(repository, digest, discovery)
     return discovery
+
+
+@attrs.frozen
+class _TagAnswer:
+    discovery: Discovery
+    indexed: bool  # the tag held an OCI index (a registry that uses the tag schema)
 
 
 async def _from_tag(
@@ -112,7 +223,7 @@ async def _from_tag(
     artifact_type: str | None,
     fetch_s: float,
     limit: int,
-) -> Discovery:
+) -> _TagAnswer:
     selection = ReferrerSelection(artifact_type, limit)
     try:
         with trio.fail_after(fetch_s):
@@ -120,14 +231,14 @@ async def _from_tag(
                 repository, referrers_tag(digest), max_bytes=LIST_MAX_BYTES
             )
     except NotFound:
-        return Discovery(TAG_SCHEMA, selection.result())
+        return _TagAnswer(Discovery(TAG_SCHEMA, selection.result()), indexed=False)
     if _media_type(result.header("content-type")) not in (OCI_INDEX, None):
         # The spec: a tag schema answer that is no image index means no referrers.
-        return Discovery(TAG_SCHEMA, selection.result())
+        return _TagAnswer(Discovery(TAG_SCHEMA, selection.result()), indexed=False)
     selection.add(await _entries(result.body, result.url))
     discovery = Discovery(TAG_SCHEMA, selection.result())
     _log_leftovers(repository, digest, discovery)
-    return discovery
+    return _TagAnswer(discovery, indexed=True)
 
 
 async def fetch_manifest_by_digest(
