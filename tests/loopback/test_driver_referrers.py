@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import trio
@@ -136,3 +137,15 @@ async def test_a_layer_declaring_more_than_the_cap_is_refused_before_any_request
     assert isinstance(verdict, Untrusted)
     assert str(LAYER_MAX) in verdict.reason
     assert front.count("/blobs/") == 0
+
+
+async def test_a_later_page_answering_404_denies_with_the_reason() -> None:
+    path = f"/v2/{REPO}/referrers/{IMAGE_DIGEST}"
+    front = ReferrersFront(page_size=1)
+    front.statuses[f"{path}?artifactType={quote(BUNDLE_TYPE, safe='')}&page=1"] = 404
+    for n in range(2):
+        front.attach(REPO, referrer_manifest(IMAGE_DIGEST, b"bundle %d" % n).manifest)
+    async with driven(front) as driver:
+        verdict = await driver.answer(IMAGE, RuleOptions())
+    assert isinstance(verdict, Untrusted)
+    assert "a later page of the referrers list answered 404" in verdict.reason

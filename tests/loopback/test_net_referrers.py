@@ -49,6 +49,8 @@ REPO = "team/app"
 IMAGE = "sha256:" + "a" * 64
 OTHER_IMAGE = "sha256:" + "b" * 64
 FETCH_S = 5.0
+API_PATH = referrers_path(REPO, IMAGE)
+TAG_GET = f"GET /v2/{REPO}/manifests/{referrers_tag(IMAGE)}"
 
 
 @asynccontextmanager
@@ -190,6 +192,15 @@ async def test_a_later_page_that_vanished_is_not_the_no_api_answer() -> None:
             await _list(client)
 
 
+async def test_a_later_page_answering_404_is_an_error_not_absent() -> None:
+    # NotFound would reach the validator as "no such list" (None), which it cannot use.
+    front = ReferrersFront(page_size=2, statuses={f"{API_PATH}?page=1": 404})
+    front.referrers[(REPO, IMAGE)] = _flood(5)
+    async with _serving(front) as client:
+        with pytest.raises(BadContent, match="a later page of the referrers list answered 404"):
+            await _list(client, artifact_type=None)
+
+
 async def test_a_slow_registry_is_cut_at_the_fetch_deadline() -> None:
     front = ReferrersFront(delays={referrers_path(REPO, IMAGE): 30.0})
     async with _serving(front) as client:
@@ -250,9 +261,6 @@ async def test_a_malformed_tag_index_names_the_reason() -> None:
 
 
 # --- the API and the tag at once, and the memory of a missing API --------------------------
-
-API_PATH = referrers_path(REPO, IMAGE)
-TAG_GET = f"GET /v2/{REPO}/manifests/{referrers_tag(IMAGE)}"
 
 
 @asynccontextmanager

@@ -12,7 +12,8 @@ in-memory ``manifests`` and ``blobs`` (loopback tests with no test bed).
 Knobs for hostile registries: ``api`` (False: the referrers path is the upstream's, which
 docker-registry answers with 404, or without one a 404 as a registry without the API answers),
 ``filtering`` (False: the filter is ignored), ``link`` (rewrites each ``Link`` target),
-``statuses``, ``bodies`` (a 200 with these bytes) and ``delays`` per path. Serve it with
+``statuses`` (per path, or ``path?query``), ``bodies`` (a 200 with these bytes) and ``delays``
+per path. Serve it with
 ``tests.loopback.servers.serve_https``.
 """
 
@@ -147,8 +148,9 @@ class ReferrersFront:
     async def _answer(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytearray
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        if path in self.statuses:
-            return self.statuses[path], [], b'{"errors":[{"code":"SCRIPTED"}]}'
+        status = self.statuses.get(path) or self.statuses.get(f"{path}?{query}")
+        if status is not None:
+            return status, [], b'{"errors":[{"code":"SCRIPTED"}]}'
         if path in self.bodies:
             return 200, [("content-type", OCI_INDEX)], self.bodies[path]
         referrers = _REFERRERS.fullmatch(path)

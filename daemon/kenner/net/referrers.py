@@ -201,9 +201,11 @@ async def _from_api(
             page = None if following is None else _path_and_query(following)
             if page in read:
                 raise BadContent(client.base + path, "the Link header leads back to a read page")
-    except NotFound:
-        if read != {path + query}:  # a later page vanished: not the "no API" answer
-            raise
+    except NotFound as error:
+        if read != {path + query}:
+            # A later page vanished: not the "no API" answer, and not "absent" either (a
+            # NotFound would reach the validator as a list that does not exist).
+            raise BadContent(error.url, "a later page of the referrers list answered 404") from None
         return None
     discovery = Discovery(API, selection.result(unread=page is not None))
     _log_leftovers(repository, digest, discovery)
