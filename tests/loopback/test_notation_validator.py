@@ -167,6 +167,27 @@ async def test_a_signature_for_another_manifest_does_not_count() -> None:
     assert "digest_mismatch" in verdict.reason
 
 
+async def test_a_remembered_404_reads_the_tag_alone_and_still_checks_every_referrer() -> None:
+    pki = _pki()
+    front = ReferrersFront(api=False)
+    signed = _publish(front)
+    _attach(front, signed, sign(pki, target=signed))
+    other = _publish(front, tag="v2", seed="other")
+    unsigned = _publish(front, tag="v3", seed="unsigned")
+    # v2's tag lists v1's signature (its subject is v1), as anyone who can push may write.
+    stolen = front.manifests[(REPO, referrers_tag(signed.digest))]
+    front.manifests[(REPO, referrers_tag(other.digest))] = stolen
+    async with _validating(front, {"default": _pem(pki)}) as (host, built):
+        assert await _validate(built, f"{host}/{REPO}:v1") == Trusted(signed.digest)
+        assert front.count("/referrers/") == 1  # the 404 beside v1's index: remembered
+        foreign = await _validate(built, f"{host}/{REPO}:v2")
+        missing = await _validate(built, f"{host}/{REPO}:v3")
+    assert front.count("/referrers/") == 1  # v2 and v3: the tag alone
+    assert isinstance(foreign, Untrusted)
+    assert f"the referrer's subject is {signed.digest}" in foreign.reason
+    assert missing == Untrusted(f"no Notation signature for {unsigned.digest} among its referrers")
+
+
 async def test_a_listed_signature_of_another_image_does_not_count() -> None:
     pki = _pki()
     front = ReferrersFront()
