@@ -71,14 +71,14 @@ BY_DIGEST = Design(
     len(REPOSITORIES), 1, f"1 per image (read the signature manifest) x {len(REPOSITORIES)}"
 )
 # Issue 15: per image the referrers tag, the referrer manifest, the bundle: three dependent
-# requests, the images at once. Before them kenner asks the referrers API, which
-# docker-registry 2.8 does not have: its 404 for a path without a route leaves no line in the
-# registry's log, so that fourth round trip is not counted here.
+# requests, the images at once. Beside the tag (the same round) kenner asks the referrers API,
+# which docker-registry 2.8 does not have: its 404 for a path without a route leaves no line
+# in the registry's log, so that request is not counted here.
 BY_BUNDLE = Design(
     3 * len(REPOSITORIES),
     3,
-    "3 per image (the referrers tag, the referrer manifest, the bundle; the referrers API's "
-    f"404 is not logged by docker-registry) x {len(REPOSITORIES)}",
+    "3 per image (the referrers tag, the referrer manifest, the bundle; the referrers API, "
+    f"asked beside the tag, answers 404 unlogged) x {len(REPOSITORIES)}",
 )
 _VALIDATOR = "bench-cosign"
 # Longer than any run, so the warm rounds never see an expiry; the default is 300 s.

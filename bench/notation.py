@@ -42,13 +42,15 @@ from kenner.oci.manifest import OCI_MANIFEST
 NAME = "kenner notation @digest"
 IMAGE_TAG = "v1"
 # docs/notation.md: by digest, the image's manifest and the referrers list at once, then the
-# signature manifests, then the envelopes. Before the list kenner asks the referrers API;
-# docker-registry 2.8 leaves no log line for its 404, so that request is not counted.
+# signature manifests, then the envelopes. Beside the referrers tag (the same round) kenner
+# asks the referrers API; docker-registry 2.8 leaves no log line for its 404, so that request
+# is not counted.
 BY_DIGEST = Design(
     4 * len(REPOSITORIES),
     3,
     "4 per image (the image manifest beside the referrers tag, the signature manifest, the "
-    f"envelope; the referrers API's 404 is not logged by docker-registry) x {len(REPOSITORIES)}",
+    f"envelope; the referrers API, asked beside the tag, answers 404 unlogged) x "
+    f"{len(REPOSITORIES)}",
 )
 _VALIDATOR = "bench-notation"
 _WARM_TTL_S = 86_400  # longer than any run: the warm rounds never see an expiry

@@ -14,8 +14,8 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
    media type and size are the target descriptor every signature must name (by tag, the
    step's read gives them). Then every listed signature manifest by digest, then the
    envelope in its one ``application/jose+json`` or ``application/cose`` layer, each step for
-   all signatures at once: cold, three round trips by digest, four by tag (one more when the
-   registry has no referrers API);
+   all signatures at once: cold, three round trips by digest, four by tag (with or without a
+   referrers API: ``list_referrers`` asks it and the referrers tag at once);
 4. verifies every envelope for every root in use (``kenner.notation.verify_envelope``), a
    ``Compute`` need in a worker thread (a chain costs about a millisecond), at one clock
    reading (a ``Compute`` fact); failures the verification level only logs are logged once,
