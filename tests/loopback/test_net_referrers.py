@@ -22,7 +22,7 @@ from kenner.net.http import Fetcher
 from kenner.net.referrers import (
     API,
     TAG_SCHEMA,
-    NoApiMemory,
+    ApiMemory,
     fetch_blob,
     fetch_manifest_by_digest,
     fetch_referrer,
@@ -260,7 +260,7 @@ async def test_a_malformed_tag_index_names_the_reason() -> None:
             await _list(client)
 
 
-# --- the API and the tag at once, and the memory of a missing API --------------------------
+# --- the API and the tag at once, and what is learnt of the registry's API -----------------
 
 
 @asynccontextmanager
@@ -276,8 +276,8 @@ async def _serving_app(app: Any) -> AsyncIterator[RegistryClient]:
         yield RegistryClient(AuthSession(fetcher), server.base_url.removeprefix("https://"))
 
 
-def _without_query(request: str) -> str:
-    return request.split("?", 1)[0]
+def _rounds(gate: RoundGate) -> list[list[str]]:
+    return [sorted(request.split("?", 1)[0] for request in batch) for batch in gate.rounds]
 
 
 class _Clock:
@@ -292,35 +292,53 @@ async def test_without_the_api_its_404_and_the_tag_are_one_round_trip() -> None:
     front = ReferrersFront(api=False)
     bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
     _tag_lists(front, bundle)
-    no_api = NoApiMemory()
+    memory = ApiMemory()
     async with _gated(front) as (client, gate):
-        found = await _list(client, no_api=no_api)
-        assert [sorted(map(_without_query, r)) for r in gate.rounds] == [
-            [TAG_GET, f"GET {API_PATH}"]
-        ]
-        # Remembered: the next listing on this registry asks the tag alone.
+        found = await _list(client, memory=memory)
+        assert _rounds(gate) == [[TAG_GET, f"GET {API_PATH}"]]
+        assert memory.has_api(client.base) is False
+        # Learnt: the next listing on this registry asks the tag alone.
         gate.reset()
-        again = await _list(client, no_api=no_api)
-        assert gate.rounds == [[TAG_GET]]
+        again = await _list(client, memory=memory)
+        assert _rounds(gate) == [[TAG_GET]]
     assert found == again
     assert (found.source, [e.digest for e in found.listing.referrers]) == (
         TAG_SCHEMA,
         [bundle.digest],
     )
-    assert len(no_api) == 1
 
 
-async def test_with_the_api_it_and_the_tag_are_one_round_trip_and_nothing_is_remembered() -> None:
+async def test_with_the_api_it_and_the_tag_are_one_round_trip_then_the_api_alone() -> None:
     front = ReferrersFront()
     bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
-    no_api = NoApiMemory()
+    memory = ApiMemory()
     async with _gated(front) as (client, gate):
-        found = await _list(client, no_api=no_api)
-        assert [sorted(map(_without_query, r)) for r in gate.rounds] == [
-            [TAG_GET, f"GET {API_PATH}"]
-        ]
+        found = await _list(client, memory=memory)
+        assert _rounds(gate) == [[TAG_GET, f"GET {API_PATH}"]]
+        assert memory.has_api(client.base) is True
+        gate.reset()
+        again = await _list(client, memory=memory)
+        assert _rounds(gate) == [[f"GET {API_PATH}"]]
+    assert found == again
     assert (found.source, [e.digest for e in found.listing.referrers]) == (API, [bundle.digest])
-    assert len(no_api) == 0
+
+
+async def test_a_known_api_that_answers_404_is_followed_by_the_tag_as_before() -> None:
+    front = ReferrersFront()
+    bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
+    memory = ApiMemory()
+    async with _gated(front) as (client, gate):
+        await _list(client, memory=memory)
+        front.api = False  # the registry lost its API, and keeps the tag schema
+        _tag_lists(front, bundle)
+        gate.reset()
+        found = await _list(client, memory=memory)
+        assert _rounds(gate) == [[f"GET {API_PATH}"], [TAG_GET]]
+        assert memory.has_api(client.base) is False
+    assert (found.source, [e.digest for e in found.listing.referrers]) == (
+        TAG_SCHEMA,
+        [bundle.digest],
+    )
 
 
 async def test_the_apis_list_wins_over_the_tags() -> None:
@@ -355,26 +373,26 @@ async def test_where_the_api_spoke_the_tags_list_is_never_used(
     front: ReferrersFront, error: type[Exception], reason: str
 ) -> None:
     _tag_lists(front, _attach(front, referrer_manifest(IMAGE, b"bundle")))
-    no_api = NoApiMemory()
+    memory = ApiMemory()
     async with _serving(front) as client:
         with pytest.raises(error, match=reason):
-            await _list(client, no_api=no_api)
+            await _list(client, memory=memory)
     assert front.count(referrers_tag(IMAGE)) == 1  # asked, and its list dropped
-    assert len(no_api) == 0
+    assert len(memory) == 0
 
 
 async def test_a_slow_api_is_a_timeout_though_the_tag_answered() -> None:
     front = ReferrersFront(delays={API_PATH: 30.0})
     _tag_lists(front, _attach(front, referrer_manifest(IMAGE, b"bundle")))
-    no_api = NoApiMemory()
+    memory = ApiMemory()
     async with _serving(front) as client:
         started = time.monotonic()
         with pytest.raises(trio.TooSlowError):
             await list_referrers(
-                client, REPO, IMAGE, artifact_type=None, fetch_s=0.3, no_api=no_api
+                client, REPO, IMAGE, artifact_type=None, fetch_s=0.3, memory=memory
             )
         assert time.monotonic() - started < 5
-    assert len(no_api) == 0
+    assert len(memory) == 0
 
 
 async def test_a_slow_tag_does_not_hold_up_the_apis_answer() -> None:
@@ -388,65 +406,58 @@ async def test_a_slow_tag_does_not_hold_up_the_apis_answer() -> None:
     assert [e.digest for e in found.listing.referrers] == [bundle.digest]
 
 
+TAG_PATH = f"/v2/{REPO}/manifests/{referrers_tag(IMAGE)}"
+
+
 @pytest.mark.parametrize(
     ("tag_front", "error"),
     [
-        (
-            ReferrersFront(
-                api=False, statuses={f"/v2/{REPO}/manifests/{referrers_tag(IMAGE)}": 500}
-            ),
-            HttpStatusError,
-        ),
-        (
-            ReferrersFront(
-                api=False, delays={f"/v2/{REPO}/manifests/{referrers_tag(IMAGE)}": 30.0}
-            ),
-            trio.TooSlowError,
-        ),
+        (ReferrersFront(api=False, statuses={TAG_PATH: 500}), HttpStatusError),
+        (ReferrersFront(api=False, delays={TAG_PATH: 30.0}), trio.TooSlowError),
     ],
     ids=["500", "slow"],
 )
 async def test_after_the_apis_404_the_tags_failure_is_the_answer(
     tag_front: ReferrersFront, error: type[Exception]
 ) -> None:
-    no_api = NoApiMemory()
+    memory = ApiMemory()
     async with _serving(tag_front) as client:
         with pytest.raises(error):
             await list_referrers(
-                client, REPO, IMAGE, artifact_type=None, fetch_s=0.5, no_api=no_api
+                client, REPO, IMAGE, artifact_type=None, fetch_s=0.5, memory=memory
             )
-    assert len(no_api) == 0
+    assert len(memory) == 0
 
 
-async def test_a_404_is_remembered_only_beside_a_tag_index() -> None:
+async def test_a_404_is_learnt_only_beside_a_tag_index() -> None:
     # A registry with the API may answer 404 for a repository that does not exist: that must
     # not switch the registry to the tag schema (whose 404 would deny every image).
-    no_api = NoApiMemory()
+    memory = ApiMemory()
     async with _serving(ReferrersFront(api=False)) as client:
-        found = await _list(client, no_api=no_api)
+        found = await _list(client, memory=memory)
+        assert memory.has_api(client.base) is None
     assert found.listing.referrers == ()
-    assert len(no_api) == 0
 
 
-async def test_a_remembered_404_ends_with_its_expiry() -> None:
+async def test_a_learnt_404_ends_with_its_expiry() -> None:
     clock = _Clock()
-    no_api = NoApiMemory(ttl_s=900.0, clock=clock)
+    memory = ApiMemory(ttl_s=900.0, clock=clock)
     front = ReferrersFront(api=False)
     bundle = _attach(front, referrer_manifest(IMAGE, b"bundle"))
     _tag_lists(front, bundle)
     async with _serving(front) as client:
-        await _list(client, no_api=no_api)
+        await _list(client, memory=memory)
         clock.now = 899.9
-        await _list(client, no_api=no_api)
+        await _list(client, memory=memory)  # not a refresh: the expiry stays at 900
         assert front.count("/referrers/") == 1
-        # The registry gained the API (and no longer keeps the tag): asked again after 900 s.
+        # The registry gained the API (and no longer keeps the tag): asked again at 900 s.
         front.api = True
         front.manifests.pop((REPO, referrers_tag(IMAGE)))
         clock.now = 900.0
-        found = await _list(client, no_api=no_api)
+        found = await _list(client, memory=memory)
+        assert memory.has_api(client.base) is True
     assert front.count("/referrers/") == 2
     assert (found.source, [e.digest for e in found.listing.referrers]) == (API, [bundle.digest])
-    assert len(no_api) == 0
 
 
 # --- reading referrers and their blobs ------------------------------------------------------

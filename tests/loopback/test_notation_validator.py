@@ -167,7 +167,7 @@ async def test_a_signature_for_another_manifest_does_not_count() -> None:
     assert "digest_mismatch" in verdict.reason
 
 
-async def test_a_remembered_404_reads_the_tag_alone_and_still_checks_every_referrer() -> None:
+async def test_a_learnt_404_reads_the_tag_alone_and_still_checks_every_referrer() -> None:
     pki = _pki()
     front = ReferrersFront(api=False)
     signed = _publish(front)
@@ -179,7 +179,7 @@ async def test_a_remembered_404_reads_the_tag_alone_and_still_checks_every_refer
     front.manifests[(REPO, referrers_tag(other.digest))] = stolen
     async with _validating(front, {"default": _pem(pki)}) as (host, built):
         assert await _validate(built, f"{host}/{REPO}:v1") == Trusted(signed.digest)
-        assert front.count("/referrers/") == 1  # the 404 beside v1's index: remembered
+        assert front.count("/referrers/") == 1  # the 404 beside v1's index: learnt
         foreign = await _validate(built, f"{host}/{REPO}:v2")
         missing = await _validate(built, f"{host}/{REPO}:v3")
     assert front.count("/referrers/") == 1  # v2 and v3: the tag alone

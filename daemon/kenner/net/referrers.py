@@ -5,14 +5,17 @@
 spec forbids a 404 from one that has it), and the image index under the referrers tag schema
 (``sha256-<hex>``) is read instead: its 404, or a tag holding no OCI index, means no referrers.
 
-Scheduling, so that a registry without the API costs no dependent round trip: the API's first
-page and the tag are asked at once. The API's answer decides: a list is the answer (the tag's,
-whatever it is, is dropped and its request cancelled); any other failure than the first page's
-404 is the failure (the tag's list is never used where the API spoke); only its 404 lets the
-tag's answer (list, 404, or failure) through. A ``NoApiMemory`` remembers, per registry origin
-and for ``NO_API_TTL_S``, that the API answered 404 while the tag held an index in the same
-listing; until then, listings on that registry ask the tag alone. It only ever skips a request
-whose answer was a 404: what the tag lists is checked exactly as before.
+Scheduling, so that a registry without the API costs no dependent round trip: while kenner
+does not know whether a registry has the API, the API's first page and the tag are asked at
+once. The API's answer decides: a list is the answer (the tag's, whatever it is, is dropped and
+its request cancelled); any other failure than the first page's 404 is the failure (the tag's
+list is never used where the API spoke); only its 404 lets the tag's answer (list, 404, or
+failure) through. An ``ApiMemory`` remembers per registry origin, for ``API_MEMORY_TTL_S``,
+that the API answered a list (later listings ask the API alone) or that it answered 404 while
+the tag held an index (they ask the tag alone). Either way the same answer decides as without
+it: a known API that answers 404 is followed by the tag, as before (a round trip more, until
+the registry is learnt again); what the tag lists is checked exactly as before.
+
 ``fetch_referrer`` / ``fetch_manifest_by_digest`` / ``fetch_blob`` read what a list points at,
 capped in size (declared sizes over the cap are refused before any request; reading stops at
 the cap) and verified against the digest. The rules of the lists and manifests themselves
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit
@@ -62,10 +65,10 @@ log = logging.getLogger(__name__)
 
 API = "referrers API"
 TAG_SCHEMA = "referrers tag schema"
-#: How long a registry's 404 from the referrers API is remembered (docs/referrers.md).
-NO_API_TTL_S = 15 * 60.0
-#: Registries remembered at once; past this the oldest is forgotten (it is asked again).
-NO_API_MAX = 256
+#: How long whether a registry has the referrers API is remembered (docs/referrers.md).
+API_MEMORY_TTL_S = 15 * 60.0
+#: Registries remembered at once; past this the oldest is forgotten (it is asked both again).
+API_MEMORY_MAX = 256
 
 
 @attrs.frozen
@@ -76,47 +79,53 @@ class Discovery:
     listing: ReferrerList
 
 
-class NoApiMemory:
-    """Registry origins whose referrers API answered 404, each for ``ttl_s`` (bounded).
+class ApiMemory:
+    """Whether a registry origin has the referrers API, as last learnt, each for ``ttl_s``
+    (bounded; the oldest is forgotten first).
 
-    Recorded only when the same listing found an OCI index under the referrers tag: a registry
-    that has the API may still answer 404 for a repository that does not exist, and a Pod
-    naming one must not switch the whole registry to the tag schema (whose 404 denies every
-    image whose signatures only the API lists). Forgetting costs one request, never a round
-    trip, so the bound and the expiry are cheap.
+    Learnt from a listing: the API answered a list (it has the API), or it answered 404 while
+    the referrers tag held an OCI index (it has none). A 404 beside no index is not learnt: a
+    registry that has the API may still answer 404 for a repository that does not exist, and
+    a Pod naming one must not switch the whole registry to the tag schema (whose 404 denies
+    every image whose signatures only the API lists). Forgetting costs one request, never a
+    round trip, so the bound and the expiry are cheap.
     """
 
     def __init__(
         self,
         *,
-        ttl_s: float = NO_API_TTL_S,
-        max_entries: int = NO_API_MAX,
+        ttl_s: float = API_MEMORY_TTL_S,
+        max_entries: int = API_MEMORY_MAX,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._clock = clock
-        self._until: OrderedDict[str, float] = OrderedDict()
+        self._known: OrderedDict[str, tuple[bool, float]] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._until)
+        return len(self._known)
 
-    def lacks_api(self, origin: str) -> bool:
-        """Whether ``origin``'s API answered 404 less than ``ttl_s`` ago."""
-        until = self._until.get(origin)
-        if until is None:
-            return False
-        if until <= self._clock():
-            del self._until[origin]
-            return False
-        return True
+    def has_api(self, origin: str) -> bool | None:
+        """Whether ``origin`` has the API, as learnt less than ``ttl_s`` ago; None: unknown."""
+        known = self._known.get(origin)
+        if known is None:
+            return None
+        if known[1] <= self._clock():
+            del self._known[origin]
+            return None
+        return known[0]
 
-    def record(self, origin: str) -> None:
-        """Remember that ``origin``'s API answered 404 (now: the expiry starts again)."""
-        self._until.pop(origin, None)
-        while len(self._until) >= self._max_entries:
-            self._until.popitem(last=False)
-        self._until[origin] = self._clock() + self._ttl_s
+    def forget(self, origin: str) -> None:
+        """Forget what was learnt of ``origin`` (its API answered otherwise than expected)."""
+        self._known.pop(origin, None)
+
+    def learn(self, origin: str, has_api: bool) -> None:
+        """Remember for ``ttl_s`` from now whether ``origin`` has the API."""
+        self._known.pop(origin, None)
+        while len(self._known) >= self._max_entries:
+            self._known.popitem(last=False)
+        self._known[origin] = (has_api, self._clock() + self._ttl_s)
 
 
 async def list_referrers(
@@ -127,20 +136,45 @@ async def list_referrers(
     artifact_type: str | None,
     fetch_s: float,
     limit: int = REFERRERS_MAX,
-    no_api: NoApiMemory | None = None,
+    memory: ApiMemory | None = None,
 ) -> Discovery:
     """The referrers of ``digest`` in ``repository`` of ``artifact_type`` (None: any), bounded:
-    the API and the tag asked at once, or the tag alone when ``no_api`` remembers the API's
-    404 (see the module).
+    the API and the tag asked at once, or the one ``memory`` says the registry serves (see the
+    module).
 
     Raises:
         BadContent: a list, or its ``Link`` header, is unusable (``ReferrersError``'s reason).
         FetchError: a request failed (not the API's first 404).
         trio.TooSlowError: a request took longer than ``fetch_s``.
     """
+    from_api = partial(_from_api, client, repository, digest, artifact_type, fetch_s, limit)
     from_tag = partial(_from_tag, client, repository, digest, artifact_type, fetch_s, limit)
-    if no_api is not None and no_api.lacks_api(client.base):
+    known = None if memory is None else memory.has_api(client.base)
+    if known is False:
         return (await from_tag()).discovery
+    if known is True:
+        api = await from_api()
+        tag = None if api is not None else await from_tag()  # the API is gone: as before
+    else:
+        api, tag = await _api_beside_tag(from_api, from_tag)
+    if api is not None:
+        if memory is not None:
+            memory.learn(client.base, True)
+        return api
+    assert tag is not None
+    if memory is not None and tag.indexed:
+        memory.learn(client.base, False)
+    elif memory is not None:  # a 404 beside no index says nothing: both at once next time
+        memory.forget(client.base)
+    return tag.discovery
+
+
+async def _api_beside_tag(
+    from_api: Callable[[], Awaitable[Discovery | None]],
+    from_tag: Callable[[], Awaitable[_TagAnswer]],
+) -> tuple[Discovery | None, _TagAnswer | None]:
+    """The API's list, or after its 404 the tag's answer, both asked at once: the API's
+    failure is raised whatever the tag answered, the tag's only after the API's 404."""
     tag: list[_TagAnswer | KennerError | trio.TooSlowError] = []
     tag_scope = trio.CancelScope()
 
@@ -155,7 +189,7 @@ async def list_referrers(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(read_tag)
         try:
-            api = await _from_api(client, repository, digest, artifact_type, fetch_s, limit)
+            api = await from_api()
         except (KennerError, trio.TooSlowError) as error:
             api = error  # raised below, outside the nursery (which would wrap it in a group)
         if api is not None:  # the API spoke: the tag's answer is not needed
@@ -163,13 +197,11 @@ async def list_referrers(
     if isinstance(api, BaseException):
         raise api
     if api is not None:
-        return api
+        return api, None
     (answer,) = tag
     if isinstance(answer, BaseException):
         raise answer
-    if no_api is not None and answer.indexed:
-        no_api.record(client.base)
-    return answer.discovery
+    return None, answer
 
 
 async def _from_api(

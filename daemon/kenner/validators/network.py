@@ -16,7 +16,7 @@ import trio
 
 from kenner.net.auth import AuthSession
 from kenner.net.errors import NotFound
-from kenner.net.referrers import NoApiMemory, fetch_blob, fetch_referrer, list_referrers
+from kenner.net.referrers import ApiMemory, fetch_blob, fetch_referrer, list_referrers
 from kenner.oci.manifest import OCI_MANIFEST
 from kenner.oci.referrers import ArtifactDescriptor
 from kenner.validators.needs import Blob, Manifest, Need, Referrer, Referrers, TufRole
@@ -55,11 +55,11 @@ class NotaryServer:
 @attrs.frozen
 class ValidatorNetwork:
     """The registries (cosign, referrers) and the Notary server (notaryv1) one validator
-    reads, and the registries whose referrers API it found missing (``no_api``)."""
+    reads, and what it learnt of their referrers API (``referrers_api``)."""
 
     registries: RegistryAccess | None = None
     notary: NotaryServer | None = None
-    no_api: NoApiMemory = attrs.field(factory=NoApiMemory, eq=False)
+    referrers_api: ApiMemory = attrs.field(factory=ApiMemory, eq=False)
 
     def host(self, need: Need[Any]) -> str:
         if isinstance(need, TufRole):
@@ -107,7 +107,7 @@ class ValidatorNetwork:
                 need.digest,
                 artifact_type=need.artifact_type,
                 fetch_s=fetch_s,
-                no_api=self.no_api,
+                memory=self.referrers_api,
             )
         entry = ArtifactDescriptor(OCI_MANIFEST, need.digest, need.size)
         return await fetch_referrer(
