@@ -9,7 +9,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kenner.timestamp import TimestampError, parse_timestamp_response, verify_timestamp_token
+from kenner.timestamp.errors import TimestampError
+from kenner.timestamp.parse import parse_timestamp_response
+from kenner.timestamp.verify import verify_timestamp_token
 from tests.support.tsa import make_tsa, response, stamp
 
 _TSA = make_tsa()

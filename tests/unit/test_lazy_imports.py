@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -131,3 +132,31 @@ policy:
         "kenner.notation",
         "kenner.timestamp",
     }
+
+
+@pytest.mark.parametrize("with_tsa", [False, True])
+def test_notation_loads_asn1crypto_only_for_a_tsa_root(tmp_path: Path, with_tsa: bool) -> None:
+    ca = _block(trustme.CA().cert_pem.bytes().decode("ascii"))
+    tsa = (
+        f"""\
+        tsCert: |
+{_block(trustme.CA().cert_pem.bytes().decode("ascii"))}
+"""
+        if with_tsa
+        else ""
+    )
+    config = f"""\
+validators:
+  - name: notation
+    type: notation
+    trustRoots:
+      - name: default
+        cert: |
+{ca}
+{tsa}policy:
+  - {{pattern: "registry.example/*:*", validator: notation}}
+"""
+    loaded = _loaded(tmp_path, config)
+    assert "kenner.validators.notation" in loaded
+    assert ("asn1crypto" in loaded) is with_tsa
+    assert not loaded & {"cbor2", "coredis", "nacl", "kenner.sigstore", "kenner.tuf.keys"}

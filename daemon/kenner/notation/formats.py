@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kenner.notation import cose, jws
+from kenner.notation import jws
 from kenner.notation.envelope import (
     COSE_MEDIA_TYPE,
     JWS_MEDIA_TYPE,
@@ -25,5 +25,7 @@ def parse_envelope(media_type: str, raw: bytes) -> Envelope:
     if media_type == JWS_MEDIA_TYPE:
         return jws.parse(raw)
     if media_type == COSE_MEDIA_TYPE:
+        from kenner.notation import cose  # cbor2 loads with the first COSE envelope
+
         return cose.parse(raw)
     fail(f"the envelope media type {quote(media_type)} is not supported")

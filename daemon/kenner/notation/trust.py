@@ -21,7 +21,7 @@ from cryptography import x509
 from kenner.errors import KennerError
 from kenner.notation.identity import IdentityError, parse_identities
 from kenner.notation.verify import STORE_CA, STORE_FOR_SCHEME, TrustRoot
-from kenner.timestamp import TimestampError, check_trust_roots
+from kenner.timestamp.errors import TimestampError
 
 _CRL_BLOCK = re.compile(
     rb"-----BEGIN X509 CRL-----[A-Za-z0-9+/=\s]+-----END X509 CRL-----", re.ASCII
@@ -57,6 +57,8 @@ def load_trust_root(
     certificates = _certificates(cert, "cert")
     tsa = _certificates(ts_cert, "tsCert") if ts_cert is not None else ()
     if tsa:
+        from kenner.timestamp.verify import check_trust_roots  # asn1crypto: only with a tsCert
+
         try:
             check_trust_roots(tsa)
         except TimestampError as error:

@@ -46,7 +46,7 @@ from kenner.notation.identity import TrustedIdentities
 from kenner.notation.levels import Level, enforced
 from kenner.notation.payload import Target, check_target
 from kenner.notation.revocation import revocation_problem
-from kenner.timestamp import TimestampError, verify_timestamp_token
+from kenner.timestamp.errors import TimestampError
 
 STORE_CA = "ca"
 STORE_SIGNING_AUTHORITY = "signingAuthority"
@@ -159,6 +159,8 @@ def _authentic_time(
         return None, validity_problem(chain, now, now)
     if envelope.timestamp is None:
         return None, "no timestamp countersignature was found in the signature envelope"
+    from kenner.timestamp.verify import verify_timestamp_token  # asn1crypto: the first timestamp
+
     try:
         stamped = verify_timestamp_token(
             envelope.timestamp, message=envelope.signature, trusted_roots=root.tsa_certificates

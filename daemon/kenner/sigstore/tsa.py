@@ -23,7 +23,8 @@ def check_timestamp(response: bytes, message: bytes, authority: Authority) -> da
     Raises:
         TimestampError: the response or its token does not verify.
     """
-    from kenner.timestamp import parse_timestamp_response, verify_timestamp_token
+    from kenner.timestamp.parse import parse_timestamp_response
+    from kenner.timestamp.verify import verify_timestamp_token
 
     token = parse_timestamp_response(response)
     verified = verify_timestamp_token(

@@ -3,19 +3,8 @@
 Pure: no I/O. Both Notation (a bare TimeStampToken in the unsigned header
 ``io.cncf.notary.timestampSignature``) and Sigstore bundles (DER TimeStampResp in
 ``signedTimestamp``) use it. ``kenner.timestamp.verify`` states the rules.
+
+The names live in their modules (``errors``, ``parse``, ``verify``); this package imports none
+of them. ``parse`` and ``verify`` load asn1crypto (5 MB of memory), so their users import them
+where a timestamp is first read, and ``errors`` alone is light.
 """
-
-from __future__ import annotations
-
-from kenner.timestamp.errors import Reason, TimestampError
-from kenner.timestamp.parse import parse_timestamp_response
-from kenner.timestamp.verify import VerifiedTimestamp, check_trust_roots, verify_timestamp_token
-
-__all__ = [
-    "Reason",
-    "TimestampError",
-    "VerifiedTimestamp",
-    "check_trust_roots",
-    "parse_timestamp_response",
-    "verify_timestamp_token",
-]

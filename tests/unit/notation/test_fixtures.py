@@ -23,7 +23,7 @@ from kenner.notation.formats import parse_envelope
 from kenner.notation.levels import Level
 from kenner.notation.payload import Target
 from kenner.notation.verify import Policy, TrustRoot, Verified, verify_envelope
-from kenner.timestamp import check_trust_roots
+from kenner.timestamp.verify import check_trust_roots
 from tests.shared import connaisseur_fixtures
 from tests.unit.timestamp.realdata import notation_fixtures, trust_store
 

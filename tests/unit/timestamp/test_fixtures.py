@@ -10,7 +10,8 @@ import datetime
 
 import pytest
 
-from kenner.timestamp import Reason, TimestampError, check_trust_roots, verify_timestamp_token
+from kenner.timestamp.errors import Reason, TimestampError
+from kenner.timestamp.verify import check_trust_roots, verify_timestamp_token
 from tests.unit.timestamp.realdata import notation_fixtures, timestamp_and_signature, trust_store
 
 _UTC = datetime.UTC

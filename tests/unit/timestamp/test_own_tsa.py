@@ -8,13 +8,9 @@ from typing import Any
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from kenner.timestamp import (
-    Reason,
-    TimestampError,
-    parse_timestamp_response,
-    verify_timestamp_token,
-)
-from kenner.timestamp.parse import MAX_TOKEN_BYTES
+from kenner.timestamp.errors import Reason, TimestampError
+from kenner.timestamp.parse import MAX_TOKEN_BYTES, parse_timestamp_response
+from kenner.timestamp.verify import verify_timestamp_token
 from tests.support.tsa import DAY, NOW, Tsa, make_tsa, response, stamp
 
 MESSAGE = b"the signature value of an envelope"
