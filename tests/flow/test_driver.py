@@ -21,8 +21,9 @@ from kenner.config.model import RuleOptions
 from kenner.net.cache import CacheStatistics, TtlCache, unwrap
 from kenner.net.errors import FetchError
 from kenner.net.loader import CachedLoader, Loaded
+from kenner.oci.dockerconfig import RegistryLogins
 from kenner.validators.base import Ask
-from kenner.validators.driver import MAX_CONCURRENT, Driver, Links, NeedCache
+from kenner.validators.driver import MAX_CONCURRENT, MAX_REMEMBERED, Driver, Links, NeedCache
 from kenner.validators.needs import Blob, Compute, Derived, Facts, Need, Needs
 
 LOAD_S = 1.0
@@ -68,6 +69,9 @@ class TwoStep:
     """Trusted('<digest>') when the tag's digest has a signer; the failure's text otherwise."""
 
     name = "two-step"
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
 
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         try:
@@ -212,12 +216,18 @@ async def test_an_unexpected_error_is_raised_but_not_remembered(
 class AsksTwice:
     name = "asks-twice"
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
+
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         return Needs.of(blob("tag:v1"))  # whatever it was given
 
 
 class AsksNothing:
     name = "asks-nothing"
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
 
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         return Needs(())
@@ -264,6 +274,9 @@ class Derives:
     """Trusted with a digest derived from two fetches and a computation (``Derived``)."""
 
     name: str = "derives"
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
 
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         need = Joined(ask.image.tag)
@@ -320,6 +333,9 @@ class ManyBlobs:
     count: int
     name: str = "many"
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
+
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         needs = [blob(f"sha256:{n}") for n in range(self.count)]
         missing = [need for need in needs if facts.get(need) is None]
@@ -352,3 +368,124 @@ async def test_needs_asked_together_are_met_at_most_max_concurrent_at_a_time(
     assert await driver.answer(IMAGE, OPTIONS) == Trusted()
     assert network.most == MAX_CONCURRENT
     assert trio.current_time() - start == -(-100 // MAX_CONCURRENT) * LOAD_S
+
+
+@attrs.define
+class CountedSteps(TwoStep):
+    """TwoStep, counting its steps; ``pure`` is what ``reuses_verdict`` answers."""
+
+    pure: bool = True
+    steps: int = 0
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return self.pure
+
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        self.steps += 1
+        return super().step(ask, facts)
+
+
+async def test_a_warm_verdict_is_given_again_without_the_step_while_its_facts_stand(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    counted = CountedSteps()
+    r = rig(background, counted)
+    loaded = await r.driver.answer(IMAGE, OPTIONS)
+    assert r.driver.answer_now(IMAGE, OPTIONS) == loaded  # the step runs once more, and is kept
+    steps = counted.steps
+    for _ in range(3):
+        assert r.driver.answer_now(IMAGE, OPTIONS) == loaded
+    assert counted.steps == steps
+    # Counted as the step's answers would be: both facts, each time.
+    assert r.statistics() == _stats(hits=2 * 4, misses=2, size=2)
+
+
+async def test_a_remembered_verdict_ends_with_any_fact_it_came_from(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    """The tag expires and is loaded again pointing elsewhere: the old verdict is not given."""
+    table = dict(TABLE)
+    counted = CountedSteps()
+    r = rig(background, counted, table=table)
+    assert await r.driver.answer(IMAGE, OPTIONS) == Trusted("sha256:aaa")
+    assert r.driver.answer_now(IMAGE, OPTIONS) == Trusted("sha256:aaa")
+    table["tag:v1"] = b"sha256:bbb"  # moved to an unsigned digest
+    autojump_clock.jump(61.0)  # past the ttl of both facts
+    assert r.driver.answer_now(IMAGE, OPTIONS) is None
+    assert await r.driver.answer(IMAGE, OPTIONS) == Untrusted(
+        "denied: registry.kenner.test/sha256:bbb: not there"
+    )
+    assert r.driver.answer_now(IMAGE, OPTIONS) == Untrusted(
+        "denied: registry.kenner.test/sha256:bbb: not there"
+    )
+
+
+async def test_a_fact_loaded_again_unexpired_still_ends_the_remembered_verdict(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    """Identity, not equality: a new cache entry, even of the same value, runs the step."""
+    counted = CountedSteps()
+    r = rig(background, counted)
+    await r.driver.answer(IMAGE, OPTIONS)
+    assert r.driver.answer_now(IMAGE, OPTIONS) is not None
+    steps = counted.steps
+    r.cache.put(blob("sha256:aaa"), b"alice")  # the same signer, loaded anew
+    assert r.driver.answer_now(IMAGE, OPTIONS) == Trusted("sha256:aaa")
+    assert counted.steps == steps + 1
+
+
+async def test_no_verdict_is_remembered_for_a_clock_reading_step_pull_logins_or_other_options(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery
+) -> None:
+    counted = CountedSteps(pure=False)
+    r = rig(background, counted)
+    await r.driver.answer(IMAGE, OPTIONS)
+    steps = counted.steps
+    for _ in range(3):
+        assert r.driver.answer_now(IMAGE, OPTIONS) == Trusted("sha256:aaa")
+    assert counted.steps == steps + 3
+
+    counted = CountedSteps()
+    r = rig(background, counted)
+    await r.driver.answer(IMAGE, OPTIONS)
+    steps = counted.steps
+    logins = RegistryLogins()
+    for _ in range(3):
+        assert r.driver.answer_now(IMAGE, OPTIONS, logins) == Trusted("sha256:aaa")
+    assert counted.steps == steps + 3
+    r.driver.answer_now(IMAGE, OPTIONS)  # remembered for these options ...
+    steps = counted.steps
+    equal_but_other = RuleOptions()  # ... a reload's rule is another object, even if equal
+    assert equal_but_other == OPTIONS
+    assert r.driver.answer_now(IMAGE, equal_but_other) == Trusted("sha256:aaa")
+    assert counted.steps == steps + 1
+
+
+@attrs.define
+class CountedFixed:
+    """Trusted for every image, from no fact: what the bound test remembers."""
+
+    name: str = "fixed"
+    steps: int = 0
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
+
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        self.steps += 1
+        return Trusted()
+
+
+async def test_at_most_max_remembered_verdicts_the_oldest_forgotten_first(
+    background: trio.Nursery,
+) -> None:
+    counted = CountedFixed()
+    r = rig(background, counted)
+    images = [parse_image(f"{REGISTRY}/team/app:v{n}") for n in range(MAX_REMEMBERED + 1)]
+    for image in images:
+        r.driver.answer_now(image, OPTIONS)
+    steps = counted.steps
+    r.driver.answer_now(images[-1], OPTIONS)  # still remembered
+    assert counted.steps == steps
+    r.driver.answer_now(images[0], OPTIONS)  # the oldest, forgotten
+    assert counted.steps == steps + 1

@@ -46,6 +46,9 @@ class FirstBundle:
     def __init__(self, registry: str) -> None:
         self.registry = registry
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
+
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         listed = Referrers(self.registry, REPO, IMAGE_DIGEST, BUNDLE_TYPE, None)
         try:

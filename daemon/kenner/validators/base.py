@@ -20,6 +20,10 @@ Rules for ``step``:
   a bug: the driver's caller denies the image as an internal error.
 - It may keep in-memory state that outlives requests only where verification needs it (the
   Notary rollback memory, updated from a derivation).
+- ``reuses_verdict(ask)`` says whether the step's answer to ``ask`` depends on nothing but
+  ``ask`` and the facts (no clock, no state of its own). Where it does, the driver may give the
+  same verdict again, without the step, while every fact it read is still the very same cache
+  entry (``kenner.validators.driver``).
 """
 
 from __future__ import annotations
@@ -53,4 +57,8 @@ class Validator(Protocol):
 
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         """The verdict for ``ask`` from ``facts``, or what is missing to reach it."""
+        ...
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        """Whether ``step(ask, facts)`` is a function of ``ask`` and ``facts`` alone."""
         ...

@@ -237,6 +237,10 @@ class CosignValidator:
     def name(self) -> str:
         return self._config.name
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        """Unless the rule has attestations: their ``maxAge`` reads the clock in the step."""
+        return not ask.options.attestations
+
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         image, options = ask.image, ask.options
         need = self._requirement(options)

@@ -32,6 +32,12 @@ Rules:
   siblings).
 - A step that asks again for a fact it was given, or returns ``Needs`` without a need, is a
   bug (it would loop): ``RuntimeError``.
+- ``answer_now`` remembers a verdict with the cache entries it came from, for an ask without
+  pull-secret logins whose validator ``reuses_verdict``. While each of those entries is still
+  the live one (the same object: not expired, evicted or loaded again), the verdict is given
+  again without the step, counted as the same hits; otherwise the step runs. So the memory
+  never outlives a fact, and a reload that builds the validator anew starts it empty. At most
+  ``MAX_REMEMBERED`` verdicts, the oldest forgotten first.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ from kenner.validators.network import Network
 
 V = TypeVar("V")
 MAX_CONCURRENT = 16  # needs met at once for one step
+MAX_REMEMBERED = 4096  # answer_now's verdicts, with the cache entries each came from
 Outcome = Cached[Any] | CachedFailure
 NeedCache = CachedLoader[Need[Any], Any]
 
@@ -109,6 +116,9 @@ class Driver:
         self.validator = validator
         self._links = links
         self._fetches: collections.Counter[tuple[str, str]] = collections.Counter()
+        # (image, id of the rule's options) -> _Remembered; the entry holds the options object,
+        # so no other object can take its id while the entry lives.
+        self._remembered: dict[tuple[ImageRef, int], _Remembered] = {}
 
     @property
     def name(self) -> str:
@@ -136,12 +146,28 @@ class Driver:
         if self._links is None:  # a validator without needs (static): no facts to look at
             answer = self.validator.step(Ask(image, options, pull_logins), _NO_FACTS)
             return None if isinstance(answer, Needs) else answer
-        facts = _Peeked(self._links.loader)
-        answer = self.validator.step(Ask(image, options, pull_logins), facts)
+        loader = self._links.loader
+        ask = Ask(image, options, pull_logins)
+        key = (image, id(options))
+        remembered = self._remembered.get(key) if pull_logins is None else None
+        if remembered is not None and remembered.still_holds(options, loader):
+            for need, _ in remembered.facts:
+                loader.record_hit(need)
+            return remembered.verdict
+        facts = _Peeked(loader)
+        answer = self.validator.step(ask, facts)
         if isinstance(answer, Needs):
             return None
         facts.record_hits()
+        if pull_logins is None and self.validator.reuses_verdict(ask):
+            self._remember(key, _Remembered(options, answer, facts.read()))
         return answer
+
+    def _remember(self, key: tuple[ImageRef, int], remembered: _Remembered) -> None:
+        self._remembered.pop(key, None)
+        if len(self._remembered) >= MAX_REMEMBERED:
+            del self._remembered[next(iter(self._remembered))]
+        self._remembered[key] = remembered
 
     async def answer(
         self, image: ImageRef, options: RuleOptions, pull_logins: RegistryLogins | None = None
@@ -267,17 +293,36 @@ class _Peeked:
 
     def __init__(self, loader: NeedCache) -> None:
         self._loader = loader
-        self._used: list[Need[Any]] = []
+        self._used: list[tuple[Need[Any], Outcome]] = []
 
     def get(self, need: Need[V]) -> Cached[V] | CachedFailure | None:
         outcome = self._loader.peek(need)
         if outcome is not None:
-            self._used.append(need)
+            self._used.append((need, outcome))
         return outcome
 
     def record_hits(self) -> None:
-        for need in self._used:
+        for need, _ in self._used:
             self._loader.record_hit(need)
+
+    def read(self) -> tuple[tuple[Need[Any], Outcome], ...]:
+        """Each fact the step was given, with the cache entry's outcome it was given."""
+        return tuple(self._used)
+
+
+@attrs.frozen
+class _Remembered:
+    """A verdict of ``answer_now`` and the facts it came from (see the module)."""
+
+    options: RuleOptions
+    verdict: Verdict
+    facts: tuple[tuple[Need[Any], Outcome], ...]
+
+    def still_holds(self, options: RuleOptions, loader: NeedCache) -> bool:
+        """Whether the rule's options are the same object and every fact the same entry."""
+        return options is self.options and all(
+            loader.peek(need) is outcome for need, outcome in self.facts
+        )
 
 
 class _Nothing:

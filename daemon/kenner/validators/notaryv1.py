@@ -101,6 +101,11 @@ class NotaryV1Validator:
     def name(self) -> str:
         return self._config.name
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        """Always: expiry and rollback are checked where the trust data is verified (a
+        derivation, cached no longer than the data is valid)."""
+        return True
+
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         """The verdict from the repository's verified trust data, or the need for it."""
         image, options = ask.image, ask.options

@@ -141,6 +141,10 @@ class NotationValidator:
     def name(self) -> str:
         return self._config.name
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        """Always: the clock is read where the envelopes are verified (a cached derivation)."""
+        return True
+
     def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
         image, options = ask.image, ask.options
         need = self._requirement(options)

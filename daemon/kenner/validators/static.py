@@ -28,5 +28,9 @@ class StaticValidator:
     def name(self) -> str:
         return self.config.name
 
+    def reuses_verdict(self, ask: Ask) -> bool:
+        """Always: the verdict is fixed by the configuration."""
+        return True
+
     def step(self, ask: Ask, facts: Facts) -> Verdict:
         return self._verdict  # needs nothing
