@@ -268,6 +268,8 @@ class Signing:
     # Rekor v2: a dsse 0.0.2 entry without SET, dated by a timestamp of ``tsa`` at
     # ``stamped_at`` (a Rekor v1 bundle gets that timestamp too when ``tsa`` is set).
     rekor_v2: bool = False
+    # Rekor v1 entry kind: ``dsse`` 0.0.1 (cosign v3) or ``intoto`` 0.0.2 (cosign v2 attest)
+    rekor_kind: str = "dsse"
     tsa: Tsa | None = None
     stamped_at: datetime = SIGNED_AT
 
@@ -287,7 +289,8 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
     """The bundle cosign v3 would attach to the image; ``spoil`` keys change one part:
     ``payload`` (bytes signed, another shipped), ``proof_hash`` (a flipped path hash),
     ``checkpoint_signer`` (a key of another log), ``forged_cosignature`` (a second, bad
-    signature under the log's name and key id)."""
+    signature under the log's name and key id), ``body`` (a function that changes the body's
+    dict before it is logged)."""
     payload = signing.statement()
     signature = signing.key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
     if signing.keyed:
@@ -301,21 +304,9 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
         material = {"certificate": {"rawBytes": _b64(_der(certificate))}}
     if signing.rekor_v2:
         return _rekor_v2_bundle(signing, payload, signature, material, spoil)
-    body = json.dumps(
-        {
-            "apiVersion": "0.0.1",
-            "kind": "dsse",
-            "spec": {
-                "envelopeHash": {"algorithm": "sha256", "value": "00" * 32},
-                "payloadHash": {
-                    "algorithm": "sha256",
-                    "value": hashlib.sha256(payload).hexdigest(),
-                },
-                "signatures": [{"signature": _b64(signature), "verifier": _b64(pem)}],
-            },
-        },
-        separators=(",", ":"),
-    ).encode()
+    document = _rekor_v1_body(signing.rekor_kind, payload, signature, pem)
+    spoiled = spoil.get("body", lambda same: same)(document)
+    body = json.dumps(spoiled, separators=(",", ":")).encode()
     log = signing.log
     for number in range(signing.earlier_entries):
         log.append(f"earlier entry {number} {len(log.leaves)}".encode())
@@ -335,7 +326,7 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
                 {
                     "logIndex": str(index),
                     "logId": {"keyId": _b64(log.log_id)},
-                    "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+                    "kindVersion": {"kind": document["kind"], "version": document["apiVersion"]},
                     "integratedTime": str(integrated),
                     "inclusionPromise": {
                         "signedEntryTimestamp": _b64(log.set(body, integrated, index))
@@ -362,6 +353,33 @@ def cosign_v3_bundle(signing: Signing, **spoil: Any) -> dict[str, Any]:
             "payload": _b64(shipped),
             "payloadType": IN_TOTO_PAYLOAD_TYPE,
             "signatures": [{"sig": _b64(signature), "keyid": ""}],
+        },
+    }
+
+
+def _rekor_v1_body(kind: str, payload: bytes, signature: bytes, pem: bytes) -> dict[str, Any]:
+    """The canonicalized body Rekor v1 logs for a DSSE envelope, as ``kind``."""
+    payload_hash = {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}
+    if kind == "intoto":
+        # intoto 0.0.2: the signature's base64 text is encoded again, the signer is a PEM;
+        # ``hash`` (of the submitted envelope JSON) is any digest, as kenner cannot check it
+        envelope = {
+            "payloadType": IN_TOTO_PAYLOAD_TYPE,
+            "signatures": [{"sig": _b64(_b64(signature).encode()), "publicKey": _b64(pem)}],
+        }
+        content = {
+            "envelope": envelope,
+            "hash": {"algorithm": "sha256", "value": "11" * 32},
+            "payloadHash": payload_hash,
+        }
+        return {"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": content}}
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": "00" * 32},
+            "payloadHash": payload_hash,
+            "signatures": [{"signature": _b64(signature), "verifier": _b64(pem)}],
         },
     }
 

@@ -16,9 +16,11 @@ and signer (else a valid entry of someone else's signature could be replayed):
   (the envelope hash is not checked: the envelope JSON has no canonical form);
 * ``hashedrekord`` 0.0.2 (Rekor v2): digest and algorithm of the artifact, or of the DSSE PAE
   for an envelope, the signature and the signer's DER;
-* ``dsse`` 0.0.2 (Rekor v2): the payload's digest and the envelope's signatures.
+* ``dsse`` 0.0.2 (Rekor v2): the payload's digest and the envelope's signatures;
+* ``intoto`` 0.0.2 (cosign v2 ``attest``): the payload type, the payload's SHA-256, the
+  envelope's signatures (encoded twice) with the signer's PEM (``kenner.sigstore.intoto``).
 
-Other kinds (``intoto``, ``rekord``, ...) are refused.
+Other kinds (``rekord``, ``intoto`` 0.0.1, ...) are refused.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from kenner.sigstore.checkpoint import parse_checkpoint, verify_checkpoint
 from kenner.sigstore.dsse import pae
 from kenner.sigstore.errors import BundleError, quoted
 from kenner.sigstore.fields import Reader
+from kenner.sigstore.intoto import check_intoto_v2
 from kenner.sigstore.merkle import verify_inclusion
 from kenner.sigstore.trustroot import LogKey, TrustedRoot
 
@@ -158,6 +161,8 @@ def _check_body(
             return _v2_signature(data, content.signatures[0].sig, signer)
         if (kind, version) == ("dsse", "0.0.2"):
             return _dsse_v2(_r.obj(spec, "dsseV002", "spec"), content, signer)
+        if (kind, version) == ("intoto", "0.0.2"):
+            return check_intoto_v2(spec, content, signer.der)
     raise BundleError(f"log entries of kind {quoted(kind)} {quoted(version)} are not supported")
 
 
