@@ -489,3 +489,57 @@ async def test_at_most_max_remembered_verdicts_the_oldest_forgotten_first(
     assert counted.steps == steps
     r.driver.answer_now(images[0], OPTIONS)  # the oldest, forgotten
     assert counted.steps == steps + 1
+
+
+class SlowSigner(ScriptedNetwork):
+    """The signer blob takes twice as long as any other fetch."""
+
+    async def fetch(self, need: Need[Any], fetch_s: float) -> object:
+        if isinstance(need, Blob) and need.digest == "sha256:aaa":
+            await trio.sleep(LOAD_S)
+        return await super().fetch(need, fetch_s)
+
+
+@attrs.define
+class JudgesLater:
+    """Asks for a signer and, beside it, a fact judged only after it (as cosign asks for
+    attestations beside signatures); the verdict names the first failure it judges."""
+
+    later: bool
+    name: str = "judges-later"
+
+    def reuses_verdict(self, ask: Ask) -> bool:
+        return True
+
+    def step(self, ask: Ask, facts: Facts) -> Verdict | Needs:
+        signer, extra = blob("sha256:aaa"), blob("tag:gone")
+        signed, added = facts.get(signer), facts.get(extra)
+        if signed is None or added is None:
+            return Needs((signer, extra), later=frozenset({extra} if self.later else ()))
+        try:
+            name = unwrap(signed)
+        except Unreachable as error:
+            return Untrusted(f"signer: {error}")
+        try:
+            unwrap(added)
+        except Unreachable as error:
+            return Untrusted(f"then: {error}")
+        return Trusted(repr(name))
+
+
+@pytest.mark.parametrize("later", [True, False])
+async def test_a_need_judged_later_fails_without_ending_the_wait_for_the_others(
+    autojump_clock: trio.testing.MockClock, background: trio.Nursery, later: bool
+) -> None:
+    cache: TtlCache[Any, Any] = TtlCache(ttl_s=60.0, failure_ttl_s=5.0, max_entries=10)
+    loader: NeedCache = CachedLoader(cache, background, work_deadline_s=30.0)
+    driver = Driver(JudgesLater(later), Links(SlowSigner(TABLE), loader, fetch_s=10.0))
+    start = trio.current_time()
+    verdict = await driver.answer(IMAGE, OPTIONS)
+    gone = f"{REGISTRY}/tag:gone: not there"
+    if later:  # the signer keeps its own outcome, judged first
+        assert verdict == Untrusted(f"then: {gone}")
+        assert trio.current_time() - start == 2 * LOAD_S
+    else:  # the first failure ends the wait for the signer, which gets that failure
+        assert verdict == Untrusted(f"signer: {gone}")
+        assert trio.current_time() - start == LOAD_S

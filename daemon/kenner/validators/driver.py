@@ -29,7 +29,8 @@ Rules:
 - Needs asked together are met concurrently, at most ``MAX_CONCURRENT`` at a time (a hostile
   signature manifest may name thousands of payload blobs); the first failure among them ends
   the wait for the others, which get the same failure (a failing role fetch cancels its
-  siblings).
+  siblings). A failure of a need the step judges later (``Needs.later``) ends no wait: the
+  others keep their own outcomes.
 - A step that asks again for a fact it was given, or returns ``Needs`` without a need, is a
   bug (it would loop): ``RuntimeError``.
 - ``answer_now`` remembers a verdict with the cache entries it came from, for an ask without
@@ -43,7 +44,7 @@ Rules:
 from __future__ import annotations
 
 import collections
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 import attrs
@@ -177,7 +178,7 @@ class Driver:
             answer = self.validator.step(ask, facts)
             if not isinstance(answer, Needs):
                 return answer
-            await _meet(answer.needs, facts, self._shared)
+            await _meet(answer, facts, self._shared)
 
     async def _shared(self, need: Need[Any]) -> Outcome:
         """The cached outcome of ``need``, else that of its one load for every caller."""
@@ -215,7 +216,7 @@ class Driver:
             answer = need.derive(facts)
             if isinstance(answer, Loaded):
                 return answer
-            await _meet(answer.needs, facts, self._alone)
+            await _meet(answer, facts, self._alone)
 
     async def _fetch(self, need: Need[Any]) -> object:
         links = self._require_links()
@@ -239,12 +240,14 @@ class Driver:
 
 
 async def _meet(
-    needs: Sequence[Need[Any]],
+    asked: Needs,
     facts: _Gathered,
     outcome_of: Callable[[Need[Any]], Awaitable[Outcome]],
 ) -> None:
-    """Put the outcome of each of ``needs`` into ``facts``, concurrently; the first failure
-    ends the wait for the others, which get that failure (see the module)."""
+    """Put the outcome of each need ``asked`` into ``facts``, concurrently; the first failure
+    of a need not judged later ends the wait for the others, which get that failure (see the
+    module)."""
+    needs = asked.needs
     if not needs:
         raise RuntimeError("a step returned Needs without a need (it would loop)")
     for need in needs:
@@ -260,7 +263,7 @@ async def _meet(
         async with limiter:
             outcome = await outcome_of(need)
         facts.put(need, outcome)
-        if isinstance(outcome, CachedFailure):
+        if isinstance(outcome, CachedFailure) and need not in asked.later:
             failures.append(outcome)
             cancel_scope.cancel()
 

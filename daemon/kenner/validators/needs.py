@@ -66,9 +66,16 @@ class Facts(Protocol):
 
 @attrs.frozen
 class Needs:
-    """A step's answer when facts are missing: what to get next (concurrently)."""
+    """A step's answer when facts are missing: what to get next (concurrently).
+
+    ``later`` names needs among ``needs`` that the step judges only after the others (cosign's
+    attestations, which count only once the signatures pass): asked together so that they
+    are read in the same round trips, but their failure does not end the wait for the others,
+    whose own outcomes decide first.
+    """
 
     needs: tuple[Need[Any], ...]
+    later: frozenset[Need[Any]] = frozenset()
 
     @classmethod
     def of(cls, *needs: Need[Any]) -> Needs:
