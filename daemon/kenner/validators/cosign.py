@@ -9,15 +9,15 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
 3. needs the signers of the digest in each format the rule reads (``with.signatureFormats``,
    default bundles, then legacy; all asked at once, judged in that order, roots proven in
    any format counting together), each a ``Derived`` need cached and derived once for
-   concurrent requests. Bundles (``BundleKey``): the OCI referrers of the digest of the
-   bundle artifact type (a ``Referrers`` need: the referrers API, else the tag schema), at
-   most ``MAX_REFERRERS`` of them, each referrer's manifest (``Referrer``: its subject must
-   be the digest) and bundle layer, verified against the validator's trusted root
-   (``kenner.sigstore``). Legacy (``SignatureKey``): the signature manifest
-   ``<repo>:sha256-<hex>.sig`` and each signature layer's payload. Cosign's payload for an
-   image without annotations is deterministic, so when a layer's digest equals that of the
-   rendered payload no blob is fetched: one round trip per image with a digest, two with a
-   tag. Other payloads are fetched concurrently;
+   concurrent requests. Bundles (``BundleKey``): the bundles attached to the digest
+   (``AttachedKey``: the OCI referrers of the bundle artifact type, a ``Referrers`` need: the
+   referrers API, else the tag schema; at most ``MAX_REFERRERS`` of them, each referrer's
+   manifest, a ``Referrer`` whose subject must be the digest, and bundle layer), verified
+   against the validator's trusted root (``kenner.sigstore``). Legacy (``SignatureKey``): the
+   signature manifest ``<repo>:sha256-<hex>.sig`` and each signature layer's payload.
+   Cosign's payload for an image without annotations is deterministic, so when a layer's
+   digest equals that of the rendered payload no blob is fetched: one round trip per image
+   with a digest, two with a tag. Other payloads are fetched concurrently;
 4. checks every layer against every root (``kenner.cosign.signature``), a ``Compute`` need:
    keyless roots and many layers are checked in a worker thread, so that a signature
    manifest with thousands of layers does not stall the event loop;
@@ -29,8 +29,12 @@ the driver (``kenner.validators.driver``) fetches, caches and shares. For one im
    ``<repo>:sha256-<hex>.att`` with its envelope blobs (at most ``MAX_ATTESTATION_LAYERS``
    layers, envelopes over ``MAX_ENVELOPE_BYTES`` by their descriptor are not fetched;
    ``kenner.attest.verify``), all at once, and keeps the statements that verify for each
-   root (``Compute`` needs). The policies are judged on every answer at the validator's
-   clock (``kenner.attest.judge``), never cached.
+   root (``Compute`` needs). It is asked beside the signers (``Needs.later``), so that a cold
+   image is read in the signatures' round trips: the bundles once for both (one
+   ``AttachedKey``, single-flight), the ``.att`` beside the ``.sig``. It is judged only when
+   the signatures pass: an image whose signatures fail is denied for them, whatever its
+   attestations. The policies are judged on every answer at the validator's clock
+   (``kenner.attest.judge``), never cached.
 
 The login is the configured one for the image's registry, or with ``auth.k8sKeychain`` the
 admitted object's pull secret's for it (``kenner.validators.registry_access.Logins``); it is
@@ -147,6 +151,35 @@ class SignatureKey(Derived["Findings"]):
 
     def derive(self, facts: Facts) -> Loaded[Findings] | Needs:
         return self.validator.derive_signers(self, facts)
+
+
+@attrs.frozen(cache_hash=True)
+class AttachedKey(Derived["Attached"]):
+    """The Sigstore bundles attached to one digest as OCI referrers: read once for the
+    derivations of its signatures and of its attestations, which ask for it at once."""
+
+    registry: str
+    repository: str
+    digest: str
+    login: RegistryLogin | None
+
+    def derive(self, facts: Facts) -> Loaded[Attached] | Needs:
+        attached = _attached_bundles(self, facts)
+        if isinstance(attached, Needs):
+            return attached
+        # Shared while it loads, not kept: up to MAX_REFERRERS bundles of MAX_BUNDLE_BYTES
+        # an image would weigh on the cache; what each derivation makes of them is kept.
+        return Loaded(attached, ttl_s=0.0)
+
+
+@attrs.frozen
+class Attached:
+    """The bundles attached to one digest, by referrer digest, the referrers skipped and why,
+    and where the list came from (the referrers API or tag schema)."""
+
+    bundles: Mapping[str, bytes]
+    skipped: tuple[str, ...]
+    source: str
 
 
 @attrs.frozen(cache_hash=True)
@@ -305,7 +338,8 @@ class CosignValidator:
         outcomes = {source: reads.facts.get(signer) for source, signer in signers.items()}
         missing = tuple(signers[source] for source, outcome in outcomes.items() if not outcome)
         if missing:
-            return Needs(missing)
+            ahead = self._attestations_ahead(digest, options, reads)
+            return Needs(missing + ahead, later=frozenset(ahead))
         signed: frozenset[str] = frozenset()
         problems: dict[str, str] = {}
         tried: list[str] = []
@@ -379,18 +413,30 @@ class CosignValidator:
             self._extension_checks[asked] = checks
         return checks
 
-    def _attested(self, digest: str, options: RuleOptions, reads: _Reads) -> str | Needs | None:
-        """Why ``digest`` lacks the attestations the rule asks for (None: it has them), or
-        the need of its verified attestations."""
+    def _attestations_ahead(
+        self, digest: str, options: RuleOptions, reads: _Reads
+    ) -> tuple[AttestationKey, ...]:
+        """The need of ``digest``'s attestations, when the rule asks for some and they are not
+        at hand: asked beside its signers, to be read in the same round trips."""
+        if not options.attestations:
+            return ()
+        asked = self._attestation_key(digest, options, reads)
+        if isinstance(asked, Untrusted) or reads.facts.get(asked[1]) is not None:
+            return ()
+        return (asked[1],)
+
+    def _attestation_key(
+        self, digest: str, options: RuleOptions, reads: _Reads
+    ) -> tuple[Wants, AttestationKey] | Untrusted:
+        """What the rule's attestations want, and the need of ``digest``'s attestations."""
         wants = self._attestation_wants(options.attestations)
         if isinstance(wants, Untrusted):
-            return wants.reason
-        roots = sorted({name for _, need in wants for name in need.roots})
+            return wants
         key = AttestationKey(
             reads.registry,
             reads.repository,
             digest,
-            tuple(roots),
+            tuple(sorted({name for _, need in wants for name in need.roots})),
             tuple(sorted({rule.predicate_type for rule, _ in wants})),
             options.verify_in_transparency_log,
             reads.login,
@@ -398,6 +444,15 @@ class CosignValidator:
             self._extensions(options),
             self,
         )
+        return wants, key
+
+    def _attested(self, digest: str, options: RuleOptions, reads: _Reads) -> str | Needs | None:
+        """Why ``digest`` lacks the attestations the rule asks for (None: it has them), or
+        the need of its verified attestations."""
+        asked = self._attestation_key(digest, options, reads)
+        if isinstance(asked, Untrusted):
+            return asked.reason
+        wants, key = asked
         outcome = reads.facts.get(key)
         if outcome is None:
             return Needs.of(key)
@@ -408,7 +463,7 @@ class CosignValidator:
                 "bundle referrers" if source == "bundle" else attestation_tag(digest)
                 for source in options.signature_formats
             )
-            problems = dict.fromkeys(roots, f"no attestation (none in {places})")
+            problems = dict.fromkeys(key.roots, f"no attestation (none in {places})")
         now = self._clock()
         for rule, need in wants:
             reason = unmet(rule, need, digest, found.verified, problems, now)
@@ -458,11 +513,11 @@ class CosignValidator:
 
     def _bundle_attestations(self, key: AttestationKey, facts: Facts) -> Attestations | Needs:
         """The statements of the DSSE bundles attached to ``key.digest`` as OCI referrers
-        (read as for signatures: at most ``MAX_REFERRERS``, unusable referrers skipped)."""
-        attached = _attached_bundles(key.registry, key.repository, key.digest, key.login, facts)
+        (those the signatures read: at most ``MAX_REFERRERS``, unusable referrers skipped)."""
+        attached = _attached(key, facts)
         if isinstance(attached, Needs):
             return attached
-        bundles, skipped, _ = attached
+        bundles, skipped = attached.bundles, attached.skipped
         problems = {name: min(skipped) for name in key.roots} if skipped else {}
         if not bundles:
             return Attestations(len(skipped), (), problems)
@@ -531,10 +586,10 @@ class CosignValidator:
         (raises ``FetchError``). A referrer that is gone, too big, about another image or
         without a bundle is skipped and named (it can only take a signature away); other
         failures fail the derivation."""
-        attached = _attached_bundles(key.registry, key.repository, key.digest, key.login, facts)
+        attached = _attached(key, facts)
         if isinstance(attached, Needs):
             return attached
-        bundles, skipped, source = attached
+        bundles, skipped, source = attached.bundles, attached.skipped, attached.source
         roots = [self._bundle_roots[name] for name in key.roots]
         problems = {root.name: min(skipped) for root in roots} if skipped else {}
         if not bundles:
@@ -721,16 +776,25 @@ def _check_layers(
     return Findings(len(layers), frozenset(signed), reasons)
 
 
-def _attached_bundles(
-    registry: str, repository: str, digest: str, login: RegistryLogin | None, facts: Facts
-) -> tuple[dict[str, bytes], list[str], str] | Needs:
-    """The Sigstore bundles attached to ``digest`` as OCI referrers, by referrer digest (at
-    most ``MAX_REFERRERS`` read), the referrers skipped and why, and where the list came from
-    (the referrers API or tag schema); or the fetches still missing.
+def _attached(key: BundleKey | AttestationKey, facts: Facts) -> Attached | Needs:
+    """The bundles attached to ``key``'s digest, or the need of them.
+
+    Raises:
+        FetchError: as ``_attached_bundles``.
+    """
+    need = AttachedKey(key.registry, key.repository, key.digest, key.login)
+    outcome = facts.get(need)
+    return Needs.of(need) if outcome is None else unwrap(outcome)
+
+
+def _attached_bundles(key: AttachedKey, facts: Facts) -> Attached | Needs:
+    """The Sigstore bundles attached to ``key.digest`` as OCI referrers (at most
+    ``MAX_REFERRERS`` read), or the fetches still missing.
 
     Raises:
         FetchError: the list or a fetch failed otherwise than ``_gathered`` skips.
     """
+    registry, repository, digest, login = key.registry, key.repository, key.digest, key.login
     listing = Referrers(registry, repository, digest, MEDIA_TYPE_V03, login)
     outcome = facts.get(listing)
     if outcome is None:
@@ -760,7 +824,7 @@ def _attached_bundles(
     bundles = _gathered(blobs, facts, skipped, lambda data: data)
     if isinstance(bundles, Needs):
         return bundles
-    return bundles, skipped, discovery.source
+    return Attached(bundles, tuple(skipped), discovery.source)
 
 
 def _gathered(
