@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=_positive, default=16, metavar="N")
     parser.add_argument("--duration", type=_positive, default=4, metavar="SECONDS")
     parser.add_argument("--warmup", type=_positive, default=3, metavar="SECONDS")
-    parser.add_argument("--rounds", type=_positive, default=9, metavar="N")
+    parser.add_argument("--rounds", type=_positive, default=13, metavar="N")
     parser.add_argument(
         "--max-requests",
         type=_positive,
