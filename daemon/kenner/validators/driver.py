@@ -148,13 +148,13 @@ class Driver:
             answer = self.validator.step(Ask(image, options, pull_logins), _NO_FACTS)
             return None if isinstance(answer, Needs) else answer
         loader = self._links.loader
-        ask = Ask(image, options, pull_logins)
         key = (image, id(options))
         remembered = self._remembered.get(key) if pull_logins is None else None
         if remembered is not None and remembered.still_holds(options, loader):
             for need, _ in remembered.facts:
                 loader.record_hit(need)
             return remembered.verdict
+        ask = Ask(image, options, pull_logins)
         facts = _Peeked(loader)
         answer = self.validator.step(ask, facts)
         if isinstance(answer, Needs):
