@@ -1,20 +1,37 @@
 """Checks of ``type: notation`` validators and of the rules that use them.
 
-Trust roots are parsed with the verifier's own loader (``kenner.notation.trust``), so a
-configuration that loads is one the verifier can use.
+Trust roots are parsed by ``configured_trust_root``, which the validator builds its roots
+with too, so a configuration that loads is one the verifier can use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from kenner.config.model import NotationValidatorConfig, Rule
+from kenner.config.model import NotationTrustRoot, NotationValidatorConfig, Rule
 from kenner.config.root_checks import check_threshold, named_roots
 from kenner.config.source import KeyPath
 from kenner.config.tls_bundles import tls_bundle_problem
 from kenner.notation.trust import TrustRootError, load_trust_root
+from kenner.notation.verify import TrustRoot
 
 Report = Callable[[KeyPath, str], None]
+
+
+def configured_trust_root(root: NotationTrustRoot) -> TrustRoot:
+    """The verifier's trust root for one configured ``trustRoots`` entry.
+
+    Raises:
+        TrustRootError: the first value that does not parse or cannot be used.
+    """
+    return load_trust_root(
+        root.name,
+        root.cert,
+        root.ts_cert,
+        root.trusted_identities,
+        root.crl,
+        store_type=root.trust_store_type,
+    )
 
 
 def check_notation_validator(
@@ -23,14 +40,7 @@ def check_notation_validator(
     """Report every problem of one notation validator (auth is checked by the caller)."""
     for root_path, root in named_roots("notation", validator.trust_roots, path, report):
         try:
-            load_trust_root(
-                root.name,
-                root.cert,
-                root.ts_cert,
-                root.trusted_identities,
-                root.crl,
-                store_type=root.trust_store_type,
-            )
+            configured_trust_root(root)
         except TrustRootError as error:
             report((*root_path, error.key), f"trust root '{root.name}': {error}")
     if validator.cert is not None:

@@ -45,6 +45,7 @@ import trio
 
 from kenner.admission.verdict import Trusted, Untrusted, Verdict
 from kenner.config.model import NotationValidatorConfig, RuleOptions
+from kenner.config.notation_checks import configured_trust_root
 from kenner.cosign.threshold import Requirement, Requirements, shortfall
 from kenner.net.cache import Cached, CachedFailure, unwrap
 from kenner.net.errors import FetchError, NotFound
@@ -54,7 +55,6 @@ from kenner.notation.envelope import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, MAX_ENVELO
 from kenner.notation.errors import Check, NotationError
 from kenner.notation.levels import Level
 from kenner.notation.payload import Target
-from kenner.notation.trust import load_trust_root
 from kenner.notation.verify import Policy, TrustRoot, verify_envelope
 from kenner.oci.dockerconfig import RegistryLogin
 from kenner.oci.naming import canonical_registry
@@ -124,17 +124,7 @@ class NotationValidator:
     def __init__(self, config: NotationValidatorConfig, *, logins: Logins) -> None:
         self._config = config
         self._logins = logins
-        self._roots = {
-            root.name: load_trust_root(
-                root.name,
-                root.cert,
-                root.ts_cert,
-                root.trusted_identities,
-                root.crl,
-                store_type=root.trust_store_type,
-            )
-            for root in config.trust_roots
-        }
+        self._roots = {root.name: configured_trust_root(root) for root in config.trust_roots}
         self._requirements = Requirements(list(self._roots))
 
     @property
